@@ -1,0 +1,58 @@
+"""Training throughput of a model on the same code path `train` uses."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import torch
+
+from engine.training import TrainConfig, TrainingSession
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def bench(config: TrainConfig, steps: int = 20, warmup: int = 3) -> dict[str, Any]:
+    """Images/s over `steps` timed training steps after `warmup` untimed ones."""
+    session = TrainingSession(config)
+    device = session.device
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    for _ in range(warmup):
+        session.step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        session.step()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    batch = session.batcher.batch_size
+    result: dict[str, Any] = {
+        "model": config.model, "image_size": config.image_size,
+        "width": session.model_config.to_dict().get("width"), "batch_size": batch,
+        "device": str(device), "torch_threads": torch.get_num_threads(), "steps": steps,
+        "seconds": seconds, "images_per_second": steps * batch / seconds,
+        "parameters": session.model.parameter_count(),
+    }
+    if device.type == "cuda":
+        result["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        result["peak_memory_kind"] = "cuda allocated"
+    else:
+        result["peak_memory_mb"] = _peak_rss_mb()
+        result["peak_memory_kind"] = "process max RSS"
+    return result
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows has no resource module
+        return None
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10)

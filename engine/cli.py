@@ -1,0 +1,188 @@
+"""Headless entry point: `latent-atelier-cli` / `python -m engine`.
+
+    train    train a model and write a run directory
+    sample   generate images from a run (a grid, or one PNG per seed)
+    animate  export an animation of a run (the training time-lapse)
+    bench    measure training throughput
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine import __version__
+from engine.data import DATA_SOURCES
+from engine.device import DEVICE_CHOICES
+from engine.errors import AtelierError
+from engine.models import model_names
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line, not the whole usage
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_training_settings(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=model_names(), default="dcgan")
+    p.add_argument("--data", default="mnist", help=f"data spec: {', '.join(DATA_SOURCES)}")
+    p.add_argument("--image-size", type=int, default=28, help="28, 32 or 64 for dcgan")
+    p.add_argument("--width", type=int, default=None, help="dcgan base width (64 = pytorch/examples)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help=f"{', '.join(DEVICE_CHOICES)} or cuda:N")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="latent-atelier-cli", description="Latent Atelier, headless.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a model and write a run directory")
+    _add_training_settings(p)
+    p.add_argument("--steps", type=int, default=None, help="step budget")
+    p.add_argument("--minutes", type=float, default=None, help="time budget (with --steps: first reached)")
+    p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
+    p.add_argument("--out", default=None, help="run directory to create (default: under the user's runs)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per event")
+
+    p = sub.add_parser("sample", help="generate images from a run")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--n", type=int, default=64, help="number of images")
+    p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
+    p.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscale factor")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="grid.png, or FOLDER/ for one PNG per seed")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("animate", help="export an animation of a run")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--kind", choices=["timelapse"], default="timelapse")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscale factor")
+    p.add_argument("--out", required=True, help="output .gif")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("bench", help="measure training throughput (images/s, peak memory)")
+    _add_training_settings(p)
+    p.add_argument("--steps", type=int, default=20, help="timed steps")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"train": _train, "sample": _sample, "animate": _animate, "bench": _bench}[args.command]
+    try:
+        return handler(args)
+    except AtelierError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def _print(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
+    print(json.dumps(result) if args.json else text, flush=True)
+
+
+def _train_config(args: argparse.Namespace, **extra: Any):
+    from engine.training import TrainConfig
+    return TrainConfig(model=args.model, data=args.data, image_size=args.image_size, width=args.width,
+                       batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+                       device=args.device, **extra)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from engine.control import RunControl
+    from engine.events import Finished, Progress, RunStarted
+    from engine.progress_bar import ProgressBar
+    from engine.training import train
+
+    config = _train_config(args, steps=args.steps, minutes=args.minutes, sample_every=args.sample_every)
+    control = RunControl()
+    # Ctrl-C stops between steps and saves, instead of killing mid-write.
+    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
+    bar = None if args.json else ProgressBar(sys.stderr)
+    try:
+        for event in train(config, args.out, control):
+            if args.json:
+                record = {"event": type(event).__name__, **{k: v for k, v in vars(event).items()
+                                                           if k != "grid"}}
+                print(json.dumps(record), flush=True)
+            elif isinstance(event, RunStarted):
+                print(f"training {event.model} on {event.device} ({event.parameters:,} parameters, "
+                      f"{event.data_count:,} images) -> {event.run_dir}", flush=True)
+            elif isinstance(event, Progress) and bar is not None:
+                bar.update(event)
+            elif isinstance(event, Finished):
+                if bar is not None:
+                    bar.close()
+                print(f"{event.reason} at step {event.step} after {event.elapsed_seconds:.1f} s; "
+                      f"run saved in {event.run_dir}", flush=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from engine.export import save_png
+    from engine.images import make_grid
+    from engine.sampling import sample_run, seeds_from
+
+    seeds = seeds_from(args.seed, args.n)
+    images = sample_run(args.run, seeds, device=args.device)
+    provenance = {"run": Path(args.run).name}
+    out = Path(args.out)
+    if args.out.endswith(("/", "\\")) or out.is_dir():
+        written = [str(save_png(img, out / f"seed_{seed:06d}.png", args.scale,
+                                {**provenance, "seed": seed}))
+                   for seed, img in zip(seeds, images)]
+    else:
+        written = [str(save_png(make_grid(images), out, args.scale, {**provenance, "seeds": seeds}))]
+    _print(args, {"files": written, "seeds": seeds},
+           f"wrote {len(written)} file(s): {written[0]}" + (" ..." if len(written) > 1 else ""))
+    return 0
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from engine.animation import timelapse_frames
+    from engine.export import save_gif
+
+    steps, frames = timelapse_frames(args.run)
+    path = save_gif(frames, args.out, fps=args.fps, scale=args.scale,
+                    provenance={"kind": "timelapse", "run": Path(args.run).name, "steps": steps})
+    _print(args, {"file": str(path), "frames": len(frames), "steps": steps},
+           f"wrote {path} ({len(frames)} frames, steps {steps[0]}..{steps[-1]})")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from engine.bench import bench
+
+    if args.steps < 1 or args.warmup < 0:
+        raise SystemExit(_usage("bench: --steps must be at least 1 and --warmup 0 or more"))
+    result = bench(_train_config(args), steps=args.steps, warmup=args.warmup)
+    _print(args, result, f"{result['model']}: {result['images_per_second']:.1f} images/s "
+                         f"(batch {result['batch_size']}, {result['device']}, "
+                         f"peak memory {result['peak_memory_mb'] or 0:.0f} MB)")
+    return 0
+
+
+def _usage(message: str) -> int:
+    sys.stderr.write(f"latent-atelier-cli: error: {message}\n")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

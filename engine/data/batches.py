@@ -1,0 +1,53 @@
+"""Feeding a preloaded data set to a model, batch by batch, on its device.
+
+Small data sets live on the training device as one uint8 tensor; a batch is an
+index into it, a cast and (when the model's size differs) one batched resize.
+There is no per-item decode or collate in the training loop.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from engine.data.sources import ImageSet
+
+
+class DeviceBatcher:
+    """Shuffled, endless batches of images scaled to [-1, 1] at `image_size`."""
+
+    def __init__(self, data: ImageSet, batch_size: int, image_size: int,
+                 device: torch.device, seed: int = 0) -> None:
+        self.images = torch.from_numpy(data.images.copy()).to(device)
+        self.batch_size = min(batch_size, len(data))
+        self.image_size = image_size
+        self.device = device
+        # Data order has its own generator so it is independent of model init
+        # and sampling noise, and reproducible from the seed alone.
+        self.generator = torch.Generator(device="cpu")
+        self.generator.manual_seed(seed)
+        self.epoch = 0
+        self._order = torch.empty(0, dtype=torch.long)
+        self._cursor = 0
+
+    def _new_epoch(self) -> None:
+        self._order = torch.randperm(len(self.images), generator=self.generator).to(self.device)
+        self._cursor = 0
+        self.epoch += 1
+
+    def next_batch(self) -> torch.Tensor:
+        if self._cursor + self.batch_size > len(self._order):
+            self._new_epoch()  # drop the ragged tail, as DataLoader(drop_last=True) would
+        index = self._order[self._cursor:self._cursor + self.batch_size]
+        self._cursor += self.batch_size
+        return to_model_range(self.images.index_select(0, index), self.image_size)
+
+
+def to_model_range(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float in [-1, 1], bilinearly resized to image_size."""
+    x = images.float().mul_(2.0 / 255.0).sub_(1.0)
+    if x.shape[-1] != image_size or x.shape[-2] != image_size:
+        # Antialias only matters (and only costs) when shrinking.
+        shrink = image_size < x.shape[-1]
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear",
+                          align_corners=False, antialias=shrink)
+    return x

@@ -1,0 +1,33 @@
+"""Choosing the device work runs on."""
+from __future__ import annotations
+
+import torch
+
+from engine.errors import ConfigError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def available_devices() -> list[str]:
+    """Devices usable on this machine, best first (always ends with "cpu")."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.append("mps")
+    found.append("cpu")
+    return found
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Turn "auto", "cpu", "cuda", "cuda:1" or "mps" into a usable torch.device."""
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device(available_devices()[0])
+    kind = name.split(":")[0]
+    if kind not in DEVICE_CHOICES:
+        raise ConfigError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+    if kind != "cpu" and kind not in available_devices():
+        raise ConfigError(f"device {name!r} is not available on this machine "
+                          f"(available: {', '.join(available_devices())})")
+    return torch.device(name)

@@ -1,0 +1,63 @@
+"""Plain-data events a training run emits.
+
+They cross thread boundaries (to the GUI) and process boundaries (the CLI's
+--json), so they hold only numbers, strings and fresh numpy arrays: no
+tensors, modules or Qt objects, and nothing is changed after it is emitted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_dir: str
+    model: str
+    device: str
+    total_steps: int | None
+    time_budget_seconds: float | None
+    parameters: int
+    data_count: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total_steps: int | None
+    fraction: float            # 0..1 of the step or time budget, whichever is nearer
+    losses: dict[str, float]   # averaged over the steps since the last Progress
+    images_per_second: float
+    elapsed_seconds: float
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Samples:
+    step: int
+    grid: np.ndarray           # uint8 (H, W, C): the fixed-seed grid
+    seeds: tuple[int, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: str                 # "paused" or "running"
+    step: int
+
+
+@dataclass(frozen=True)
+class Saved:
+    step: int
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    step: int
+    reason: str                # "completed", "time budget reached" or "stopped"
+    run_dir: str
+    elapsed_seconds: float
+
+
+TrainingEvent = RunStarted | Progress | Samples | StateChanged | Saved | Finished

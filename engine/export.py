@@ -1,0 +1,77 @@
+"""Writing stills and animations, each carrying its provenance in its metadata."""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+from engine import __version__
+from engine.atomic import atomic_write_bytes
+from engine.errors import ConfigError, RunDirError
+from engine.images import upscale_nearest
+
+PROVENANCE_KEY = "latent-atelier"
+
+
+def _provenance(info: dict[str, Any] | None) -> str:
+    return json.dumps({"app_version": __version__, **(info or {})}, sort_keys=True)
+
+
+def to_pil(image: np.ndarray, scale: int = 1) -> Image.Image:
+    """uint8 (H, W, 1|3) -> a PIL image, enlarged with nearest neighbour."""
+    image = upscale_nearest(np.ascontiguousarray(image), scale)
+    return Image.fromarray(image[:, :, 0], "L") if image.shape[2] == 1 else Image.fromarray(image, "RGB")
+
+
+def png_bytes(image: np.ndarray, scale: int = 1, provenance: dict[str, Any] | None = None) -> bytes:
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text(PROVENANCE_KEY, _provenance(provenance))
+    buffer = io.BytesIO()
+    to_pil(image, scale).save(buffer, format="PNG", pnginfo=meta)
+    return buffer.getvalue()
+
+
+def save_png(image: np.ndarray, path: str | Path, scale: int = 1,
+             provenance: dict[str, Any] | None = None) -> Path:
+    """Save one uint8 image as PNG (atomically), provenance in a text chunk."""
+    if scale < 1:
+        raise ConfigError(f"scale must be at least 1, not {scale}")
+    path = Path(path)
+    _write(path, png_bytes(image, scale, provenance))
+    return path
+
+
+def save_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0, scale: int = 1,
+             loop: int = 0, provenance: dict[str, Any] | None = None) -> Path:
+    """Save uint8 frames (H, W, C) as an animated GIF; loop=0 repeats forever."""
+    if not frames:
+        raise ConfigError("there are no frames to export yet")
+    if not 0.1 <= fps <= 100:
+        raise ConfigError(f"frame rate must be between 0.1 and 100 fps, not {fps}")
+    if scale < 1:
+        raise ConfigError(f"scale must be at least 1, not {scale}")
+    pictures = [to_pil(f, scale) for f in frames]
+    if pictures[0].mode == "RGB":
+        # One adaptive palette per frame keeps colour runs faithful.
+        pictures = [p.quantize(colors=256, method=Image.Quantize.MEDIANCUT) for p in pictures]
+    buffer = io.BytesIO()
+    # GIF delays are in hundredths of a second; Pillow takes milliseconds.
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=max(20, round(1000 / fps)), loop=loop, disposal=1,
+                     comment=_provenance(provenance).encode())
+    _write(Path(path), buffer.getvalue())
+    return Path(path)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True)
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None

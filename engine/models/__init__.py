@@ -1,0 +1,45 @@
+"""Model registry: a model name (as users type it) -> its family and preset."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from engine.errors import ConfigError
+from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.gan import GanConfig, GanModel
+
+# name -> (family class, preset applied before the user's own settings)
+MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
+    "mlp-gan": (GanModel, {"architecture": "mlp"}),
+    "dcgan": (GanModel, {"architecture": "dcgan"}),
+}
+
+MODEL_DESCRIPTIONS = {
+    "mlp-gan": "MLP GAN (fully connected)",
+    "dcgan": "DCGAN (convolutional)",
+}
+
+
+def model_names() -> list[str]:
+    return list(MODEL_PRESETS)
+
+
+def model_config(name: str, **settings: Any) -> ModelConfig:
+    """The config for model `name` with the given settings over its preset."""
+    if name not in MODEL_PRESETS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_PRESETS)}")
+    family, preset = MODEL_PRESETS[name]
+    values = {**preset, **{k: v for k, v in settings.items() if v is not None}}
+    config = family.config_class.from_dict(values)
+    config.validate()
+    return config
+
+
+def build_model(name: str, config: ModelConfig, device: torch.device) -> GenerativeModel:
+    family, _ = MODEL_PRESETS[name]
+    return family(config, device)
+
+
+__all__ = ["GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
+           "build_model", "model_config", "model_names"]

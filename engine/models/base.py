@@ -1,0 +1,83 @@
+"""The protocol every model family implements, so the trainer, the gallery and
+the exporters are written once for all of them."""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from engine.errors import ConfigError
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Fields every family's config has; families subclass it with their own."""
+
+    image_size: int = 28
+    channels: int = 1
+
+    def validate(self) -> None:
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3, not {self.channels}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown {cls.__name__} settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+class GenerativeModel(ABC):
+    """One model family: its networks, optimisers, a training step and a sampler.
+
+    Images cross this interface as float tensors in [-1, 1], shape (N, C, H, W).
+    """
+
+    family: ClassVar[str]
+    config_class: ClassVar[type[ModelConfig]]
+
+    def __init__(self, config: ModelConfig, device: torch.device) -> None:
+        config.validate()
+        self.config = config
+        self.device = device
+
+    @abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """Named networks; each is saved as `<name>.safetensors` in a run."""
+
+    @abstractmethod
+    def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch; returns detached scalar losses."""
+
+    @abstractmethod
+    def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
+        """The latent for each seed, drawn independently, so a tile is reproducible
+        from its seed alone whatever else was sampled with it."""
+
+    @abstractmethod
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] from latents. Called under inference mode."""
+
+    @torch.inference_mode()
+    def sample(self, seeds: list[int]) -> torch.Tensor:
+        """Images in [-1, 1] for the given seeds, on the model's device."""
+        nets = self.networks()
+        was_training = {name: net.training for name, net in nets.items()}
+        for net in nets.values():
+            net.eval()
+        try:
+            return self.decode(self.latents_for_seeds(seeds).to(self.device))
+        finally:
+            for name, net in nets.items():
+                net.train(was_training[name])
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for net in self.networks().values() for p in net.parameters())

@@ -1,0 +1,167 @@
+"""The run directory: everything about one training run, never half-written.
+
+    RUN/config.json                  model, model config, training settings, data
+    RUN/generator.safetensors        one file per network (config in its metadata)
+    RUN/discriminator.safetensors
+    RUN/metrics.jsonl                one JSON object per logged step
+    RUN/samples/step_000500.png      fixed-seed sample grids over time
+"""
+from __future__ import annotations
+
+import json
+
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from engine import __version__
+from engine.atomic import atomic_write, atomic_write_json
+from engine.errors import RunDirError
+from engine.export import png_bytes
+from engine.models import GenerativeModel, build_model
+from engine.models import model_config as make_model_config
+from engine.paths import default_runs_dir
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+SAMPLES_DIR = "samples"
+_SAMPLE_NAME = re.compile(r"step_(\d+)\.png$")
+
+
+class RunDir:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # -- creating -------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path | None, model_name: str) -> "RunDir":
+        """Make a fresh run directory, or fail with a clear message before training.
+
+        With no path, a new folder under the user's runs directory is used.
+        """
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = default_runs_dir() / f"{stamp}-{model_name}"
+            suffix = 1
+            while path.exists():
+                suffix += 1
+                path = default_runs_dir() / f"{stamp}-{model_name}-{suffix}"
+        path = Path(path).expanduser()
+        if (path / CONFIG_FILE).exists():
+            raise RunDirError(f"{path} already holds a run; choose a new output folder")
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} is a file, not a folder")
+        if path.exists() and any(path.iterdir()):
+            raise RunDirError(f"{path} is not empty; choose a new or empty output folder")
+        try:
+            (path / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
+            # mkdir can succeed where writing does not (e.g. read-only mounts).
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            raise RunDirError(f"cannot write to {path}: {exc.strerror or exc}") from None
+        return cls(path)
+
+    # -- writing --------------------------------------------------------------
+    def write_config(self, config: dict[str, Any]) -> None:
+        record = {"format_version": FORMAT_VERSION, "app_version": __version__, **config}
+        self._guard(lambda: atomic_write_json(self.path / CONFIG_FILE, record))
+
+    def save_networks(self, model_name: str, model: GenerativeModel) -> None:
+        meta = {"model": model_name, "family": model.family,
+                "model_config": json.dumps(model.config.to_dict()), "app_version": __version__}
+        for name, net in model.networks().items():
+            tensors = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+            self._guard(lambda: atomic_write(self.path / f"{name}.safetensors",
+                                             lambda tmp: save_file(tensors, str(tmp), metadata=meta)))
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        def append() -> None:
+            with open(self.path / METRICS_FILE, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        self._guard(append)
+
+    def save_sample_grid(self, step: int, grid: np.ndarray, provenance: dict[str, Any]) -> Path:
+        target = self.path / SAMPLES_DIR / f"step_{step:06d}.png"
+        data = png_bytes(grid, provenance=provenance)
+        self._guard(lambda: atomic_write(target, lambda tmp: tmp.write_bytes(data)))
+        return target
+
+    def _guard(self, write) -> None:
+        try:
+            write()
+        except OSError as exc:
+            raise RunDirError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+
+    # -- reading --------------------------------------------------------------
+    def read_config(self) -> dict[str, Any]:
+        path = self.path / CONFIG_FILE
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunDirError(f"{self.path} is not a run folder (no {CONFIG_FILE})") from None
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path}: unreadable ({exc})") from None
+        if not isinstance(config, dict) or "model" not in config or "model_config" not in config:
+            raise RunDirError(f"{path}: missing model or model_config")
+        if config.get("format_version", 0) > FORMAT_VERSION:
+            raise RunDirError(f"{path}: written by a newer Latent Atelier "
+                              f"(format {config['format_version']}); please update the app")
+        return config
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        records = []
+        try:
+            lines = (self.path / METRICS_FILE).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return records
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a crash; the rest are still good
+        return records
+
+    def sample_history(self) -> list[tuple[int, Path]]:
+        """(step, png path) of every saved sample grid, oldest first."""
+        found = []
+        folder = self.path / SAMPLES_DIR
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                match = _SAMPLE_NAME.match(entry.name)
+                if match:
+                    found.append((int(match.group(1)), entry))
+        return sorted(found)
+
+    def load_model(self, device: torch.device) -> tuple[str, GenerativeModel]:
+        """Rebuild the run's model from its saved config and weights."""
+        config = self.read_config()
+        name = config["model"]
+        try:
+            model = build_model(name, make_model_config(name, **config["model_config"]), device)
+        except Exception as exc:
+            raise RunDirError(f"{self.path / CONFIG_FILE}: cannot rebuild model: {exc}") from None
+        for net_name, net in model.networks().items():
+            path = self.path / f"{net_name}.safetensors"
+            if not path.exists():
+                raise RunDirError(f"{path}: missing; the run has no saved weights yet")
+            try:
+                state = load_file(str(path), device=str(device))
+                net.load_state_dict(state, strict=True)
+            except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+                raise RunDirError(f"{path}: not a valid weights file for this model ({exc})") from None
+        return name, model
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / CONFIG_FILE).is_file()
+
+

@@ -1,0 +1,33 @@
+"""Generating images from a saved run: the gallery and `sample` use this."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.device import resolve_device
+from engine.errors import ConfigError
+from engine.images import to_uint8
+from engine.runs import RunDir
+
+MAX_SAMPLES = 4096
+
+
+def seeds_from(first_seed: int, count: int) -> list[int]:
+    if count < 1 or count > MAX_SAMPLES:
+        raise ConfigError(f"number of images must be between 1 and {MAX_SAMPLES}, not {count}")
+    if first_seed < 0:
+        raise ConfigError(f"seed must be 0 or more, not {first_seed}")
+    return list(range(first_seed, first_seed + count))
+
+
+def sample_run(run_dir: str | Path, seeds: list[int], device: str = "auto",
+               batch_size: int = 256) -> np.ndarray:
+    """uint8 images (N, H, W, C) for `seeds` from the run's saved generator.
+
+    Tile i depends only on seeds[i], so the same seed always gives the same image.
+    """
+    _, model = RunDir(run_dir).load_model(resolve_device(device))
+    chunks = [to_uint8(model.sample(seeds[i:i + batch_size]))
+              for i in range(0, len(seeds), batch_size)]
+    return np.concatenate(chunks)

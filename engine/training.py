@@ -1,0 +1,231 @@
+"""The training loop, written once for every model family.
+
+`train()` is a generator of plain-data events (see engine.events). It checks a
+RunControl between steps, so callers on any thread can pause, resume or stop
+it, and it always leaves a loadable run directory behind.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.control import RunControl
+from engine.data import load_data
+from engine.data.batches import DeviceBatcher
+from engine.device import resolve_device
+from engine.errors import AtelierError, ConfigError
+from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged, TrainingEvent
+from engine.images import make_grid, to_uint8
+from engine.models import build_model, model_config
+from engine.runs import RunDir
+
+DEFAULT_STEPS = 2000
+SAMPLE_SEEDS = tuple(range(64))     # the fixed-seed grid: tile i is gallery seed i
+
+
+class TrainingError(AtelierError):
+    """Training cannot go on (e.g. the loss became NaN)."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    model: str = "dcgan"
+    data: str = "mnist"
+    image_size: int = 28
+    width: int | None = None            # None: the model's default
+    batch_size: int = 64
+    learning_rate: float = 2e-4
+    steps: int | None = None            # budget: steps, minutes or both (first reached wins)
+    minutes: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    sample_every: int | None = None     # steps between sample grids; None: by time
+    report_seconds: float = 0.2         # at most this often a Progress event
+    autosave_seconds: float = 120.0
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, not {self.batch_size}")
+        if not (self.learning_rate > 0) or not math.isfinite(self.learning_rate):
+            raise ConfigError(f"learning rate must be a positive number, not {self.learning_rate}")
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"steps must be at least 1, not {self.steps}")
+        if self.minutes is not None and not (self.minutes > 0 and math.isfinite(self.minutes)):
+            raise ConfigError(f"minutes must be a positive number, not {self.minutes}")
+        if self.sample_every is not None and self.sample_every < 1:
+            raise ConfigError(f"sample_every must be at least 1, not {self.sample_every}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be 0 or more, not {self.seed}")
+        # The model's own checks (image size, width) run when its config is built.
+        model_config(self.model, **self._model_settings(channels=1))
+
+    def budget(self) -> tuple[int | None, float | None]:
+        """(steps, seconds); with neither given, DEFAULT_STEPS applies."""
+        if self.steps is None and self.minutes is None:
+            return DEFAULT_STEPS, None
+        return self.steps, (self.minutes * 60 if self.minutes is not None else None)
+
+    def _model_settings(self, channels: int) -> dict[str, Any]:
+        return {"image_size": self.image_size, "width": self.width,
+                "learning_rate": self.learning_rate, "channels": channels}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class TrainingSession:
+    """Model, data and device for one configuration: everything a step needs."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        config.validate()
+        self.config = config
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        self.data = load_data(config.data)
+        self.model_config = model_config(config.model, **config._model_settings(self.data.channels))
+        self.model = build_model(config.model, self.model_config, self.device)
+        self.batcher = DeviceBatcher(self.data, config.batch_size, config.image_size,
+                                     self.device, seed=config.seed)
+
+    def step(self) -> dict[str, torch.Tensor]:
+        return self.model.train_step(self.batcher.next_batch())
+
+    def sample_grid(self) -> Samples:
+        images = to_uint8(self.model.sample(list(SAMPLE_SEEDS)))
+        return Samples(step=0, grid=make_grid(images, columns=8), seeds=SAMPLE_SEEDS)
+
+
+def train(config: TrainConfig, out: str | Path | None = None,
+          control: RunControl | None = None) -> Iterator[TrainingEvent]:
+    """Train per `config`, writing a run directory at `out` (None: a new one under
+    the user's runs folder). Yields events; raises AtelierError on bad input
+    before anything is written."""
+    control = control or RunControl()
+    session = TrainingSession(config)
+    run = RunDir.create(out, config.model)
+    run.write_config({"model": config.model, "model_config": session.model_config.to_dict(),
+                      "train": config.to_dict(), "device": str(session.device),
+                      "data": {"spec": config.data, "count": len(session.data),
+                               "channels": session.data.channels, "size": session.data.size}})
+    yield from _Loop(session, run, control).run()
+
+
+class _Loop:
+    def __init__(self, session: TrainingSession, run: RunDir, control: RunControl) -> None:
+        self.session, self.run_dir, self.control = session, run, control
+        self.total_steps, self.budget_seconds = session.config.budget()
+        self.step = 0
+        self.elapsed = 0.0          # training time, pauses excluded
+        self._loss_sums: dict[str, torch.Tensor] = {}
+        self._loss_count = 0
+        self._window_start = (0, 0.0)   # (step, elapsed) at the last report
+        self._last_sample_at = -math.inf
+        self._last_save_at = 0.0
+
+    def run(self) -> Iterator[TrainingEvent]:
+        s = self.session
+        yield RunStarted(run_dir=str(self.run_dir.path), model=s.config.model, device=str(s.device),
+                         total_steps=self.total_steps, time_budget_seconds=self.budget_seconds,
+                         parameters=s.model.parameter_count(), data_count=len(s.data))
+        yield self._samples()
+        reason = "completed"
+        clock = time.perf_counter()
+        while True:
+            if self.control.stopped:
+                reason = "stopped"
+                break
+            if self.control.paused:
+                yield self._save()
+                yield StateChanged("paused", self.step)
+                self.control.wait_while_paused()
+                clock = time.perf_counter()
+                if self.control.stopped:
+                    continue
+                yield StateChanged("running", self.step)
+            losses = s.step()
+            self.step += 1
+            now = time.perf_counter()
+            self.elapsed += now - clock
+            clock = now
+            self._accumulate(losses)
+            done = self.total_steps is not None and self.step >= self.total_steps
+            out_of_time = self.budget_seconds is not None and self.elapsed >= self.budget_seconds
+            if out_of_time and not done:
+                reason = "time budget reached"
+            if done or out_of_time or self.elapsed - self._window_start[1] >= s.config.report_seconds:
+                yield self._progress()
+            if done or out_of_time or self._sample_due():
+                yield self._samples()
+            if self.elapsed - self._last_save_at >= s.config.autosave_seconds:
+                yield self._save()
+            if done or out_of_time:
+                break
+            clock = time.perf_counter()  # events above may have taken GUI time; not training time
+        if self._loss_count:
+            yield self._progress()
+        yield self._save()
+        yield Finished(step=self.step, reason=reason, run_dir=str(self.run_dir.path),
+                       elapsed_seconds=self.elapsed)
+
+    def _accumulate(self, losses: dict[str, torch.Tensor]) -> None:
+        # Summing tensors avoids a device sync every step; values are read at report time.
+        for name, value in losses.items():
+            total = self._loss_sums.get(name)
+            self._loss_sums[name] = value.detach().float() if total is None else total + value.detach()
+        self._loss_count += 1
+
+    def _progress(self) -> Progress:
+        means = {k: float(v) / self._loss_count for k, v in self._loss_sums.items()}
+        if not all(math.isfinite(v) for v in means.values()):
+            raise TrainingError(f"the loss became NaN or infinite near step {self.step}; "
+                                "try a lower learning rate. The last saved checkpoint is kept.")
+        start_step, start_time = self._window_start
+        window = max(self.elapsed - start_time, 1e-9)
+        steps_per_second = (self.step - start_step) / window
+        images_per_second = steps_per_second * self.session.batcher.batch_size
+        fraction, eta = self._fraction_and_eta(steps_per_second)
+        self.run_dir.append_metrics({"step": self.step, "elapsed": round(self.elapsed, 3),
+                                     "images_per_second": round(images_per_second, 2), **means})
+        self._loss_sums, self._loss_count = {}, 0
+        self._window_start = (self.step, self.elapsed)
+        return Progress(step=self.step, total_steps=self.total_steps, fraction=fraction, losses=means,
+                        images_per_second=images_per_second, elapsed_seconds=self.elapsed,
+                        eta_seconds=eta)
+
+    def _fraction_and_eta(self, steps_per_second: float) -> tuple[float, float | None]:
+        fractions, etas = [], []
+        if self.total_steps:
+            fractions.append(self.step / self.total_steps)
+            if steps_per_second > 0:
+                etas.append((self.total_steps - self.step) / steps_per_second)
+        if self.budget_seconds:
+            fractions.append(self.elapsed / self.budget_seconds)
+            etas.append(self.budget_seconds - self.elapsed)
+        return min(1.0, max(fractions)), (max(0.0, min(etas)) if etas else None)
+
+    def _sample_due(self) -> bool:
+        every = self.session.config.sample_every
+        if every is not None:
+            return self.step % every == 0
+        # Every 2 s at first, then every 5% of the elapsed time, so a long run's
+        # time-lapse has about a hundred frames and dwells on the early changes.
+        return self.elapsed - self._last_sample_at >= max(2.0, 0.05 * self.elapsed)
+
+    def _samples(self) -> Samples:
+        self._last_sample_at = self.elapsed
+        taken = self.session.sample_grid()
+        samples = Samples(step=self.step, grid=taken.grid, seeds=taken.seeds)
+        self.run_dir.save_sample_grid(self.step, samples.grid, {
+            "model": self.session.config.model, "step": self.step, "seeds": list(samples.seeds)})
+        return samples
+
+    def _save(self) -> Saved:
+        self.run_dir.save_networks(self.session.config.model, self.session.model)
+        self._last_save_at = self.elapsed
+        return Saved(step=self.step, run_dir=str(self.run_dir.path))
