@@ -1,0 +1,158 @@
+"""Gallery page: generate images from a run's generator, each tile labelled with its seed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from desktop_app.worker import EngineWorker
+from desktop_app.widgets.qimage import to_pixmap
+from engine.errors import AtelierError
+from engine.export import save_png
+from engine.runs import is_run_dir
+
+SEED_ROLE = Qt.ItemDataRole.UserRole
+TILE_PIXELS = 112
+
+
+class GalleryPage(QWidget):
+    status = Signal(str)
+    error = Signal(str, str, str)
+
+    def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.run_dir: Path | None = None
+        self.images: dict[int, np.ndarray] = {}   # seed -> uint8 image shown in a tile
+        self._build()
+        worker.samplesReady.connect(self._on_samples)
+        self._update_enabled()
+
+    def _build(self) -> None:
+        self.run_label = QLabel("No run chosen. Train one, or open a run folder.",
+                                objectName="galleryRunLabel", wordWrap=True)
+        self.open_button = QPushButton("Open run…", objectName="openRunButton")
+        self.open_button.clicked.connect(self._choose_run)
+        top = QHBoxLayout()
+        top.addWidget(self.run_label, 1)
+        top.addWidget(self.open_button)
+
+        self.count_spin = QSpinBox(objectName="galleryCountSpin", minimum=1, maximum=256, value=32)
+        self.seed_spin = QSpinBox(objectName="gallerySeedSpin", minimum=0, maximum=2**31 - 1, value=0)
+        self.seed_spin.setToolTip("Tile i shows the image of seed (first seed + i)")
+        self.generate_button = QPushButton("Generate", objectName="generateButton")
+        self.next_button = QPushButton("Next page", objectName="nextPageButton")
+        self.generate_button.clicked.connect(self.generate)
+        self.next_button.clicked.connect(self.next_page)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Images"))
+        controls.addWidget(self.count_spin)
+        controls.addWidget(QLabel("First seed"))
+        controls.addWidget(self.seed_spin)
+        controls.addWidget(self.generate_button)
+        controls.addWidget(self.next_button)
+        controls.addStretch(1)
+
+        self.grid = QListWidget(objectName="galleryGrid")
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setIconSize(QSize(TILE_PIXELS, TILE_PIXELS))
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setSpacing(6)
+        self.grid.setUniformItemSizes(True)
+        self.grid.itemSelectionChanged.connect(self._update_enabled)
+        self.grid.itemDoubleClicked.connect(lambda _: self.save_selected())
+
+        self.scale_spin = QSpinBox(objectName="tileScaleSpin", minimum=1, maximum=32, value=8,
+                                   suffix=" x")
+        self.scale_spin.setToolTip("Enlarge the saved PNG with crisp, nearest-neighbour pixels")
+        self.save_button = QPushButton("Save tile as PNG…", objectName="saveTileButton")
+        self.save_button.clicked.connect(self.save_selected)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(QLabel("Scale"))
+        bottom.addWidget(self.scale_spin)
+        bottom.addWidget(self.save_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(controls)
+        layout.addWidget(self.grid, 1)
+        layout.addLayout(bottom)
+
+    # -- run -------------------------------------------------------------------------
+    def set_run(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_label.setText(f"Run: {self.run_dir}")
+        self._update_enabled()
+
+    def _choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a run folder",
+                                                  str(self.run_dir.parent) if self.run_dir else "")
+        if not folder:
+            return
+        if not is_run_dir(folder):
+            self.error.emit("Open run", f"{folder} is not a run folder (it has no config.json).", "")
+            return
+        self.set_run(folder)
+        self.generate()
+
+    # -- generating ------------------------------------------------------------------
+    def generate(self) -> None:
+        if self.run_dir is None:
+            return
+        first, count = self.seed_spin.value(), self.count_spin.value()
+        self.status.emit(f"Generating {count} images from seed {first}…")
+        self.generate_button.setEnabled(False)
+        self.worker.generate(self.run_dir, list(range(first, first + count)))
+
+    def next_page(self) -> None:
+        self.seed_spin.setValue(self.seed_spin.value() + self.count_spin.value())
+        self.generate()
+
+    def _on_samples(self, seeds: list[int], images: np.ndarray) -> None:
+        self.grid.clear()
+        self.images = {}
+        scale = max(1, TILE_PIXELS // max(images.shape[1], 1))
+        for seed, image in zip(seeds, images):
+            self.images[seed] = image
+            item = QListWidgetItem(QIcon(to_pixmap(image, scale)), f"seed {seed}")
+            item.setData(SEED_ROLE, seed)
+            item.setToolTip(f"Seed {seed}: double-click to save as PNG")
+            self.grid.addItem(item)
+        self.status.emit(f"Generated {len(seeds)} images (seeds {seeds[0]}–{seeds[-1]}).")
+        self._update_enabled()
+
+    # -- saving ----------------------------------------------------------------------
+    def selected_seed(self) -> int | None:
+        items = self.grid.selectedItems()
+        return items[0].data(SEED_ROLE) if items else None
+
+    def save_selected(self, path: str | None = None) -> Path | None:
+        seed = self.selected_seed()
+        if seed is None:
+            return None
+        if path is None:
+            suggested = str((self.run_dir or Path.home()) / f"seed_{seed}.png")
+            path, _ = QFileDialog.getSaveFileName(self, "Save tile", suggested, "PNG image (*.png)")
+            if not path:
+                return None
+        try:
+            written = save_png(self.images[seed], path, scale=self.scale_spin.value(),
+                               provenance={"run": self.run_dir.name if self.run_dir else None,
+                                           "seed": seed})
+        except AtelierError as exc:
+            self.error.emit("Save tile", str(exc), "")
+            return None
+        self.status.emit(f"Saved seed {seed} to {written}")
+        return written
+
+    def _update_enabled(self) -> None:
+        has_run = self.run_dir is not None
+        self.generate_button.setEnabled(has_run)
+        self.next_button.setEnabled(has_run)
+        self.save_button.setEnabled(self.selected_seed() is not None)

@@ -1,0 +1,225 @@
+"""Train page: pick data and model, press Train, watch losses and samples live."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from desktop_app.worker import EngineWorker
+from desktop_app.widgets.image_view import ImageView
+from desktop_app.widgets.loss_plot import LossPlot
+from engine.device import available_devices
+from engine.errors import ConfigError
+from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged
+from engine.models import MODEL_DESCRIPTIONS
+from engine.progress_bar import format_seconds
+from engine.training import DEFAULT_STEPS, TrainConfig
+
+DATA_CHOICES = {"mnist": "MNIST digits (bundled)"}
+IMAGE_SIZES = (28, 32, 64)
+
+
+class TrainPage(QWidget):
+    status = Signal(str)                 # short messages for the status bar
+    exportRequested = Signal()
+
+    def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.last_progress: Progress | None = None
+        self._build()
+        worker.trainingEvent.connect(self._on_event)
+        worker.busyChanged.connect(self._on_busy)
+        self._on_busy(False)
+
+    # -- layout ------------------------------------------------------------------
+    def _build(self) -> None:
+        self.data_combo = _combo("dataCombo", DATA_CHOICES)
+        self.model_combo = _combo("modelCombo", MODEL_DESCRIPTIONS)
+        self.model_combo.setCurrentIndex(self.model_combo.findData("dcgan"))
+        self.image_size_combo = _combo("imageSizeCombo", {s: f"{s} x {s}" for s in IMAGE_SIZES})
+        self.width_spin = _spin("widthSpin", 4, 512, 32, "Base channel count of the DCGAN "
+                                "(64 at 64 x 64 is the pytorch/examples network)")
+        self.batch_spin = _spin("batchSizeSpin", 1, 4096, 64, "Images per training step")
+        self.lr_spin = QDoubleSpinBox(objectName="learningRateSpin", decimals=6, minimum=0.0,
+                                      maximum=1.0, singleStep=0.0001, value=0.0002)
+        self.lr_spin.setToolTip("Adam learning rate for both networks")
+        self.steps_spin = _spin("stepsSpin", 0, 10_000_000, DEFAULT_STEPS,
+                                "Training steps; 'no limit' to train by time only")
+        self.steps_spin.setSpecialValueText("no limit")
+        self.minutes_spin = QDoubleSpinBox(objectName="minutesSpin", decimals=1, minimum=0.0,
+                                           maximum=100_000.0, value=0.0, suffix=" min")
+        self.minutes_spin.setSpecialValueText("no limit")
+        self.minutes_spin.setToolTip("Time budget; with a step budget too, the first reached ends the run")
+        self.seed_spin = _spin("seedSpin", 0, 2**31 - 1, 0, "Same seed, same run (on the CPU)")
+        self.device_combo = _combo("deviceCombo", {"auto": f"Automatic ({available_devices()[0]})",
+                                                   **{d: d.upper() for d in available_devices()}})
+
+        form = QFormLayout()
+        form.addRow("Data", self.data_combo)
+        form.addRow("Model", self.model_combo)
+        form.addRow("Image size", self.image_size_combo)
+        form.addRow("Width", self.width_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Steps", self.steps_spin)
+        form.addRow("Time", self.minutes_spin)
+        form.addRow("Seed", self.seed_spin)
+        form.addRow("Device", self.device_combo)
+        settings = QGroupBox("Settings")
+        settings.setLayout(form)
+
+        self.settings_error = QLabel(objectName="settingsError", wordWrap=True)
+        self.settings_error.setStyleSheet("color: #d9534f;")
+        self.settings_error.hide()
+
+        self.train_button = QPushButton("Train", objectName="trainButton")
+        self.train_button.setDefault(True)
+        self.pause_button = QPushButton("Pause", objectName="pauseButton")
+        self.stop_button = QPushButton("Stop", objectName="stopButton")
+        self.train_button.clicked.connect(self.start_training)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.worker.stop)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+
+        self.export_button = QPushButton("Export time-lapse GIF…", objectName="exportTimelapseButton")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.exportRequested)
+        self.run_label = QLabel("No run yet", objectName="runDirLabel", wordWrap=True)
+        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        left = QVBoxLayout()
+        left.addWidget(settings)
+        left.addWidget(self.settings_error)
+        left.addLayout(buttons)
+        left.addWidget(self.export_button)
+        left.addWidget(self.run_label)
+        left.addStretch(1)
+        left_widget = QWidget()
+        left_widget.setLayout(left)
+        left_widget.setMaximumWidth(380)
+
+        self.progress = QProgressBar(objectName="trainProgress", minimum=0, maximum=1000, value=0)
+        self.progress.setFormat("%p%")
+        self.eta_label = QLabel("Press Train to start.", objectName="etaLabel")
+        self.loss_plot = LossPlot()
+        self.loss_plot.setObjectName("lossPlot")
+        self.sample_view = ImageView("Samples from fixed seeds appear here while training.")
+        self.sample_view.setObjectName("sampleGrid")
+
+        views = QSplitter(Qt.Orientation.Horizontal)
+        plot_box, sample_box = QGroupBox("Losses"), QGroupBox("Samples (seeds 0-63)")
+        QVBoxLayout(plot_box).addWidget(self.loss_plot)
+        QVBoxLayout(sample_box).addWidget(self.sample_view)
+        views.addWidget(plot_box)
+        views.addWidget(sample_box)
+        views.setSizes([500, 400])
+
+        right = QVBoxLayout()
+        right.addWidget(self.progress)
+        right.addWidget(self.eta_label)
+        right.addWidget(views, 1)
+
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget)
+        layout.addLayout(right, 1)
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        self._on_model_changed()
+
+    def _on_model_changed(self) -> None:
+        is_conv = self.model_combo.currentData() == "dcgan"
+        self.width_spin.setEnabled(is_conv)
+        if not is_conv:
+            self.image_size_combo.setCurrentIndex(self.image_size_combo.findData(28))
+        self.image_size_combo.setEnabled(is_conv)
+
+    # -- actions -----------------------------------------------------------------
+    def config(self) -> TrainConfig:
+        """The settings as a TrainConfig; 'no limit' on both means the default budget."""
+        steps = self.steps_spin.value() or None
+        minutes = self.minutes_spin.value() or None
+        return TrainConfig(model=self.model_combo.currentData(), data=self.data_combo.currentData(),
+                           image_size=self.image_size_combo.currentData(),
+                           width=self.width_spin.value() if self.width_spin.isEnabled() else None,
+                           batch_size=self.batch_spin.value(), learning_rate=self.lr_spin.value(),
+                           steps=steps, minutes=minutes, seed=self.seed_spin.value(),
+                           device=self.device_combo.currentData())
+
+    def start_training(self) -> None:
+        config = self.config()
+        try:
+            config.validate()  # cheap: settings only, nothing is built or written
+        except ConfigError as exc:
+            self.settings_error.setText(str(exc).capitalize())
+            self.settings_error.show()
+            return
+        self.settings_error.hide()
+        self.loss_plot.clear()
+        self.progress.setValue(0)
+        self.eta_label.setText("Loading data and building the model…")
+        self.worker.start_training(config)
+
+    def toggle_pause(self) -> None:
+        if self.worker.is_paused:
+            self.worker.resume()
+        else:
+            self.worker.pause()
+            self.pause_button.setEnabled(False)  # until the run confirms it paused
+
+    # -- engine events -------------------------------------------------------------
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, RunStarted):
+            self.run_label.setText(f"Run folder: {event.run_dir}")
+            self.status.emit(f"Training {event.model} on {event.device.upper()} "
+                             f"({event.parameters:,} parameters, {event.data_count:,} images)")
+        elif isinstance(event, Progress):
+            self.last_progress = event
+            self.loss_plot.add_point(event.step, event.losses)
+            self.progress.setValue(int(event.fraction * 1000))
+            total = f"/{event.total_steps:,}" if event.total_steps else ""
+            self.eta_label.setText(f"Step {event.step:,}{total} · {event.images_per_second:,.0f} images/s"
+                                   f" · elapsed {format_seconds(event.elapsed_seconds)}"
+                                   f" · ETA {format_seconds(event.eta_seconds)}")
+        elif isinstance(event, Samples):
+            self.sample_view.set_image(event.grid)
+            self.export_button.setEnabled(True)
+        elif isinstance(event, StateChanged):
+            paused = event.state == "paused"
+            self.pause_button.setText("Resume" if paused else "Pause")
+            self.pause_button.setEnabled(True)
+            self.status.emit("Paused; the run is saved." if paused else "Training resumed.")
+        elif isinstance(event, Saved):
+            self.status.emit(f"Saved at step {event.step:,}.")
+        elif isinstance(event, Finished):
+            self.progress.setValue(1000 if event.reason != "stopped" else self.progress.value())
+            self.status.emit(f"Training {event.reason} at step {event.step:,}; "
+                             f"saved in {event.run_dir}")
+
+    def _on_busy(self, busy: bool) -> None:
+        for w in (self.data_combo, self.model_combo, self.batch_spin, self.lr_spin, self.steps_spin,
+                  self.minutes_spin, self.seed_spin, self.device_combo, self.train_button):
+            w.setEnabled(not busy)
+        self.width_spin.setEnabled(not busy and self.model_combo.currentData() == "dcgan")
+        self.image_size_combo.setEnabled(not busy and self.model_combo.currentData() == "dcgan")
+        self.pause_button.setEnabled(busy)
+        self.stop_button.setEnabled(busy)
+        self.pause_button.setText("Pause")
+        if not busy and self.last_progress is None and self.eta_label.text().startswith("Loading"):
+            self.eta_label.setText("Press Train to start.")
+
+
+def _combo(name: str, choices: dict) -> QComboBox:
+    combo = QComboBox(objectName=name)
+    for value, label in choices.items():
+        combo.addItem(label, value)
+    return combo
+
+
+def _spin(name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
+    spin = QSpinBox(objectName=name, minimum=low, maximum=high, value=value)
+    spin.setToolTip(tip)
+    spin.setGroupSeparatorShown(True)
+    return spin

@@ -1,0 +1,107 @@
+"""Live loss curves (pyqtgraph), redrawn at most ten times a second."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+# Curves users care about; other logged values (D(x), ...) stay in metrics.jsonl.
+CURVES = {"generator": "#e4572e", "discriminator": "#4c9be8"}
+
+
+def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
+    """Exponential moving average, debiased at the start like TensorBoard's."""
+    out = np.empty_like(values)
+    acc, weight = 0.0, 0.0
+    for i, v in enumerate(values):
+        if np.isfinite(v):
+            acc = smoothing * acc + (1 - smoothing) * v
+            weight = smoothing * weight + (1 - smoothing)
+        out[i] = acc / weight if weight else v
+    return out
+
+
+class LossPlot(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {name: [] for name in CURVES}
+        # Smoothed curves are kept up to date point by point, so a redraw costs
+        # the same after an hour as after a minute.
+        self._smoothed: dict[str, list[float]] = {name: [] for name in CURVES}
+        self._ema_state = {name: (0.0, 0.0) for name in CURVES}
+        self._dirty = False
+
+        self.plot = pg.PlotWidget(background=None)
+        self.plot.setObjectName("lossPlotWidget")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.addLegend(offset=(-10, 10))
+        self.curves = {name: self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=2))
+                       for name, color in CURVES.items()}
+
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setObjectName("smoothingSlider")
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setToolTip("Smoothing of the curves (exponential moving average)")
+        self.smoothing.valueChanged.connect(self._resmooth)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Smoothing"))
+        row.addWidget(self.smoothing)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(row)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._redraw)
+        self._timer.start()
+
+    def clear(self) -> None:
+        self.steps.clear()
+        for name in CURVES:
+            self.values[name].clear()
+        self._resmooth()
+
+    def add_point(self, step: int, losses: dict[str, float]) -> None:
+        self.steps.append(step)
+        smoothing = self.smoothing.value() / 100
+        for name, values in self.values.items():
+            value = float(losses.get(name, float("nan")))
+            values.append(value)
+            acc, weight = self._ema_state[name]
+            if np.isfinite(value):
+                acc = smoothing * acc + (1 - smoothing) * value
+                weight = smoothing * weight + (1 - smoothing)
+                self._ema_state[name] = (acc, weight)
+            self._smoothed[name].append(acc / weight if weight else value)
+        self._dirty = True
+
+    def _resmooth(self, *_: object) -> None:
+        smoothing = self.smoothing.value() / 100
+        for name, values in self.values.items():
+            self._smoothed[name] = list(ema(np.asarray(values, dtype=float), smoothing))
+            self._ema_state[name] = _ema_state_after(values, smoothing)
+        self._dirty = True
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        x = np.asarray(self.steps, dtype=float)
+        for name, curve in self.curves.items():
+            curve.setData(x, np.asarray(self._smoothed[name], dtype=float))
+
+
+def _ema_state_after(values: list[float], smoothing: float) -> tuple[float, float]:
+    acc, weight = 0.0, 0.0
+    for v in values:
+        if np.isfinite(v):
+            acc = smoothing * acc + (1 - smoothing) * v
+            weight = smoothing * weight + (1 - smoothing)
+    return acc, weight

@@ -1,0 +1,20 @@
+"""uint8 numpy pictures -> Qt images."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage, QPixmap
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """uint8 (H, W, 1|3) -> a QImage that owns a copy of the pixels."""
+    image = np.ascontiguousarray(image)
+    h, w, c = image.shape
+    fmt = QImage.Format.Format_Grayscale8 if c == 1 else QImage.Format.Format_RGB888
+    # .copy() detaches the QImage from the numpy buffer, which may be freed.
+    return QImage(image.data, w, h, w * c, fmt).copy()
+
+
+def to_pixmap(image: np.ndarray, scale: int = 1) -> QPixmap:
+    from engine.images import upscale_nearest
+
+    return QPixmap.fromImage(to_qimage(upscale_nearest(image, scale)))
