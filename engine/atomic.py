@@ -5,6 +5,7 @@ fsynced, then renamed over the target (rename is atomic on one file system).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -23,10 +24,21 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        # mkstemp makes owner-only files; give the result the mode a plain
+        # open() would (or the mode of the file it replaces).
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    # The only way to read the umask is to set it; do it once, at first use.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

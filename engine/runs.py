@@ -112,7 +112,10 @@ class RunDir:
             raise RunDirError(f"{path}: unreadable ({exc})") from None
         if not isinstance(config, dict) or "model" not in config or "model_config" not in config:
             raise RunDirError(f"{path}: missing model or model_config")
-        if config.get("format_version", 0) > FORMAT_VERSION:
+        version = config.get("format_version", 0)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise RunDirError(f"{path}: bad format_version {version!r}")
+        if version > FORMAT_VERSION:
             raise RunDirError(f"{path}: written by a newer Latent Atelier "
                               f"(format {config['format_version']}); please update the app")
         return config

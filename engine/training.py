@@ -50,8 +50,9 @@ class TrainConfig:
     autosave_seconds: float = 120.0
 
     def validate(self) -> None:
-        if self.batch_size < 1:
-            raise ConfigError(f"batch size must be at least 1, not {self.batch_size}")
+        if self.batch_size < 2:
+            raise ConfigError(f"batch size must be at least 2 (batch normalisation needs two or "
+                              f"more images per step), not {self.batch_size}")
         if not (self.learning_rate > 0) or not math.isfinite(self.learning_rate):
             raise ConfigError(f"learning rate must be a positive number, not {self.learning_rate}")
         if self.steps is not None and self.steps < 1:
@@ -88,6 +89,8 @@ class TrainingSession:
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.data = load_data(config.data)
+        if len(self.data) < 2:
+            raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at least 2")
         self.model_config = model_config(config.model, **config._model_settings(self.data.channels))
         self.model = build_model(config.model, self.model_config, self.device)
         self.batcher = DeviceBatcher(self.data, config.batch_size, config.image_size,
@@ -226,6 +229,12 @@ class _Loop:
         return samples
 
     def _save(self) -> Saved:
+        # Never let a diverged model overwrite the last good checkpoint.
+        for net in self.session.model.networks().values():
+            if not all(torch.isfinite(p).all() for p in net.parameters()):
+                raise TrainingError(f"the model's weights became NaN or infinite near step "
+                                    f"{self.step}; try a lower learning rate. The last saved "
+                                    "checkpoint is kept.")
         self.run_dir.save_networks(self.session.config.model, self.session.model)
         self._last_save_at = self.elapsed
         return Saved(step=self.step, run_dir=str(self.run_dir.path))

@@ -41,7 +41,7 @@ class TrainPage(QWidget):
         self.image_size_combo = _combo("imageSizeCombo", {s: f"{s} x {s}" for s in IMAGE_SIZES})
         self.width_spin = _spin("widthSpin", 4, 512, 32, "Base channel count of the DCGAN "
                                 "(64 at 64 x 64 is the pytorch/examples network)")
-        self.batch_spin = _spin("batchSizeSpin", 1, 4096, 64, "Images per training step")
+        self.batch_spin = _spin("batchSizeSpin", 2, 4096, 64, "Images per training step")
         self.lr_spin = QDoubleSpinBox(objectName="learningRateSpin", decimals=6, minimum=0.0,
                                       maximum=1.0, singleStep=0.0001, value=0.0002)
         self.lr_spin.setToolTip("Adam learning rate for both networks")

@@ -73,6 +73,8 @@ def _load_idx_folder(folder: Path, split: str, name: str) -> ImageSet:
     images = read_idx(_find(folder, f"{prefix}-images-idx3-ubyte"))
     if images.ndim != 3:
         raise DataError(f"{folder}: {prefix} images have shape {images.shape}, expected (N, H, W)")
+    if images.shape[0] == 0:
+        raise DataError(f"{folder}: the {prefix} images file contains no images")
     labels_path = None
     try:
         labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")

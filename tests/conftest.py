@@ -1,0 +1,53 @@
+"""Shared test set-up: offscreen Qt, a private user-data folder, opt-in slow/GPU
+tests, and a guard that fails any test which leaves a thread running."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Slow and GPU tests run only when asked for by marker, e.g. `pytest -m slow`.
+    if config.getoption("-m"):
+        return
+    for item in items:
+        for marker in ("slow", "gpu"):
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.skip(reason=f"{marker} test: run with -m {marker}"))
+
+
+@pytest.fixture(autouse=True)
+def private_user_data(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("atelier-home")
+    monkeypatch.setenv("LATENT_ATELIER_HOME", str(home))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads():
+    """Fail a test that leaves a Python thread or an engine job running."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                 and not t.daemon]
+        jobs = _live_jobs()
+        if not extra and not jobs:
+            return
+        if time.monotonic() > deadline:
+            names = [t.name for t in extra] + [f"engine job {name}" for name in jobs]
+            pytest.fail(f"test left threads running: {', '.join(names)}")
+        time.sleep(0.05)
+
+
+def _live_jobs() -> list[str]:
+    import sys
+
+    worker = sys.modules.get("desktop_app.worker")
+    return worker.live_job_names() if worker is not None else []
