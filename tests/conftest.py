@@ -3,6 +3,8 @@ tests, and a guard that fails any test which leaves a thread running."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 import time
 
@@ -51,3 +53,25 @@ def _live_jobs() -> list[str]:
 
     worker = sys.modules.get("desktop_app.worker")
     return worker.live_job_names() if worker is not None else []
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nothing can be written to, even by root (CI runs as root, and
+    root ignores permission bits): a read-only tmpfs mount there, chmod elsewhere."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    mount = shutil.which("mount")
+    done = mount and subprocess.run([mount, "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                                    capture_output=True).returncode == 0
+    if not done:
+        pytest.skip("cannot make a read-only folder as root here (no tmpfs mount)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

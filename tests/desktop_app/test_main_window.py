@@ -160,6 +160,17 @@ def test_unwritable_output_folder_gets_a_clear_error(qtbot, window, monkeypatch,
     assert window.train_page.train_button.isEnabled()
 
 
+def test_read_only_runs_folder_gets_a_clear_error(qtbot, window, monkeypatch, read_only_folder):
+    monkeypatch.setenv("LATENT_ATELIER_HOME", str(read_only_folder))
+    quick_settings(window, steps=5)
+    with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
+        click(qtbot, window, "trainButton")
+    assert "cannot write to" in shown.args[0].message
+    assert str(read_only_folder) in shown.args[0].message
+    qtbot.waitUntil(lambda: not window.worker.is_training, timeout=10_000)
+    assert window.train_page.train_button.isEnabled()
+
+
 def test_gallery_generates_tiles_by_seed_and_saves_png(qtbot, window, tmp_path):
     quick_settings(window, steps=10)
     click(qtbot, window, "trainButton")

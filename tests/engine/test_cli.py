@@ -305,3 +305,20 @@ def test_engine_sources_do_not_import_qt():
             if f'"{prefix}' in text or f"'{prefix}" in text:
                 offenders.append(f"{path.relative_to(REPO)} names {prefix} in a string")
     assert offenders == []
+
+
+def test_train_into_a_read_only_folder_is_one_clear_line(data_spec, read_only_folder, capsys):
+    out = read_only_folder / "run"
+    assert cli("train", "--data", data_spec, "--width", "8", "--batch-size", "8", "--steps", "2",
+               "--device", "cpu", "--out", str(out)) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith("error: cannot write to") and str(out) in err
+
+
+def test_sample_into_a_read_only_folder_keeps_the_run(trained_run, read_only_folder, capsys):
+    before = sorted(p.name for p in trained_run.iterdir())
+    assert cli("sample", str(trained_run), "--n", "4", "--out", str(read_only_folder / "g.png")) \
+        == EXIT_ERROR
+    assert "cannot write" in capsys.readouterr().err
+    assert sorted(p.name for p in trained_run.iterdir()) == before
