@@ -7,7 +7,8 @@ import threading
 import traceback
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 log = logging.getLogger("latent_atelier")
@@ -42,11 +43,12 @@ class ErrorPresenter(QObject):
         error = ShownError(title, message, details)
         self.history.append(error)
         log.error("%s: %s\n%s", title, message, details)
-        if self.dialog is not None:
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.close()
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok,
                           self._parent)
         box.setObjectName("errorDialog")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if details:
             box.setDetailedText(details)
         box.open()  # non-blocking: the app keeps running behind it

@@ -1,9 +1,11 @@
 """The main window: Train and Gallery pages around one engine worker."""
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+import os
+
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QTabWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
 from desktop_app.pages.gallery_page import GalleryPage
@@ -12,8 +14,9 @@ from desktop_app.timelapse_dialog import TimelapseDialog
 from desktop_app.worker import EngineWorker
 from engine.events import Finished, RunStarted, Saved
 
-# How long closing waits for a running step to finish and the run to save.
-CLOSE_TIMEOUT_MS = 60_000
+# How long closing waits for a running step and the final save before offering
+# to quit without waiting.
+CLOSE_TIMEOUT_MS = 30_000
 
 
 class MainWindow(QMainWindow):
@@ -39,7 +42,8 @@ class MainWindow(QMainWindow):
         self.train_page.exportRequested.connect(self.export_timelapse)
         self.worker.trainingEvent.connect(self._on_training_event)
         self.worker.exportFinished.connect(lambda path: self._show_status(f"Exported {path}"))
-        self.worker.trainingStopped.connect(self._close_if_asked)
+        self.worker.idle.connect(self._close_if_asked)
+        self.errors.shown.connect(self._cancel_close)
         self._closing = False
         self.timelapse_dialog: TimelapseDialog | None = None
         self.statusBar().showMessage("Ready. Choose settings and press Train.")
@@ -50,10 +54,9 @@ class MainWindow(QMainWindow):
     def _on_training_event(self, event: object) -> None:
         # The gallery follows the run being trained once it has weights on disk.
         if isinstance(event, RunStarted):
-            self.gallery_page.run_dir = None
-        if isinstance(event, (Saved, Finished)):
-            if self.gallery_page.run_dir is None or self.worker.current_run == self.gallery_page.run_dir:
-                self.gallery_page.set_run(event.run_dir)
+            self.gallery_page.set_run(None)
+        elif isinstance(event, (Saved, Finished)) and self.gallery_page.run_dir is None:
+            self.gallery_page.set_run(event.run_dir)
 
     # -- export ----------------------------------------------------------------------
     def export_timelapse(self) -> None:
@@ -66,32 +69,57 @@ class MainWindow(QMainWindow):
         grid = self.train_page.sample_view.image
         size = (grid.shape[1], grid.shape[0]) if grid is not None else (0, 0)
         dialog = TimelapseDialog(run, len(history), size, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.timelapse_dialog = dialog
         dialog.accepted.connect(lambda: self.worker.export_timelapse(run, *dialog.choice()))
         dialog.open()
 
     # -- closing -----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if self.worker.is_training:
-            # Stop between steps, let the run save, then close for real.
-            if not self._closing:
-                self._closing = True
-                self.worker.stop()
-                self.setEnabled(False)
-                self._show_status("Stopping training and saving the run…")
-                QTimer.singleShot(CLOSE_TIMEOUT_MS, self._force_close)
-            event.ignore()
+        """Never leave a thread behind: stop every job between steps (training saves),
+        keep the window up, saying so, and close for real once the worker is idle."""
+        if self.worker.running_jobs() == 0:
+            super().closeEvent(event)
             return
-        self.worker.shutdown(CLOSE_TIMEOUT_MS)
-        super().closeEvent(event)
+        event.ignore()
+        if not self._closing:
+            self._closing = True
+            self.worker.stop_all()
+            self.centralWidget().setEnabled(False)
+            self._show_status("Stopping and saving the run before closing…")
+            QTimer.singleShot(CLOSE_TIMEOUT_MS, self._offer_quit_without_waiting)
 
     def _close_if_asked(self) -> None:
-        if self._closing:
+        if self._closing and self.worker.running_jobs() == 0:
             self.close()
 
-    def _force_close(self) -> None:
-        if self._closing and self.isVisible():
-            self.worker.shutdown(CLOSE_TIMEOUT_MS)
+    def _cancel_close(self, *_: object) -> None:
+        # An error while stopping (say the final save failed) must stay on screen.
+        if self._closing:
             self._closing = False
-            self.worker.stop()
-            super().close()
+            self.centralWidget().setEnabled(True)
+            self._show_status("Closing was cancelled because of an error.")
+
+    def _offer_quit_without_waiting(self) -> None:
+        if not self._closing or self.worker.running_jobs() == 0:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Still saving",
+                          "Training is still finishing its current step. Quit now? The run "
+                          "keeps its last saved checkpoint; only the steps since then are lost.",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("quitWithoutWaitingDialog")
+        wait = box.addButton("Keep waiting", QMessageBox.ButtonRole.RejectRole)
+        box.addButton("Quit now", QMessageBox.ButtonRole.DestructiveRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def decided(_button: object) -> None:
+            if box.clickedButton() is wait:
+                QTimer.singleShot(CLOSE_TIMEOUT_MS, self._offer_quit_without_waiting)
+            else:
+                # A thread stuck in a step cannot be stopped from outside; ending the
+                # process is the only clean exit. Files are written atomically, so
+                # the last checkpoint on disk is intact.
+                os._exit(0)
+
+        box.buttonClicked.connect(decided)
+        box.open()

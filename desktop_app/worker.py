@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def live_job_names() -> list[str]:
 
 
 class _Job(QThread):
-    """Runs `work(control)`; emits each item if it yields, else its return value.
+    """Runs `work(control)`; emits each item it yields (streaming) or its result.
 
     The job object itself lives in the GUI thread, so its slots below run
     there (queued), and the callbacks they call never touch the job's thread.
@@ -50,11 +50,12 @@ class _Job(QThread):
 
     def __init__(self, name: str, work: Callable[[RunControl], Any], parent: QObject,
                  on_item: Callable[[Any], None], on_error: Callable[[str, str], None],
-                 on_done: Callable[["_Job"], None]) -> None:
+                 on_done: Callable[["_Job"], None], streaming: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName(name)
         self.control = RunControl()
         self._work = work
+        self._streaming = streaming
         self._on_item, self._on_error, self._on_done = on_item, on_error, on_done
         self.item.connect(self._deliver_item)
         self.failed.connect(self._deliver_error)
@@ -75,7 +76,7 @@ class _Job(QThread):
     def run(self) -> None:
         try:
             result = self._work(self.control)
-            if isinstance(result, Iterable) and not isinstance(result, (str, bytes, dict, tuple)):
+            if self._streaming:
                 for value in result:
                     self.item.emit(value)
             else:
@@ -99,6 +100,8 @@ class EngineWorker(QObject):
     exportFinished = Signal(str)          # path written
     error = Signal(str, str, str)         # title, message, details
     busyChanged = Signal(bool)            # a training run started or ended
+    generationEnded = Signal()            # a gallery generation ended, done or failed
+    idle = Signal()                       # no job is running any more
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -120,7 +123,7 @@ class EngineWorker(QObject):
             self.error.emit("Training", "A run is already training. Stop it first.", "")
             return False
         self._training = self._start("training", lambda control: train(config, out, control),
-                                     self._on_training_event, "Training failed")
+                                     self._on_training_event, "Training failed", streaming=True)
         self.busyChanged.emit(True)
         return True
 
@@ -165,10 +168,10 @@ class EngineWorker(QObject):
 
     # -- lifetime ----------------------------------------------------------------
     def _start(self, name: str, work: Callable[[RunControl], Any],
-               on_item: Callable[[Any], None], error_title: str) -> _Job:
+               on_item: Callable[[Any], None], error_title: str, streaming: bool = False) -> _Job:
         job = _Job(name, work, self, on_item,
                    lambda message, details: self.error.emit(error_title, message, details),
-                   self._job_done)
+                   self._job_done, streaming)
         self._jobs.add(job)
         _ALL_JOBS.add(job)
         job.start()
@@ -181,13 +184,21 @@ class EngineWorker(QObject):
             self._training = None
             self.busyChanged.emit(False)
             self.trainingStopped.emit()
+        if job.objectName() == "sampling":
+            self.generationEnded.emit()
+        if not self._jobs:
+            self.idle.emit()
 
     def running_jobs(self) -> int:
         return sum(1 for job in self._jobs if job.isRunning())
 
-    def shutdown(self, timeout_ms: int = 30000) -> bool:
-        """Ask every job to stop (training saves first) and wait; True if all ended."""
+    def stop_all(self) -> None:
+        """Ask every job to stop between steps (training saves first); returns at once."""
         for job in list(self._jobs):
             job.control.stop()
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """stop_all(), then wait; True if every job ended within the timeout."""
+        self.stop_all()
         deadline = QDeadlineTimer(timeout_ms)
         return all(job.wait(deadline) for job in list(self._jobs))

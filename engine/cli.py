@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("animate", help="export an animation of a run")
     p.add_argument("run", help="run directory")
     p.add_argument("--kind", choices=["timelapse"], default="timelapse")
-    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second, 0.1 to 50")
     p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscale factor")
     p.add_argument("--out", required=True, help="output .gif")
     p.add_argument("--json", action="store_true")
@@ -90,6 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except MemoryError:
+        sys.stderr.write("error: out of memory; try a smaller batch size, image size or --n\n")
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - a person gets one line, not a traceback
+        sys.stderr.write(f"error: {describe_failure(exc)}\n")
+        return EXIT_ERROR
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for an unexpected failure; torch's out-of-memory gets a hint."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "out of memory" in first.lower() or "DefaultCPUAllocator" in first:
+        return f"out of memory ({first[:200]}); try a smaller batch size or image size"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or first}"
+    return f"{type(exc).__name__}: {first[:300]}"
 
 
 def _print(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
@@ -111,8 +128,13 @@ def _train(args: argparse.Namespace) -> int:
 
     config = _train_config(args, steps=args.steps, minutes=args.minutes, sample_every=args.sample_every)
     control = RunControl()
-    # Ctrl-C stops between steps and saves, instead of killing mid-write.
-    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
+
+    def stop_then_allow_abort(*_: object) -> None:
+        # The first Ctrl-C stops between steps and saves; a second one aborts.
+        control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, stop_then_allow_abort)
     bar = None if args.json else ProgressBar(sys.stderr)
     try:
         for event in train(config, args.out, control):

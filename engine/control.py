@@ -6,19 +6,23 @@ import threading
 
 class RunControl:
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
 
     def pause(self) -> None:
-        self._running.clear()
+        with self._lock:
+            if not self._stop.is_set():  # a stopped run must never block in pause
+                self._running.clear()
 
     def resume(self) -> None:
         self._running.set()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._running.set()  # wake a paused run so it can finish and save
+        with self._lock:
+            self._stop.set()
+            self._running.set()  # wake a paused run so it can finish and save
 
     @property
     def stopped(self) -> bool:

@@ -30,4 +30,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     if kind != "cpu" and kind not in available_devices():
         raise ConfigError(f"device {name!r} is not available on this machine "
                           f"(available: {', '.join(available_devices())})")
+    if ":" in name:
+        index = name.split(":", 1)[1]
+        count = torch.cuda.device_count() if kind == "cuda" else 1
+        if kind == "cpu" or not index.isdigit() or int(index) >= count:
+            raise ConfigError(f"device {name!r} does not exist (this machine has "
+                              f"{count if kind != 'cpu' else 'no numbered'} {kind} device(s))")
     return torch.device(name)

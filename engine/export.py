@@ -16,6 +16,13 @@ from engine.errors import ConfigError, RunDirError
 from engine.images import upscale_nearest
 
 PROVENANCE_KEY = "latent-atelier"
+MAX_SCALE = 64
+MAX_FPS = 50  # GIF timing is in hundredths of a second and viewers floor it at 20 ms
+
+
+def _check_scale(scale: int) -> None:
+    if not 1 <= scale <= MAX_SCALE:
+        raise ConfigError(f"scale must be between 1 and {MAX_SCALE}, not {scale}")
 
 
 def _provenance(info: dict[str, Any] | None) -> str:
@@ -39,8 +46,7 @@ def png_bytes(image: np.ndarray, scale: int = 1, provenance: dict[str, Any] | No
 def save_png(image: np.ndarray, path: str | Path, scale: int = 1,
              provenance: dict[str, Any] | None = None) -> Path:
     """Save one uint8 image as PNG (atomically), provenance in a text chunk."""
-    if scale < 1:
-        raise ConfigError(f"scale must be at least 1, not {scale}")
+    _check_scale(scale)
     path = Path(path)
     _write(path, png_bytes(image, scale, provenance))
     return path
@@ -51,10 +57,9 @@ def save_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0, 
     """Save uint8 frames (H, W, C) as an animated GIF; loop=0 repeats forever."""
     if not frames:
         raise ConfigError("there are no frames to export yet")
-    if not 0.1 <= fps <= 100:
-        raise ConfigError(f"frame rate must be between 0.1 and 100 fps, not {fps}")
-    if scale < 1:
-        raise ConfigError(f"scale must be at least 1, not {scale}")
+    if not 0.1 <= fps <= MAX_FPS:
+        raise ConfigError(f"frame rate must be between 0.1 and {MAX_FPS} fps, not {fps}")
+    _check_scale(scale)
     pictures = [to_pil(f, scale) for f in frames]
     if pictures[0].mode == "RGB":
         # One adaptive palette per frame keeps colour runs faithful.
@@ -62,7 +67,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0, 
     buffer = io.BytesIO()
     # GIF delays are in hundredths of a second; Pillow takes milliseconds.
     pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=max(20, round(1000 / fps)), loop=loop, disposal=1,
+                     duration=round(1000 / fps), loop=loop, disposal=1,
                      comment=_provenance(provenance).encode())
     _write(Path(path), buffer.getvalue())
     return Path(path)

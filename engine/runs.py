@@ -55,13 +55,13 @@ class RunDir:
                 suffix += 1
                 path = default_runs_dir() / f"{stamp}-{model_name}-{suffix}"
         path = Path(path).expanduser()
-        if (path / CONFIG_FILE).exists():
-            raise RunDirError(f"{path} already holds a run; choose a new output folder")
-        if path.exists() and not path.is_dir():
-            raise RunDirError(f"{path} is a file, not a folder")
-        if path.exists() and any(path.iterdir()):
-            raise RunDirError(f"{path} is not empty; choose a new or empty output folder")
         try:
+            if (path / CONFIG_FILE).exists():
+                raise RunDirError(f"{path} already holds a run; choose a new output folder")
+            if path.exists() and not path.is_dir():
+                raise RunDirError(f"{path} is a file, not a folder")
+            if path.exists() and any(path.iterdir()):
+                raise RunDirError(f"{path} is not empty; choose a new or empty output folder")
             (path / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
             # mkdir can succeed where writing does not (e.g. read-only mounts).
             with tempfile.TemporaryFile(dir=path):

@@ -16,8 +16,8 @@ MAX_SAMPLES = 4096
 def seeds_from(first_seed: int, count: int) -> list[int]:
     if count < 1 or count > MAX_SAMPLES:
         raise ConfigError(f"number of images must be between 1 and {MAX_SAMPLES}, not {count}")
-    if first_seed < 0:
-        raise ConfigError(f"seed must be 0 or more, not {first_seed}")
+    if not 0 <= first_seed <= 2**63 - 1 - count:
+        raise ConfigError(f"seed must be between 0 and 2**63 - 1, not {first_seed}")
     return list(range(first_seed, first_seed + count))
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from engine.control import RunControl
@@ -61,8 +62,8 @@ class TrainConfig:
             raise ConfigError(f"minutes must be a positive number, not {self.minutes}")
         if self.sample_every is not None and self.sample_every < 1:
             raise ConfigError(f"sample_every must be at least 1, not {self.sample_every}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be 0 or more, not {self.seed}")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be between 0 and 2**63 - 1, not {self.seed}")
         # The model's own checks (image size, width) run when its config is built.
         model_config(self.model, **self._model_settings(channels=1))
 
@@ -90,23 +91,22 @@ class TrainingSession:
         if self.device.type == "cpu":
             # Denormal floats (tiny values near zero, common in GAN gradients) take
             # a slow path on x86 CPUs; flushing them to zero costs no accuracy
-            # that matters here. This is a process-wide setting.
+            # that matters here. It applies to the calling (training) thread.
             torch.set_flush_denormal(True)
-        torch.manual_seed(config.seed)
         self.data = load_data(config.data)
         if len(self.data) < 2:
             raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at least 2")
         self.model_config = model_config(config.model, **config._model_settings(self.data.channels))
-        self.model = build_model(config.model, self.model_config, self.device)
+        self.model = build_model(config.model, self.model_config, self.device, seed=config.seed)
         self.batcher = DeviceBatcher(self.data, config.batch_size, config.image_size,
                                      self.device, seed=config.seed)
 
     def step(self) -> dict[str, torch.Tensor]:
         return self.model.train_step(self.batcher.next_batch())
 
-    def sample_grid(self) -> Samples:
-        images = to_uint8(self.model.sample(list(SAMPLE_SEEDS)))
-        return Samples(step=0, grid=make_grid(images, columns=8), seeds=SAMPLE_SEEDS)
+    def sample_grid(self) -> np.ndarray:
+        """The fixed-seed grid (seeds 0-63, 8 x 8) as a fresh uint8 array."""
+        return make_grid(to_uint8(self.model.sample(list(SAMPLE_SEEDS))), columns=8)
 
 
 def train(config: TrainConfig, out: str | Path | None = None,
@@ -129,12 +129,20 @@ class _Loop:
         self.session, self.run_dir, self.control = session, run, control
         self.total_steps, self.budget_seconds = session.config.budget()
         self.step = 0
-        self.elapsed = 0.0          # training time, pauses excluded
+        self._started = time.perf_counter()
+        self._paused_seconds = 0.0
         self._loss_sums: dict[str, torch.Tensor] = {}
         self._loss_count = 0
         self._window_start = (0, 0.0)   # (step, elapsed) at the last report
-        self._last_sample_at = -math.inf
+        self._steps_per_second: float | None = None
+        self._last_sample = (-1, -math.inf)  # (step, elapsed) of the last grid
         self._last_save_at = 0.0
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started, pauses excluded (sampling and saving count:
+        a time budget is wall-clock time the user waits)."""
+        return time.perf_counter() - self._started - self._paused_seconds
 
     def run(self) -> Iterator[TrainingEvent]:
         s = self.session
@@ -142,44 +150,44 @@ class _Loop:
                          total_steps=self.total_steps, time_budget_seconds=self.budget_seconds,
                          parameters=s.model.parameter_count(), data_count=len(s.data))
         yield self._samples()
+        yield self._save()  # the gallery can sample the run from its first second
         reason = "completed"
-        clock = time.perf_counter()
         while True:
+            if self.control.paused and not self.control.stopped:
+                yield from self._pause()
             if self.control.stopped:
                 reason = "stopped"
                 break
-            if self.control.paused:
-                yield self._save()
-                yield StateChanged("paused", self.step)
-                self.control.wait_while_paused()
-                clock = time.perf_counter()
-                if self.control.stopped:
-                    continue
-                yield StateChanged("running", self.step)
-            losses = s.step()
+            self._accumulate(s.step())
             self.step += 1
-            now = time.perf_counter()
-            self.elapsed += now - clock
-            clock = now
-            self._accumulate(losses)
             done = self.total_steps is not None and self.step >= self.total_steps
             out_of_time = self.budget_seconds is not None and self.elapsed >= self.budget_seconds
             if out_of_time and not done:
                 reason = "time budget reached"
-            if done or out_of_time or self.elapsed - self._window_start[1] >= s.config.report_seconds:
+            if done or out_of_time:
+                break
+            if self.elapsed - self._window_start[1] >= s.config.report_seconds:
                 yield self._progress()
-            if done or out_of_time or self._sample_due():
+            if self._sample_due():
                 yield self._samples()
             if self.elapsed - self._last_save_at >= s.config.autosave_seconds:
                 yield self._save()
-            if done or out_of_time:
-                break
-            clock = time.perf_counter()  # events above may have taken GUI time; not training time
         if self._loss_count:
             yield self._progress()
+        if self._last_sample[0] != self.step:
+            yield self._samples()  # the time-lapse always ends on the final state
         yield self._save()
         yield Finished(step=self.step, reason=reason, run_dir=str(self.run_dir.path),
                        elapsed_seconds=self.elapsed)
+
+    def _pause(self) -> Iterator[TrainingEvent]:
+        yield self._save()
+        yield StateChanged("paused", self.step)
+        paused_at = time.perf_counter()
+        self.control.wait_while_paused()
+        self._paused_seconds += time.perf_counter() - paused_at
+        if not self.control.stopped:
+            yield StateChanged("running", self.step)
 
     def _accumulate(self, losses: dict[str, torch.Tensor]) -> None:
         # Summing tensors avoids a device sync every step; values are read at report time.
@@ -193,45 +201,48 @@ class _Loop:
         if not all(math.isfinite(v) for v in means.values()):
             raise TrainingError(f"the loss became NaN or infinite near step {self.step}; "
                                 "try a lower learning rate. The last saved checkpoint is kept.")
+        elapsed = self.elapsed
         start_step, start_time = self._window_start
-        window = max(self.elapsed - start_time, 1e-9)
-        steps_per_second = (self.step - start_step) / window
-        images_per_second = steps_per_second * self.session.batcher.batch_size
-        fraction, eta = self._fraction_and_eta(steps_per_second)
-        self.run_dir.append_metrics({"step": self.step, "elapsed": round(self.elapsed, 3),
+        rate = (self.step - start_step) / max(elapsed - start_time, 1e-9)
+        images_per_second = rate * self.session.batcher.batch_size
+        # A smoothed rate keeps the ETA from jumping with every short window.
+        previous = self._steps_per_second
+        self._steps_per_second = rate if previous is None else 0.8 * previous + 0.2 * rate
+        fraction, eta = self._fraction_and_eta(elapsed)
+        self.run_dir.append_metrics({"step": self.step, "elapsed": round(elapsed, 3),
                                      "images_per_second": round(images_per_second, 2), **means})
         self._loss_sums, self._loss_count = {}, 0
-        self._window_start = (self.step, self.elapsed)
+        self._window_start = (self.step, elapsed)
         return Progress(step=self.step, total_steps=self.total_steps, fraction=fraction, losses=means,
-                        images_per_second=images_per_second, elapsed_seconds=self.elapsed,
+                        images_per_second=images_per_second, elapsed_seconds=elapsed,
                         eta_seconds=eta)
 
-    def _fraction_and_eta(self, steps_per_second: float) -> tuple[float, float | None]:
+    def _fraction_and_eta(self, elapsed: float) -> tuple[float, float | None]:
         fractions, etas = [], []
         if self.total_steps:
             fractions.append(self.step / self.total_steps)
-            if steps_per_second > 0:
-                etas.append((self.total_steps - self.step) / steps_per_second)
+            if self._steps_per_second:
+                etas.append((self.total_steps - self.step) / self._steps_per_second)
         if self.budget_seconds:
-            fractions.append(self.elapsed / self.budget_seconds)
-            etas.append(self.budget_seconds - self.elapsed)
+            fractions.append(elapsed / self.budget_seconds)
+            etas.append(self.budget_seconds - elapsed)
         return min(1.0, max(fractions)), (max(0.0, min(etas)) if etas else None)
 
     def _sample_due(self) -> bool:
         every = self.session.config.sample_every
         if every is not None:
             return self.step % every == 0
-        # Every 2 s at first, then every 5% of the elapsed time, so a long run's
-        # time-lapse has about a hundred frames and dwells on the early changes.
-        return self.elapsed - self._last_sample_at >= max(2.0, 0.05 * self.elapsed)
+        # Every 2 s at first, then every 5% of the elapsed time, so a time-lapse
+        # dwells on the early changes and an hour-long run has about 120 frames.
+        elapsed = self.elapsed
+        return elapsed - self._last_sample[1] >= max(2.0, 0.05 * elapsed)
 
     def _samples(self) -> Samples:
-        self._last_sample_at = self.elapsed
-        taken = self.session.sample_grid()
-        samples = Samples(step=self.step, grid=taken.grid, seeds=taken.seeds)
-        self.run_dir.save_sample_grid(self.step, samples.grid, {
-            "model": self.session.config.model, "step": self.step, "seeds": list(samples.seeds)})
-        return samples
+        self._last_sample = (self.step, self.elapsed)
+        grid = self.session.sample_grid()
+        self.run_dir.save_sample_grid(self.step, grid, {
+            "model": self.session.config.model, "step": self.step, "seeds": list(SAMPLE_SEEDS)})
+        return Samples(step=self.step, grid=grid, seeds=SAMPLE_SEEDS)
 
     def _save(self) -> Saved:
         # Never let a diverged model overwrite the last good checkpoint.

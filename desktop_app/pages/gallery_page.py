@@ -30,6 +30,8 @@ class GalleryPage(QWidget):
         self.images: dict[int, np.ndarray] = {}   # seed -> uint8 image shown in a tile
         self._build()
         worker.samplesReady.connect(self._on_samples)
+        worker.generationEnded.connect(self._on_generation_ended)
+        self._generating = False
         self._update_enabled()
 
     def _build(self) -> None:
@@ -85,9 +87,11 @@ class GalleryPage(QWidget):
         layout.addLayout(bottom)
 
     # -- run -------------------------------------------------------------------------
-    def set_run(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
-        self.run_label.setText(f"Run: {self.run_dir}")
+    def set_run(self, run_dir: str | Path | None) -> None:
+        """Sample from this run; None while a new run has no saved weights yet."""
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
+                               else "Waiting for the new run's first checkpoint…")
         self._update_enabled()
 
     def _choose_run(self) -> None:
@@ -103,11 +107,12 @@ class GalleryPage(QWidget):
 
     # -- generating ------------------------------------------------------------------
     def generate(self) -> None:
-        if self.run_dir is None:
+        if self.run_dir is None or self._generating:
             return
         first, count = self.seed_spin.value(), self.count_spin.value()
         self.status.emit(f"Generating {count} images from seed {first}…")
-        self.generate_button.setEnabled(False)
+        self._generating = True
+        self._update_enabled()
         self.worker.generate(self.run_dir, list(range(first, first + count)))
 
     def next_page(self) -> None:
@@ -125,7 +130,6 @@ class GalleryPage(QWidget):
             item.setToolTip(f"Seed {seed}: double-click to save as PNG")
             self.grid.addItem(item)
         self.status.emit(f"Generated {len(seeds)} images (seeds {seeds[0]}–{seeds[-1]}).")
-        self._update_enabled()
 
     # -- saving ----------------------------------------------------------------------
     def selected_seed(self) -> int | None:
@@ -151,8 +155,13 @@ class GalleryPage(QWidget):
         self.status.emit(f"Saved seed {seed} to {written}")
         return written
 
+    def _on_generation_ended(self) -> None:
+        self._generating = False
+        self._update_enabled()
+
     def _update_enabled(self) -> None:
-        has_run = self.run_dir is not None
-        self.generate_button.setEnabled(has_run)
-        self.next_button.setEnabled(has_run)
+        # One generation at a time, so a later page is never overwritten by an earlier one.
+        ready = self.run_dir is not None and not self._generating
+        self.generate_button.setEnabled(ready)
+        self.next_button.setEnabled(ready)
         self.save_button.setEnabled(self.selected_seed() is not None)

@@ -53,8 +53,9 @@ class TrainPage(QWidget):
         self.minutes_spin.setSpecialValueText("no limit")
         self.minutes_spin.setToolTip("Time budget; with a step budget too, the first reached ends the run")
         self.seed_spin = _spin("seedSpin", 0, 2**31 - 1, 0, "Same seed, same run (on the CPU)")
-        self.device_combo = _combo("deviceCombo", {"auto": f"Automatic ({available_devices()[0]})",
-                                                   **{d: d.upper() for d in available_devices()}})
+        devices = available_devices()
+        self.device_combo = _combo("deviceCombo", {"auto": f"Automatic ({devices[0]})",
+                                                   **{d: d.upper() for d in devices}})
 
         form = QFormLayout()
         form.addRow("Data", self.data_combo)
@@ -141,9 +142,10 @@ class TrainPage(QWidget):
         """The settings as a TrainConfig; 'no limit' on both means the default budget."""
         steps = self.steps_spin.value() or None
         minutes = self.minutes_spin.value() or None
-        return TrainConfig(model=self.model_combo.currentData(), data=self.data_combo.currentData(),
+        model = self.model_combo.currentData()
+        return TrainConfig(model=model, data=self.data_combo.currentData(),
                            image_size=self.image_size_combo.currentData(),
-                           width=self.width_spin.value() if self.width_spin.isEnabled() else None,
+                           width=self.width_spin.value() if model == "dcgan" else None,
                            batch_size=self.batch_spin.value(), learning_rate=self.lr_spin.value(),
                            steps=steps, minutes=minutes, seed=self.seed_spin.value(),
                            device=self.device_combo.currentData())

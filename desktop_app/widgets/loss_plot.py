@@ -10,16 +10,23 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 CURVES = {"generator": "#e4572e", "discriminator": "#4c9be8"}
 
 
-def ema(values: np.ndarray, smoothing: float) -> np.ndarray:
-    """Exponential moving average, debiased at the start like TensorBoard's."""
-    out = np.empty_like(values)
-    acc, weight = 0.0, 0.0
-    for i, v in enumerate(values):
-        if np.isfinite(v):
-            acc = smoothing * acc + (1 - smoothing) * v
-            weight = smoothing * weight + (1 - smoothing)
-        out[i] = acc / weight if weight else v
-    return out
+def ema_step(state: tuple[float, float], value: float, smoothing: float) -> tuple[float, float]:
+    """One step of an exponential moving average kept as (sum, weight), so the
+    value is sum / weight: debiased at the start, like TensorBoard's. NaNs are skipped."""
+    acc, weight = state
+    if np.isfinite(value):
+        acc = smoothing * acc + (1 - smoothing) * value
+        weight = smoothing * weight + (1 - smoothing)
+    return acc, weight
+
+
+def ema(values: list[float], smoothing: float) -> tuple[list[float], tuple[float, float]]:
+    """The smoothed curve of `values` and the state after its last point."""
+    out, state = [], (0.0, 0.0)
+    for v in values:
+        state = ema_step(state, v, smoothing)
+        out.append(state[0] / state[1] if state[1] else v)
+    return out, state
 
 
 class LossPlot(QWidget):
@@ -74,19 +81,14 @@ class LossPlot(QWidget):
         for name, values in self.values.items():
             value = float(losses.get(name, float("nan")))
             values.append(value)
-            acc, weight = self._ema_state[name]
-            if np.isfinite(value):
-                acc = smoothing * acc + (1 - smoothing) * value
-                weight = smoothing * weight + (1 - smoothing)
-                self._ema_state[name] = (acc, weight)
+            acc, weight = self._ema_state[name] = ema_step(self._ema_state[name], value, smoothing)
             self._smoothed[name].append(acc / weight if weight else value)
         self._dirty = True
 
     def _resmooth(self, *_: object) -> None:
         smoothing = self.smoothing.value() / 100
         for name, values in self.values.items():
-            self._smoothed[name] = list(ema(np.asarray(values, dtype=float), smoothing))
-            self._ema_state[name] = _ema_state_after(values, smoothing)
+            self._smoothed[name], self._ema_state[name] = ema(values, smoothing)
         self._dirty = True
 
     def _redraw(self) -> None:
@@ -97,11 +99,3 @@ class LossPlot(QWidget):
         for name, curve in self.curves.items():
             curve.setData(x, np.asarray(self._smoothed[name], dtype=float))
 
-
-def _ema_state_after(values: list[float], smoothing: float) -> tuple[float, float]:
-    acc, weight = 0.0, 0.0
-    for v in values:
-        if np.isfinite(v):
-            acc = smoothing * acc + (1 - smoothing) * v
-            weight = smoothing * weight + (1 - smoothing)
-    return acc, weight

@@ -1,6 +1,7 @@
 """Model registry: a model name (as users type it) -> its family and preset."""
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -36,9 +37,20 @@ def model_config(name: str, **settings: Any) -> ModelConfig:
     return config
 
 
-def build_model(name: str, config: ModelConfig, device: torch.device) -> GenerativeModel:
+# Weight initialisation draws from torch's global generator; holding this lock
+# while seeding and building keeps two threads' models from interleaving draws.
+BUILD_LOCK = threading.Lock()
+
+
+def build_model(name: str, config: ModelConfig, device: torch.device, seed: int | None = None
+                ) -> GenerativeModel:
+    """Build model `name`. With a seed, its initial weights and training noise
+    are reproducible from that seed alone."""
     family, _ = MODEL_PRESETS[name]
-    return family(config, device)
+    with BUILD_LOCK:
+        if seed is not None:
+            torch.manual_seed(seed)
+        return family(config, device, seed=seed or 0)
 
 
 __all__ = ["GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",

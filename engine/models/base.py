@@ -44,10 +44,15 @@ class GenerativeModel(ABC):
     family: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]]
 
-    def __init__(self, config: ModelConfig, device: torch.device) -> None:
+    def __init__(self, config: ModelConfig, device: torch.device, seed: int = 0) -> None:
         config.validate()
         self.config = config
         self.device = device
+        # Training noise comes from the model's own generator, so nothing else
+        # drawing random numbers (another thread building a model for the
+        # gallery, say) can change a run.
+        self.noise = torch.Generator(device=device)
+        self.noise.manual_seed(seed)
 
     @abstractmethod
     def networks(self) -> dict[str, nn.Module]:

@@ -58,8 +58,8 @@ class GanModel(GenerativeModel):
     family = "gan"
     config_class = GanConfig
 
-    def __init__(self, config: GanConfig, device: torch.device) -> None:
-        super().__init__(config, device)
+    def __init__(self, config: GanConfig, device: torch.device, seed: int = 0) -> None:
+        super().__init__(config, device, seed)
         c = config
         if c.architecture == "mlp":
             self.generator: nn.Module = MlpGenerator(c.latent_dim, c.image_size, c.channels)
@@ -84,7 +84,8 @@ class GanModel(GenerativeModel):
     def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         n = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)
-        fake = self.generator(torch.randn(n, self.config.latent_dim, device=self.device))
+        z = torch.randn(n, self.config.latent_dim, device=self.device, generator=self.noise)
+        fake = self.generator(z)
 
         # Discriminator: real -> 1, fake -> 0. Real and fake go through separately
         # so BatchNorm sees each batch on its own, as in the DCGAN paper.

@@ -182,12 +182,14 @@ def test_gallery_generates_tiles_by_seed_and_saves_png(qtbot, window, tmp_path):
     gallery.seed_spin.setValue(5)
     click(qtbot, window, "generateButton")
     qtbot.waitUntil(lambda: gallery.grid.count() == 6, timeout=30_000)
+    qtbot.waitUntil(gallery.next_button.isEnabled, timeout=10_000)
     assert [gallery.grid.item(i).text() for i in range(6)] == [f"seed {s}" for s in range(5, 11)]
     first = gallery.images[5].copy()
 
     click(qtbot, window, "nextPageButton")
     qtbot.waitUntil(lambda: gallery.grid.item(0).text() == "seed 11", timeout=30_000)
     assert gallery.seed_spin.value() == 11
+    qtbot.waitUntil(gallery.generate_button.isEnabled, timeout=10_000)  # one generation at a time
 
     # Seed 5 again, alone this time: the same picture.
     gallery.seed_spin.setValue(5)
@@ -220,3 +222,49 @@ def test_event_loop_stays_responsive_while_training(qtbot, window):
     assert len(probe.gaps_ms) > 20
     # Generous bound for a loaded CI machine; docs/BENCHMARKS.md has the measured value.
     assert probe.worst_stall_ms < 500, f"GUI stalled for {probe.worst_stall_ms:.0f} ms"
+
+
+def test_failed_generation_reports_and_reenables_the_gallery(qtbot, window, tmp_path):
+    quick_settings(window, steps=3)
+    click(qtbot, window, "trainButton")
+    run = finished_run(qtbot, window)
+    (run / "generator.safetensors").write_bytes(b"not weights")
+    gallery = window.gallery_page
+    window.tabs.setCurrentWidget(gallery)
+    with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
+        click(qtbot, window, "generateButton")
+    assert "generator.safetensors" in shown.args[0].message
+    qtbot.waitUntil(gallery.generate_button.isEnabled, timeout=10_000)
+    assert gallery.next_button.isEnabled()
+
+
+def test_error_while_closing_keeps_the_window_and_the_message(qtbot, window, monkeypatch):
+    import engine.runs
+
+    page = quick_settings(window, steps=1_000_000)
+    click(qtbot, window, "trainButton")
+    qtbot.waitUntil(lambda: page.last_progress is not None, timeout=30_000)
+
+    def disk_full(*args, **kwargs):
+        raise engine.runs.RunDirError("cannot write to the run folder: No space left on device")
+
+    monkeypatch.setattr(engine.runs.RunDir, "save_networks", disk_full)
+    with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
+        window.close()
+    assert "No space left" in shown.args[0].message
+    qtbot.waitUntil(lambda: not window.worker.is_training, timeout=10_000)
+    qtbot.wait(100)
+    assert window.isVisible(), "the window closed over the error"
+    assert window.centralWidget().isEnabled()
+
+
+def test_closing_waits_for_a_gallery_generation(qtbot, window):
+    quick_settings(window, steps=3)
+    click(qtbot, window, "trainButton")
+    finished_run(qtbot, window)
+    gallery = window.gallery_page
+    gallery.count_spin.setValue(256)
+    click(qtbot, window, "generateButton")
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    assert window.worker.running_jobs() == 0

@@ -190,11 +190,15 @@ def test_bad_arguments(argv, code, message, tmp_path, capsys, data_spec):
 @pytest.mark.parametrize("argv,message", [
     (["sample", "{missing}", "--out", "{tmp}/x.png"], "is not a run folder"),
     (["sample", "{run}", "--n", "0", "--out", "{tmp}/x.png"], "number of images"),
-    (["sample", "{run}", "--scale", "0", "--out", "{tmp}/x.png"], "scale must be at least 1"),
-    (["sample", "{run}", "--seed", "-2", "--out", "{tmp}/x.png"], "seed must be 0 or more"),
+    (["sample", "{run}", "--scale", "0", "--out", "{tmp}/x.png"], "scale must be between 1 and 64"),
+    (["sample", "{run}", "--seed", "-2", "--out", "{tmp}/x.png"], "seed must be between"),
     (["animate", "{missing}", "--out", "{tmp}/x.gif"], "is not a run folder"),
     (["animate", "{run}", "--fps", "0", "--out", "{tmp}/x.gif"], "frame rate"),
-    (["animate", "{run}", "--scale", "0", "--out", "{tmp}/x.gif"], "scale must be at least 1"),
+    (["animate", "{run}", "--fps", "60", "--out", "{tmp}/x.gif"], "between 0.1 and 50"),
+    (["sample", "{run}", "--scale", "1000", "--out", "{tmp}/x.png"], "scale must be between 1 and 64"),
+    (["sample", "{run}", "--seed", str(2**64), "--out", "{tmp}/x.png"], "seed must be between"),
+    (["sample", "{run}", "--device", "cuda:x", "--out", "{tmp}/x.png"], "device"),
+    (["animate", "{run}", "--scale", "0", "--out", "{tmp}/x.gif"], "scale must be between 1 and 64"),
 ])
 def test_bad_run_commands(argv, message, trained_run, tmp_path, capsys):
     values = {"missing": tmp_path / "no-run", "run": trained_run, "tmp": tmp_path}
@@ -322,3 +326,17 @@ def test_sample_into_a_read_only_folder_keeps_the_run(trained_run, read_only_fol
         == EXIT_ERROR
     assert "cannot write" in capsys.readouterr().err
     assert sorted(p.name for p in trained_run.iterdir()) == before
+
+
+def test_unexpected_failures_are_one_line_not_a_traceback(data_spec, tmp_path, capsys, monkeypatch):
+    import engine.training
+
+    def boom(self):
+        raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 9 GB\nmore")
+
+    monkeypatch.setattr(engine.training.TrainingSession, "step", boom)
+    code = cli("train", "--data", data_spec, *TINY, "--steps", 2, "--out", tmp_path / "run")
+    err = capsys.readouterr().err
+    assert code == EXIT_ERROR
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: out of memory")

@@ -34,13 +34,20 @@ def test_auto_is_cpu_without_accelerators(monkeypatch):
 
 def test_auto_prefers_cuda_when_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert available_devices()[0] == "cuda"
     assert resolve_device("auto") == torch.device("cuda")
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
 
 
-# "gpu" gets its own id: tests/conftest.py skips any test whose keywords include
-# "gpu", and a parametrize id is a keyword.
+@pytest.mark.parametrize("name", ["cuda:2", "cuda:x", "cuda:"])
+def test_missing_cuda_index_is_a_clear_error(monkeypatch, name):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve_device(name)
+
+
 @pytest.mark.parametrize("name", ["tpu", pytest.param("gpu", id="the-word-g-p-u"), "xla:0", "cuda-1"])
 def test_unknown_device(name):
     with pytest.raises(ConfigError, match="unknown device") as info:

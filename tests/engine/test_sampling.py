@@ -21,7 +21,7 @@ def test_seeds_from():
     (0, 0, "number of images must be between 1 and 4096, not 0"),
     (0, MAX_SAMPLES + 1, "number of images"),
     (0, -3, "number of images"),
-    (-1, 4, "seed must be 0 or more"),
+    (-1, 4, "seed must be between"),
 ])
 def test_bad_seeds(first, count, message):
     with pytest.raises(ConfigError, match=message):

@@ -34,7 +34,7 @@ from engine.training import (DEFAULT_STEPS, SAMPLE_SEEDS, TrainConfig, TrainingE
     ({"minutes": float("inf")}, "minutes must be a positive number"),
     ({"width": 2}, "width must be between 4 and 1024, not 2"),
     ({"model": "unet"}, "unknown model 'unet'"),
-    ({"seed": -1}, "seed must be 0 or more"),
+    ({"seed": -1}, "seed must be between"),
     ({"sample_every": 0}, "sample_every must be at least 1"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])
@@ -111,6 +111,27 @@ def test_same_seed_gives_bit_identical_runs(tiny_config, tmp_path, h):
             assert torch.equal(a[key], b[key]), f"{net}.{key} differs"
     assert len(metrics[0]) == 3
     assert metrics[0] == metrics[1]
+
+
+def test_other_threads_drawing_random_numbers_do_not_change_a_run(tiny_config, tmp_path, h,
+                                                                  monkeypatch):
+    """The gallery builds models (drawing from torch's global generator) while a
+    run trains; the run must come out the same."""
+    import engine.training
+
+    h.run_training(tiny_config(seed=7), tmp_path / "clean")
+    original = engine.training.TrainingSession.step
+
+    def step_while_someone_else_draws(self):
+        torch.rand(1000)  # what another thread building a model would consume
+        return original(self)
+
+    monkeypatch.setattr(engine.training.TrainingSession, "step", step_while_someone_else_draws)
+    h.run_training(tiny_config(seed=7), tmp_path / "busy")
+    for net in ("generator", "discriminator"):
+        a = h.load_tensors(tmp_path / "clean" / f"{net}.safetensors")
+        b = h.load_tensors(tmp_path / "busy" / f"{net}.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a), net
 
 
 def test_different_seed_gives_different_weights(tiny_config, tmp_path, h):
@@ -333,6 +354,26 @@ def test_stop_while_paused_finishes_and_saves(tiny_config, tmp_path, h):
     assert finished.reason == "stopped" and finished.step == 2
     assert [e.state for e in h.of_type(events, "StateChanged")] == ["paused"]
     assert (tmp_path / "run" / "generator.safetensors").exists()
+
+
+def test_stopped_run_ends_with_a_sample_grid_of_its_final_state(tiny_config, tmp_path, h):
+    control = RunControl()
+    events = []
+    for event in train(tiny_config(steps=10_000, sample_every=1_000), tmp_path / "run", control):
+        events.append(event)
+        if isinstance(event, Progress) and event.step >= 3:
+            control.stop()
+    final = events[-1].step
+    assert h.of_type(events, "Samples")[-1].step == final
+    assert (tmp_path / "run" / "samples" / f"step_{final:06d}.png").exists()
+
+
+def test_pause_after_stop_never_blocks():
+    control = RunControl()
+    control.stop()
+    control.pause()
+    assert not control.paused
+    assert control.wait_while_paused(timeout=0.01)
 
 
 def test_run_control_flags():

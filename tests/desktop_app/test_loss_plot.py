@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from desktop_app.widgets.loss_plot import LossPlot, ema
+
+
+def test_ema_is_debiased_and_skips_nan():
+    smoothed, _ = ema([1.0, float("nan"), 3.0], 0.5)
+    assert smoothed[0] == 1.0           # no pull towards zero at the start
+    assert smoothed[1] == 1.0           # NaN points hold the curve
+    assert smoothed[2] == pytest.approx((0.5 * 0.5 * 1 + 0.5 * 3) / (0.5 * 0.5 + 0.5))
+
+
+def test_incremental_smoothing_matches_recomputing(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.smoothing.setValue(80)
+    for step, value in enumerate([4.0, 2.0, 8.0, 1.0, 3.0]):
+        plot.add_point(step, {"generator": value, "discriminator": 1.0})
+    incremental = list(plot._smoothed["generator"])
+    plot.smoothing.setValue(79)
+    plot.smoothing.setValue(80)  # recomputes every point from scratch
+    assert plot._smoothed["generator"] == pytest.approx(incremental)
+    plot.smoothing.setValue(0)
+    assert plot._smoothed["generator"] == [4.0, 2.0, 8.0, 1.0, 3.0]
+    assert not any(math.isnan(v) for v in plot._smoothed["discriminator"])
