@@ -34,7 +34,9 @@ def bench(config: TrainConfig, steps: int = 20, warmup: int = 3) -> dict[str, An
     batch = session.batcher.batch_size
     result: dict[str, Any] = {
         "model": config.model, "image_size": config.image_size,
-        "width": session.model_config.to_dict().get("width"), "batch_size": batch,
+        # Width only shapes convolutional models; the MLP ignores it.
+        "width": session.model_config.to_dict().get("width") if config.model == "dcgan" else None,
+        "batch_size": batch,
         "device": str(device), "torch_threads": torch.get_num_threads(), "steps": steps,
         "seconds": seconds, "images_per_second": steps * batch / seconds,
         "parameters": session.model.parameter_count(),
