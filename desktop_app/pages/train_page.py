@@ -193,7 +193,7 @@ class TrainPage(QWidget):
             self.pause_button.setText("Resume" if paused else "Pause")
             self.pause_button.setEnabled(True)
             self.status.emit("Paused; the run is saved." if paused else "Training resumed.")
-        elif isinstance(event, Saved):
+        elif isinstance(event, Saved) and event.step > 0:
             self.status.emit(f"Saved at step {event.step:,}.")
         elif isinstance(event, Finished):
             self.progress.setValue(1000 if event.reason != "stopped" else self.progress.value())

@@ -33,10 +33,12 @@ class ImageView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self._placeholder)
             return
-        # Largest whole-number scale keeps every source pixel the same size.
+        # Fill the space, keeping the aspect ratio; the painter's default
+        # (no smoothing) keeps pixels crisp. A whole-number scale is used when it
+        # fills at least 85% of the space, so every source pixel is the same size.
         pw, ph = self._pixmap.width(), self._pixmap.height()
         fit = min(self.width() / pw, self.height() / ph)
-        scale = max(1, int(fit)) if fit >= 1 else fit
+        scale = int(fit) if fit >= 1 and int(fit) >= 0.85 * fit else fit
         w, h = int(pw * scale), int(ph * scale)
         target = self.rect().adjusted((self.width() - w) // 2, (self.height() - h) // 2, 0, 0)
         target.setSize(QSize(w, h))

@@ -45,7 +45,9 @@ class LossPlot(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(-10, 10))
+        backdrop = self.palette().base().color()
+        backdrop.setAlpha(210)  # keeps the legend readable over the curves
+        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(backdrop))
         self.curves = {name: self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=2))
                        for name, color in CURVES.items()}
 
