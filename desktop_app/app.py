@@ -21,8 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
 
+    from desktop_app.gui_gc import GuiThreadGarbageCollector
     from desktop_app.main_window import MainWindow
 
+    collector = GuiThreadGarbageCollector(parent=app)
+    collector.start()
     window = MainWindow()
     window.errors.install_hooks()
     # Quitting by any route (menu, signal, session end) still stops and saves.

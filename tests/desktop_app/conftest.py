@@ -6,9 +6,12 @@ import pytest
 @pytest.fixture
 def window(qtbot):
     """The real main window, shown offscreen; stopped and joined afterwards."""
+    from desktop_app.gui_gc import GuiThreadGarbageCollector
     from desktop_app.main_window import MainWindow
     from desktop_app.worker import live_job_names
 
+    collector = GuiThreadGarbageCollector()  # as the app does: never collect Qt garbage off-thread
+    collector.start()
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()
@@ -17,6 +20,10 @@ def window(qtbot):
     w.worker.stop()
     assert w.worker.shutdown(30_000), "engine jobs did not stop within 30 s"
     qtbot.waitUntil(lambda: not live_job_names(), timeout=5_000)
+    w.close()
+    w.deleteLater()
+    qtbot.wait(10)
+    collector.stop()
 
 
 def quick_settings(window, steps: int = 30, width: int = 8, batch: int = 16, minutes: float = 0.0):

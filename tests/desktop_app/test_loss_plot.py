@@ -27,3 +27,22 @@ def test_incremental_smoothing_matches_recomputing(qtbot):
     plot.smoothing.setValue(0)
     assert plot._smoothed["generator"] == [4.0, 2.0, 8.0, 1.0, 3.0]
     assert not any(math.isnan(v) for v in plot._smoothed["discriminator"])
+
+
+def test_gui_thread_collector_disables_and_restores_automatic_gc(qtbot):
+    import gc
+
+    from desktop_app.gui_gc import GuiThreadGarbageCollector
+
+    assert gc.isenabled()
+    collector = GuiThreadGarbageCollector(interval_ms=10)
+    collector.start()
+    try:
+        assert not gc.isenabled()
+        for _ in range(gc.get_threshold()[0] + 10):
+            cycle = []
+            cycle.append(cycle)
+        qtbot.waitUntil(lambda: gc.get_count()[0] < gc.get_threshold()[0], timeout=2_000)
+    finally:
+        collector.stop()
+    assert gc.isenabled()
