@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QPushButton
@@ -147,26 +148,20 @@ def test_engine_failure_reaches_the_error_dialog_and_app_keeps_running(qtbot, wi
     assert window.findChild(object, "errorDialog").isVisible()
 
 
-def test_unwritable_output_folder_gets_a_clear_error(qtbot, window, monkeypatch, tmp_path):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the runs folder should be")
-    monkeypatch.setenv("LATENT_ATELIER_HOME", str(blocker))
-    quick_settings(window, steps=5)
-    with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
-        click(qtbot, window, "trainButton")
-    assert "cannot write" in shown.args[0].message
-    assert str(blocker) in shown.args[0].message
-    qtbot.waitUntil(lambda: not window.worker.is_training, timeout=10_000)
-    assert window.train_page.train_button.isEnabled()
-
-
-def test_read_only_runs_folder_gets_a_clear_error(qtbot, window, monkeypatch, read_only_folder):
-    monkeypatch.setenv("LATENT_ATELIER_HOME", str(read_only_folder))
+@pytest.mark.parametrize("kind", ["under-a-file", "read-only"])
+def test_unwritable_runs_folder_gets_a_clear_error(qtbot, window, monkeypatch, tmp_path, kind,
+                                                   request):
+    if kind == "read-only":
+        home = request.getfixturevalue("read_only_folder")
+    else:
+        home = tmp_path / "not-a-folder"
+        home.write_text("a file where the runs folder should be")
+    monkeypatch.setenv("LATENT_ATELIER_HOME", str(home))
     quick_settings(window, steps=5)
     with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
         click(qtbot, window, "trainButton")
     assert "cannot write to" in shown.args[0].message
-    assert str(read_only_folder) in shown.args[0].message
+    assert str(home) in shown.args[0].message
     qtbot.waitUntil(lambda: not window.worker.is_training, timeout=10_000)
     assert window.train_page.train_button.isEnabled()
 
