@@ -30,15 +30,22 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+# Settings that define a run; `train --resume` refuses them (the run has its own).
+RUN_DEFINING = {"model": "--model", "data": "--data", "image_size": "--image-size",
+                "width": "--width", "batch_size": "--batch-size", "seed": "--seed", "out": "--out"}
+
+
 def _add_training_settings(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", choices=model_names(), default="dcgan")
-    p.add_argument("--data", default="mnist", help=f"data spec: {', '.join(DATA_SOURCES)}")
-    p.add_argument("--image-size", type=int, default=28, help="28, 32 or 64 for dcgan")
+    # Defaults are None here and filled from TrainConfig, so `--resume` can tell
+    # a setting the user typed from one they left alone.
+    p.add_argument("--model", choices=model_names(), default=None, help="default: dcgan")
+    p.add_argument("--data", default=None, help=f"data spec: {', '.join(DATA_SOURCES)} (default: mnist)")
+    p.add_argument("--image-size", type=int, default=None, help="28 (default), 32 or 64 for dcgan")
     p.add_argument("--width", type=int, default=None, help="dcgan base width (64 = pytorch/examples)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help=f"{', '.join(DEVICE_CHOICES)} or cuda:N")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 64")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-4)")
+    p.add_argument("--seed", type=int, default=None, help="default: 0")
+    p.add_argument("--device", default=None, help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model and write a run directory")
     _add_training_settings(p)
-    p.add_argument("--steps", type=int, default=None, help="step budget")
-    p.add_argument("--minutes", type=float, default=None, help="time budget (with --steps: first reached)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="the run's total step budget (also with --resume)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="time budget of this session (with --steps: first reached)")
+    p.add_argument("--resume", metavar="RUN", default=None,
+                   help="continue a saved run exactly where it stopped")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
     p.add_argument("--out", default=None, help="run directory to create (default: under the user's runs)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
@@ -115,19 +126,31 @@ def _print(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
 
 def _train_config(args: argparse.Namespace, **extra: Any):
     from engine.training import TrainConfig
-    return TrainConfig(model=args.model, data=args.data, image_size=args.image_size, width=args.width,
-                       batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                       device=args.device, **extra)
+    given = {"model": args.model, "data": args.data, "image_size": args.image_size,
+             "width": args.width, "batch_size": args.batch_size, "learning_rate": args.lr,
+             "seed": args.seed, "device": args.device, **extra}
+    return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
 def _train(args: argparse.Namespace) -> int:
     from engine.control import RunControl
     from engine.events import Finished, Progress, RunStarted
     from engine.progress_bar import ProgressBar
-    from engine.training import train
+    from engine.training import resume, train
 
-    config = _train_config(args, steps=args.steps, minutes=args.minutes, sample_every=args.sample_every)
     control = RunControl()
+    if args.resume is not None:
+        typed = [flag for key, flag in RUN_DEFINING.items() if getattr(args, key) is not None]
+        if typed:
+            raise SystemExit(_usage(f"train --resume: {', '.join(typed)} cannot change for a "
+                                    "saved run (allowed: --steps, --minutes, --lr, --device, "
+                                    "--sample-every)"))
+        events = resume(args.resume, control, steps=args.steps, minutes=args.minutes,
+                        learning_rate=args.lr, device=args.device, sample_every=args.sample_every)
+    else:
+        config = _train_config(args, steps=args.steps, minutes=args.minutes,
+                               sample_every=args.sample_every)
+        events = train(config, args.out, control)
 
     def stop_then_allow_abort(*_: object) -> None:
         # The first Ctrl-C stops between steps and saves; a second one aborts.
@@ -137,14 +160,15 @@ def _train(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, stop_then_allow_abort)
     bar = None if args.json else ProgressBar(sys.stderr)
     try:
-        for event in train(config, args.out, control):
+        for event in events:
             if args.json:
                 record = {"event": type(event).__name__, **{k: v for k, v in vars(event).items()
                                                            if k != "grid"}}
                 print(json.dumps(record), flush=True)
             elif isinstance(event, RunStarted):
-                print(f"training {event.model} on {event.device} ({event.parameters:,} parameters, "
-                      f"{event.data_count:,} images) -> {event.run_dir}", flush=True)
+                start = f" from step {event.start_step:,}" if event.start_step else ""
+                print(f"training {event.model} on {event.device}{start} ({event.parameters:,} "
+                      f"parameters, {event.data_count:,} images) -> {event.run_dir}", flush=True)
             elif isinstance(event, Progress) and bar is not None:
                 bar.update(event)
             elif isinstance(event, Finished):

@@ -20,6 +20,7 @@ class RunStarted:
     time_budget_seconds: float | None
     parameters: int
     data_count: int
+    start_step: int = 0        # above 0 when a saved run is resumed
 
 
 @dataclass(frozen=True)

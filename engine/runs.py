@@ -1,10 +1,12 @@
 """The run directory: everything about one training run, never half-written.
 
-    RUN/config.json                  model, model config, training settings, data
-    RUN/generator.safetensors        one file per network (config in its metadata)
-    RUN/discriminator.safetensors
+    RUN/config.json                  model, model config, training settings, data, history
+    RUN/manifest.json                names the current checkpoint (see engine.checkpoints)
+    RUN/checkpoints/step_.../        weights (one safetensors per network) and resume state
     RUN/metrics.jsonl                one JSON object per logged step
     RUN/samples/step_000500.png      fixed-seed sample grids over time
+
+docs/RUNS.md describes the format for people.
 """
 from __future__ import annotations
 
@@ -18,11 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
 from engine import __version__
 from engine.atomic import atomic_write, atomic_write_json
+from engine.checkpoints import (TRAINER_JSON, TRAINER_TENSORS, current_checkpoint, load_tensors,
+                                save_checkpoint)
 from engine.errors import RunDirError
 from engine.export import png_bytes
 from engine.models import GenerativeModel, build_model
@@ -75,13 +76,23 @@ class RunDir:
         record = {"format_version": FORMAT_VERSION, "app_version": __version__, **config}
         self._guard(lambda: atomic_write_json(self.path / CONFIG_FILE, record))
 
-    def save_networks(self, model_name: str, model: GenerativeModel) -> None:
+    def save_checkpoint(self, model_name: str, model: GenerativeModel, step: int = 0,
+                        trainer_tensors: dict[str, torch.Tensor] | None = None,
+                        trainer_json: dict[str, Any] | None = None) -> None:
+        """Weights and everything needed to resume exactly, as one consistent set
+        (the trainer adds its data order and counters)."""
+        trainer_tensors, trainer_json = trainer_tensors or {}, trainer_json or {}
         meta = {"model": model_name, "family": model.family,
                 "model_config": json.dumps(model.config.to_dict()), "app_version": __version__}
-        for name, net in model.networks().items():
-            tensors = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
-            self._guard(lambda: atomic_write(self.path / f"{name}.safetensors",
-                                             lambda tmp: save_file(tensors, str(tmp), metadata=meta)))
+        networks = {name: net.state_dict() for name, net in model.networks().items()}
+        model_tensors, optimizer_settings = model.training_state()
+        self._guard(lambda: save_checkpoint(
+            self.path, step, networks, {**model_tensors, **trainer_tensors},
+            {"step": step, "optimizers": optimizer_settings, **trainer_json}, meta))
+
+    def weights_path(self, network: str) -> Path:
+        """The current checkpoint's file for one network, e.g. "generator"."""
+        return current_checkpoint(self.path) / f"{network}.safetensors"
 
     def append_metrics(self, record: dict[str, Any]) -> None:
         def append() -> None:
@@ -152,16 +163,29 @@ class RunDir:
             model = build_model(name, make_model_config(name, **config["model_config"]), device)
         except Exception as exc:
             raise RunDirError(f"{self.path / CONFIG_FILE}: cannot rebuild model: {exc}") from None
-        for net_name, net in model.networks().items():
-            path = self.path / f"{net_name}.safetensors"
-            if not path.exists():
-                raise RunDirError(f"{path}: missing; the run has no saved weights yet")
-            try:
-                state = load_file(str(path), device=str(device))
-                net.load_state_dict(state, strict=True)
-            except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
-                raise RunDirError(f"{path}: not a valid weights file for this model ({exc})") from None
+        self.load_weights(model, device)
         return name, model
+
+    def load_weights(self, model: GenerativeModel, device: torch.device) -> None:
+        """Load the current checkpoint's weights into `model` (same architecture)."""
+        folder = current_checkpoint(self.path)
+        for net_name, net in model.networks().items():
+            path = folder / f"{net_name}.safetensors"
+            state = load_tensors(path, device)
+            try:
+                net.load_state_dict(state, strict=True)
+            except (RuntimeError, ValueError) as exc:
+                raise RunDirError(f"{path}: not a valid weights file for this model ({exc})") from None
+
+    def load_trainer_state(self, device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The resume state saved beside the current weights."""
+        folder = current_checkpoint(self.path)
+        tensors = load_tensors(folder / TRAINER_TENSORS, "cpu")
+        try:
+            values = json.loads((folder / TRAINER_JSON).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{folder / TRAINER_JSON}: unreadable ({exc})") from None
+        return tensors, values
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -20,7 +20,8 @@ from engine.control import RunControl
 from engine.data import load_data
 from engine.data.batches import DeviceBatcher
 from engine.device import resolve_device
-from engine.errors import AtelierError, ConfigError
+from engine import checkpoints
+from engine.errors import AtelierError, ConfigError, RunDirError
 from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged, TrainingEvent
 from engine.images import make_grid, to_uint8
 from engine.models import build_model, model_config
@@ -124,12 +125,72 @@ def train(config: TrainConfig, out: str | Path | None = None,
     yield from _Loop(session, run, control).run()
 
 
+# Settings a resumed run may change; anything else would silently break it.
+RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "device", "sample_every",
+                     "report_seconds", "autosave_seconds")
+
+
+def resume(run_path: str | Path, control: RunControl | None = None,
+           **changes: Any) -> Iterator[TrainingEvent]:
+    """Continue a saved run exactly where its last checkpoint left it.
+
+    `steps` is the run's total step budget (not a number of further steps); a
+    time budget (`minutes`) bounds each session. Other changes allowed are in
+    RESUMABLE_CHANGES; they are recorded in the run's history.
+    """
+    control = control or RunControl()
+    run = RunDir(run_path)
+    saved = run.read_config()
+    refused = sorted(k for k in changes if k not in RESUMABLE_CHANGES)
+    if refused:
+        raise ConfigError(f"cannot change {', '.join(refused)} when resuming {run.path}; "
+                          "start a new run instead")
+    try:
+        config = TrainConfig(**saved["train"])
+    except TypeError as exc:
+        raise RunDirError(f"{run.path / 'config.json'}: unreadable training settings ({exc})") from None
+    changes = {k: v for k, v in changes.items() if v is not None and v != getattr(config, k)}
+    config = dataclasses.replace(config, **changes)
+    session = TrainingSession(config)
+    _check_same_run(run, saved, session)
+    checkpoints.remove_strays(run.path)
+    run.load_weights(session.model, session.device)
+    tensors, values = run.load_trainer_state(session.device)
+    if not {"step", "elapsed", "data", "optimizers"} <= set(values) or "data.order" not in tensors:
+        raise RunDirError(f"{run.path}: the checkpoint has no resume state")
+    session.model.load_training_state(tensors, values["optimizers"])
+    session.batcher.load_state(tensors, values["data"])
+    if "learning_rate" in changes:
+        session.model.set_learning_rate(config.learning_rate)
+    history = saved.get("history", []) + [{"resumed_at_step": values["step"], "changes": changes}]
+    run.write_config({**saved, "train": config.to_dict(), "history": history,
+                      "model_config": session.model_config.to_dict()})
+    yield from _Loop(session, run, control, start_step=values["step"],
+                     start_elapsed=values["elapsed"]).run()
+
+
+def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession) -> None:
+    now = {k: v for k, v in session.model_config.to_dict().items() if k != "learning_rate"}
+    before = {k: v for k, v in saved["model_config"].items() if k != "learning_rate"}
+    if now != before:
+        diff = ", ".join(f"{k} {before.get(k)} -> {now.get(k)}" for k in sorted(set(now) | set(before))
+                         if now.get(k) != before.get(k))
+        raise ConfigError(f"cannot resume {run.path}: the model would change ({diff})")
+    data = saved.get("data", {})
+    shape = {"count": len(session.data), "channels": session.data.channels, "size": session.data.size}
+    if any(data.get(k) != v for k, v in shape.items()):
+        raise ConfigError(f"cannot resume {run.path}: the data changed "
+                          f"(was {data}, now {shape})")
+
+
 class _Loop:
-    def __init__(self, session: TrainingSession, run: RunDir, control: RunControl) -> None:
+    def __init__(self, session: TrainingSession, run: RunDir, control: RunControl,
+                 start_step: int = 0, start_elapsed: float = 0.0) -> None:
         self.session, self.run_dir, self.control = session, run, control
         self.total_steps, self.budget_seconds = session.config.budget()
-        self.step = 0
-        self._started = time.perf_counter()
+        self.step = self._start_step = start_step
+        self._start_elapsed = start_elapsed
+        self._started = time.perf_counter() - start_elapsed
         self._paused_seconds = 0.0
         self._loss_sums: dict[str, torch.Tensor] = {}
         self._loss_count = 0
@@ -148,24 +209,21 @@ class _Loop:
         s = self.session
         yield RunStarted(run_dir=str(self.run_dir.path), model=s.config.model, device=str(s.device),
                          total_steps=self.total_steps, time_budget_seconds=self.budget_seconds,
-                         parameters=s.model.parameter_count(), data_count=len(s.data))
+                         parameters=s.model.parameter_count(), data_count=len(s.data),
+                         start_step=self.step)
         yield self._samples()
-        yield self._save()  # the gallery can sample the run from its first second
-        reason = "completed"
+        if self.step == 0:
+            yield self._save()  # the gallery can sample the run from its first second
         while True:
             if self.control.paused and not self.control.stopped:
                 yield from self._pause()
-            if self.control.stopped:
-                reason = "stopped"
+            reason = self._reason_to_end()
+            if reason:
                 break
             self._accumulate(s.step())
             self.step += 1
-            done = self.total_steps is not None and self.step >= self.total_steps
-            out_of_time = self.budget_seconds is not None and self.elapsed >= self.budget_seconds
-            if out_of_time and not done:
-                reason = "time budget reached"
-            if done or out_of_time:
-                break
+            if self._reason_to_end() not in (None, "stopped"):
+                continue  # the budget is spent: end now, without a report mid-way
             if self.elapsed - self._window_start[1] >= s.config.report_seconds:
                 yield self._progress()
             if self._sample_due():
@@ -179,6 +237,16 @@ class _Loop:
         yield self._save()
         yield Finished(step=self.step, reason=reason, run_dir=str(self.run_dir.path),
                        elapsed_seconds=self.elapsed)
+
+    def _reason_to_end(self) -> str | None:
+        if self.control.stopped:
+            return "stopped"
+        if self.total_steps is not None and self.step >= self.total_steps:
+            return "completed"
+        if self.budget_seconds is not None and \
+                self.elapsed - self._start_elapsed >= self.budget_seconds:
+            return "time budget reached"
+        return None
 
     def _pause(self) -> Iterator[TrainingEvent]:
         yield self._save()
@@ -224,8 +292,9 @@ class _Loop:
             if self._steps_per_second:
                 etas.append((self.total_steps - self.step) / self._steps_per_second)
         if self.budget_seconds:
-            fractions.append(elapsed / self.budget_seconds)
-            etas.append(self.budget_seconds - elapsed)
+            this_session = elapsed - self._start_elapsed
+            fractions.append(this_session / self.budget_seconds)
+            etas.append(self.budget_seconds - this_session)
         return min(1.0, max(fractions)), (max(0.0, min(etas)) if etas else None)
 
     def _sample_due(self) -> bool:
@@ -251,6 +320,8 @@ class _Loop:
                 raise TrainingError(f"the model's weights became NaN or infinite near step "
                                     f"{self.step}; try a lower learning rate. The last saved "
                                     "checkpoint is kept.")
-        self.run_dir.save_networks(self.session.config.model, self.session.model)
+        data_tensors, data_counters = self.session.batcher.state()
+        self.run_dir.save_checkpoint(self.session.config.model, self.session.model, self.step,
+                                     data_tensors, {"elapsed": self.elapsed, "data": data_counters})
         self._last_save_at = self.elapsed
         return Saved(step=self.step, run_dir=str(self.run_dir.path))

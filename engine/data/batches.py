@@ -29,6 +29,16 @@ class DeviceBatcher:
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
 
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+        """Where the data order stands, so a resumed run sees the same batches."""
+        return ({"data.order": self._order.cpu(), "rng.data": self.generator.get_state()},
+                {"epoch": self.epoch, "cursor": self._cursor})
+
+    def load_state(self, tensors: dict[str, torch.Tensor], counters: dict[str, int]) -> None:
+        self._order = tensors["data.order"].to(self.device)
+        self.generator.set_state(tensors["rng.data"].cpu())
+        self.epoch, self._cursor = int(counters["epoch"]), int(counters["cursor"])
+
     def _new_epoch(self) -> None:
         self._order = torch.randperm(len(self.images), generator=self.generator).to(self.device)
         self._cursor = 0

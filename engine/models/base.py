@@ -59,6 +59,10 @@ class GenerativeModel(ABC):
         """Named networks; each is saved as `<name>.safetensors` in a run."""
 
     @abstractmethod
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named optimisers; their state is saved for exact resume."""
+
+    @abstractmethod
     def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch; returns detached scalar losses."""
 
@@ -84,5 +88,56 @@ class GenerativeModel(ABC):
             for name, net in nets.items():
                 net.train(was_training[name])
 
+    def training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything besides the weights that the next step depends on, as
+        (tensors, JSON-able values): optimiser state and the noise generator."""
+        tensors: dict[str, torch.Tensor] = {"rng.noise": self.noise.get_state()}
+        settings: dict[str, Any] = {}
+        for name, optimizer in self.optimizers().items():
+            state = optimizer.state_dict()
+            settings[name] = {"param_groups": state["param_groups"], "state": {}}
+            for index, values in state["state"].items():
+                plain = {}
+                for key, value in values.items():
+                    if torch.is_tensor(value):
+                        tensors[f"optimizer.{name}.{index}.{key}"] = value
+                    else:
+                        plain[key] = value
+                settings[name]["state"][str(index)] = plain
+        return tensors, settings
+
+    def load_training_state(self, tensors: dict[str, torch.Tensor], settings: dict[str, Any]) -> None:
+        self.noise.set_state(tensors["rng.noise"].cpu())
+        for name, optimizer in self.optimizers().items():
+            saved = settings[name]
+            state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in saved["state"].items()}
+            prefix = f"optimizer.{name}."
+            for key, value in tensors.items():
+                if key.startswith(prefix):
+                    index, field = key[len(prefix):].split(".", 1)
+                    state.setdefault(int(index), {})[field] = value
+            optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+            _match_parameter_layouts(optimizer)
+
+    def set_learning_rate(self, learning_rate: float) -> None:
+        for optimizer in self.optimizers().values():
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate
+
     def parameter_count(self) -> int:
         return sum(p.numel() for net in self.networks().values() for p in net.parameters())
+
+
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor its parameter's memory layout.
+
+    Saved tensors come back contiguous; a fused optimiser walks a channels_last
+    parameter and its moments element by element in memory order, so their
+    strides must agree or the update mixes up elements.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.shape == param.shape \
+                        and value.stride() != param.stride():
+                    optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)

@@ -81,6 +81,9 @@ class GanModel(GenerativeModel):
     def networks(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
 
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": self.opt_g, "discriminator": self.opt_d}
+
     def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         n = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)

@@ -10,6 +10,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 
+from engine.runs import RunDir
+
 from tests.desktop_app.conftest import quick_settings
 
 
@@ -49,7 +51,7 @@ def test_train_shows_live_losses_and_samples_and_writes_a_run(qtbot, window):
     assert all(np.isfinite(page.loss_plot.values["generator"]))
     grid = page.sample_view.image
     assert grid.dtype == np.uint8 and grid.shape[2] == 1 and grid.std() > 0
-    assert {"config.json", "generator.safetensors", "discriminator.safetensors",
+    assert {"config.json", "manifest.json", "checkpoints",
             "metrics.jsonl"} <= {p.name for p in run.iterdir()}
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["steps"] == 40 and config["model_config"]["width"] == 8
@@ -66,13 +68,13 @@ def test_pause_resume_and_stop(qtbot, window):
     paused_at = page.last_progress.step
     qtbot.wait(400)
     assert page.last_progress.step == paused_at, "training went on while paused"
-    assert (window.worker.current_run / "generator.safetensors").exists(), "pause saves the run"
+    assert (RunDir(window.worker.current_run).weights_path("generator")).exists(), "pause saves the run"
     click(qtbot, window, "pauseButton")  # now "Resume"
     qtbot.waitUntil(lambda: page.last_progress.step > paused_at, timeout=30_000)
     click(qtbot, window, "stopButton")
     run = finished_run(qtbot, window)
     assert "stopped" in window.statusBar().currentMessage()
-    assert (run / "generator.safetensors").exists()
+    assert (RunDir(run).weights_path("generator")).exists()
 
 
 def test_export_timelapse_gif(qtbot, window, tmp_path):
@@ -112,7 +114,7 @@ def test_close_while_training_stops_saves_and_exits(qtbot, window):
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     assert not window.worker.is_training
-    assert (run / "generator.safetensors").exists()
+    assert (RunDir(run).weights_path("generator")).exists()
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] >= page.last_progress.step
 
@@ -223,7 +225,7 @@ def test_failed_generation_reports_and_reenables_the_gallery(qtbot, window, tmp_
     quick_settings(window, steps=3)
     click(qtbot, window, "trainButton")
     run = finished_run(qtbot, window)
-    (run / "generator.safetensors").write_bytes(b"not weights")
+    (RunDir(run).weights_path("generator")).write_bytes(b"not weights")
     gallery = window.gallery_page
     window.tabs.setCurrentWidget(gallery)
     with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
@@ -243,7 +245,7 @@ def test_error_while_closing_keeps_the_window_and_the_message(qtbot, window, mon
     def disk_full(*args, **kwargs):
         raise engine.runs.RunDirError("cannot write to the run folder: No space left on device")
 
-    monkeypatch.setattr(engine.runs.RunDir, "save_networks", disk_full)
+    monkeypatch.setattr(engine.runs.RunDir, "save_checkpoint", disk_full)
     with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
         window.close()
     assert "No space left" in shown.args[0].message

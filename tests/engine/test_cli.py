@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import engine
+from engine.runs import RunDir
 from engine.cli import EXIT_ERROR, EXIT_USAGE, main
 from engine.events import Progress
 from engine.progress_bar import ProgressBar, format_seconds
@@ -37,7 +38,7 @@ def test_train(data_spec, tmp_path, capsys):
     assert "training dcgan on cpu" in captured.out
     assert "64 images" in captured.out
     assert "completed at step 3" in captured.out and str(out) in captured.out
-    assert (out / "config.json").is_file() and (out / "generator.safetensors").is_file()
+    assert (out / "config.json").is_file() and (RunDir(out).weights_path("generator")).is_file()
     assert json.loads((out / "config.json").read_text())["train"]["batch_size"] == 8
     assert "step 3" in captured.err  # the progress bar goes to stderr
 

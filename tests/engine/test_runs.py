@@ -112,7 +112,7 @@ def _saved_run(tiny_config, path: Path, **overrides) -> tuple[RunDir, TrainingSe
         session.step()
     run = RunDir.create(path, session.config.model)
     run.write_config({"model": session.config.model, "model_config": session.model_config.to_dict()})
-    run.save_networks(session.config.model, session.model)
+    run.save_checkpoint(session.config.model, session.model)
     return run, session
 
 
@@ -139,7 +139,7 @@ def test_load_model_of_the_shared_run(trained_run):
 @pytest.mark.parametrize("net", ["generator", "discriminator"])
 @pytest.mark.parametrize("damage", ["zero-byte", "truncated", "garbage", "header-only"])
 def test_damaged_weights_name_the_file(run_copy, net, damage):
-    path = run_copy / f"{net}.safetensors"
+    path = RunDir(run_copy).weights_path(net)
     data = path.read_bytes()
     path.write_bytes({"zero-byte": b"", "truncated": data[: len(data) // 2],
                       "garbage": os.urandom(256), "header-only": data[:8]}[damage])
@@ -150,13 +150,13 @@ def test_damaged_weights_name_the_file(run_copy, net, damage):
 
 def test_weights_for_another_architecture_are_rejected(run_copy, tiny_config, tmp_path):
     other, _ = _saved_run(tiny_config, tmp_path / "wide", width=16)
-    (run_copy / "generator.safetensors").write_bytes((other.path / "generator.safetensors").read_bytes())
+    (RunDir(run_copy).weights_path("generator")).write_bytes((RunDir(other.path).weights_path("generator")).read_bytes())
     with pytest.raises(RunDirError, match="generator.safetensors"):
         RunDir(run_copy).load_model(CPU)
 
 
 def test_missing_weights(run_copy):
-    (run_copy / "discriminator.safetensors").unlink()
+    (RunDir(run_copy).weights_path("discriminator")).unlink()
     with pytest.raises(RunDirError, match="missing") as info:
         RunDir(run_copy).load_model(CPU)
     assert "discriminator.safetensors" in str(info.value)

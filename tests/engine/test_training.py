@@ -14,6 +14,7 @@ from engine.control import RunControl
 from engine.errors import AtelierError, ConfigError, DataError, RunDirError
 from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged
 from engine.models import GanModel
+from engine.runs import RunDir
 from engine.training import (DEFAULT_STEPS, SAMPLE_SEEDS, TrainConfig, TrainingError,
                              TrainingSession, train)
 
@@ -104,8 +105,8 @@ def test_same_seed_gives_bit_identical_runs(tiny_config, tmp_path, h):
         metrics.append([{k: v for k, v in json.loads(line).items()
                          if k not in ("elapsed", "images_per_second")} for line in lines])
     for net in ("generator", "discriminator"):
-        a = h.load_tensors(tmp_path / "a" / f"{net}.safetensors")
-        b = h.load_tensors(tmp_path / "b" / f"{net}.safetensors")
+        a = h.load_tensors(RunDir(tmp_path / "a").weights_path(net))
+        b = h.load_tensors(RunDir(tmp_path / "b").weights_path(net))
         assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), f"{net}.{key} differs"
@@ -129,16 +130,16 @@ def test_other_threads_drawing_random_numbers_do_not_change_a_run(tiny_config, t
     monkeypatch.setattr(engine.training.TrainingSession, "step", step_while_someone_else_draws)
     h.run_training(tiny_config(seed=7), tmp_path / "busy")
     for net in ("generator", "discriminator"):
-        a = h.load_tensors(tmp_path / "clean" / f"{net}.safetensors")
-        b = h.load_tensors(tmp_path / "busy" / f"{net}.safetensors")
+        a = h.load_tensors(RunDir(tmp_path / "clean").weights_path(net))
+        b = h.load_tensors(RunDir(tmp_path / "busy").weights_path(net))
         assert all(torch.equal(a[k], b[k]) for k in a), net
 
 
 def test_different_seed_gives_different_weights(tiny_config, tmp_path, h):
     h.run_training(tiny_config(seed=0, steps=1), tmp_path / "a")
     h.run_training(tiny_config(seed=1, steps=1), tmp_path / "b")
-    a = h.load_tensors(tmp_path / "a" / "generator.safetensors")
-    b = h.load_tensors(tmp_path / "b" / "generator.safetensors")
+    a = h.load_tensors(RunDir(tmp_path / "a").weights_path("generator"))
+    b = h.load_tensors(RunDir(tmp_path / "b").weights_path("generator"))
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
@@ -148,7 +149,7 @@ def test_training_steps_change_the_weights(tiny_config, tmp_path, h):
     initial = TrainingSession(config).model.generator.state_dict()
     initial = {k: v.clone() for k, v in initial.items()}
     h.run_training(config, tmp_path / "run")
-    trained = h.load_tensors(tmp_path / "run" / "generator.safetensors")
+    trained = h.load_tensors(RunDir(tmp_path / "run").weights_path("generator"))
     assert trained.keys() == initial.keys()
     changed = [k for k in trained if not torch.equal(trained[k], initial[k])]
     assert any(k.endswith("weight") for k in changed)
@@ -177,7 +178,7 @@ def test_run_directory_contents(trained_run, data_spec):
     assert config["data"] == {"spec": data_spec, "count": 64, "channels": 1, "size": 28}
     assert config["format_version"] == 1 and "app_version" in config and config["device"] == "cpu"
     for net in ("generator", "discriminator"):
-        assert (trained_run / f"{net}.safetensors").stat().st_size > 0
+        assert (RunDir(trained_run).weights_path(net)).stat().st_size > 0
     records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     for r in records:
@@ -192,7 +193,7 @@ def test_run_directory_contents(trained_run, data_spec):
 
 def test_weights_carry_their_config_in_metadata(trained_run):
     from safetensors import safe_open
-    with safe_open(str(trained_run / "generator.safetensors"), "pt") as f:
+    with safe_open(str(RunDir(trained_run).weights_path("generator")), "pt") as f:
         meta = f.metadata()
     assert meta["model"] == "dcgan" and meta["family"] == "gan"
     assert json.loads(meta["model_config"])["width"] == 8
@@ -353,7 +354,7 @@ def test_stop_while_paused_finishes_and_saves(tiny_config, tmp_path, h):
     finished = events[-1]
     assert finished.reason == "stopped" and finished.step == 2
     assert [e.state for e in h.of_type(events, "StateChanged")] == ["paused"]
-    assert (tmp_path / "run" / "generator.safetensors").exists()
+    assert (RunDir(tmp_path / "run").weights_path("generator")).exists()
 
 
 def test_stopped_run_ends_with_a_sample_grid_of_its_final_state(tiny_config, tmp_path, h):
@@ -396,7 +397,7 @@ def test_time_budget_stops_the_run(tiny_config, tmp_path, h):
     assert finished.elapsed_seconds >= 0.18
     assert events[0].total_steps is None and events[0].time_budget_seconds == pytest.approx(0.18)
     assert h.of_type(events, "Progress")[-1].fraction == 1.0
-    assert (tmp_path / "run" / "generator.safetensors").exists()
+    assert (RunDir(tmp_path / "run").weights_path("generator")).exists()
 
 
 def test_step_budget_wins_when_reached_first(tiny_config, tmp_path, h):
@@ -504,5 +505,5 @@ def test_nan_weights_never_overwrite_the_saved_checkpoint(tiny_config, tmp_path,
     config = tiny_config(steps=5, report_seconds=1e9, autosave_seconds=0.0)
     with pytest.raises(TrainingError):
         list(train(config, tmp_path / "run"))
-    saved = h.load_tensors(tmp_path / "run" / "generator.safetensors")
+    saved = h.load_tensors(RunDir(tmp_path / "run").weights_path("generator"))
     assert all(torch.isfinite(t).all() for t in saved.values() if t.is_floating_point())

@@ -1,0 +1,125 @@
+"""Checkpoints: a consistent set of safetensors + JSON files, named by a manifest.
+
+    RUN/manifest.json                       written last: names the current set
+    RUN/checkpoints/step_000000120-3f9a1c/  one folder per save
+        generator.safetensors               weights, one file per network
+        discriminator.safetensors
+        trainer.safetensors                 optimizer state, RNG states, data order
+        trainer.json                        step, counters, optimizer settings
+
+A save writes a new folder (each file atomically), then the manifest
+(atomically), then prunes folders the manifest no longer keeps. A crash at any
+instant leaves the manifest naming a complete older set; whatever the crash
+left half-written is removed by the next save or resume. Nothing is pickled.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from engine.atomic import atomic_write, atomic_write_json
+from engine.errors import RunDirError
+
+MANIFEST_FILE = "manifest.json"
+CHECKPOINTS_DIR = "checkpoints"
+TRAINER_TENSORS = "trainer.safetensors"
+TRAINER_JSON = "trainer.json"
+KEEP_LAST = 2   # the current set and the one before it
+
+
+def save_checkpoint(run: Path, step: int, networks: dict[str, dict[str, torch.Tensor]],
+                    trainer_tensors: dict[str, torch.Tensor], trainer_json: dict[str, Any],
+                    metadata: dict[str, str], keep_last: int = KEEP_LAST) -> Path:
+    """Write one consistent checkpoint and make it current. Returns its folder."""
+    folder = run / CHECKPOINTS_DIR / f"step_{step:09d}-{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    for name, tensors in networks.items():
+        _write_tensors(folder / f"{name}.safetensors", tensors, metadata)
+    _write_tensors(folder / TRAINER_TENSORS, trainer_tensors, metadata)
+    atomic_write_json(folder / TRAINER_JSON, trainer_json)
+    _fsync_dir(folder)
+    previous = read_manifest(run)
+    kept = [folder.name] + ([previous["checkpoint"]] if previous else [])
+    atomic_write_json(run / MANIFEST_FILE, {
+        "step": step, "checkpoint": folder.name, "kept": kept[:keep_last],
+        "files": sorted(p.name for p in folder.iterdir())})
+    _fsync_dir(run)
+    remove_strays(run)
+    return folder
+
+
+def read_manifest(run: Path) -> dict[str, Any] | None:
+    path = run / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{path}: unreadable ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("checkpoint"), str) \
+            or "/" in manifest["checkpoint"] or "\\" in manifest["checkpoint"]:
+        raise RunDirError(f"{path}: not a valid manifest")
+    return manifest
+
+
+def current_checkpoint(run: Path) -> Path:
+    """The folder of the run's current checkpoint; a clear error if it has none."""
+    manifest = read_manifest(run)
+    if manifest is None:
+        raise RunDirError(f"{run}: the run has no saved weights yet")
+    folder = run / CHECKPOINTS_DIR / manifest["checkpoint"]
+    missing = [name for name in manifest.get("files", []) if not (folder / name).is_file()]
+    if not folder.is_dir() or missing:
+        raise RunDirError(f"{run / MANIFEST_FILE}: names {folder.name}, which is missing "
+                          f"{', '.join(missing) or 'entirely'}")
+    return folder
+
+
+def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file; a clear error naming the file if it is damaged."""
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing")
+    try:
+        return load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise RunDirError(f"{path}: not a valid weights file ({exc})") from None
+
+
+def remove_strays(run: Path) -> None:
+    """Delete what an interrupted save left: temporary files and checkpoint
+    folders the manifest does not keep."""
+    manifest = read_manifest(run)
+    kept = set(manifest.get("kept", [])) | {manifest["checkpoint"]} if manifest else set()
+    root = run / CHECKPOINTS_DIR
+    if root.is_dir():
+        for folder in root.iterdir():
+            if folder.name not in kept:
+                shutil.rmtree(folder, ignore_errors=True)
+    for folder in (run, *(root / name for name in kept)):
+        if folder.is_dir():
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
+
+
+def _write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    ready = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(ready, str(tmp), metadata=metadata))
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the renames inside the folder durable, not only the files' data.
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
