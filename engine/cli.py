@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the run's total step budget (also with --resume)")
     p.add_argument("--minutes", type=float, default=None,
                    help="time budget of this session (with --steps: first reached)")
+    p.add_argument("--autosave-seconds", type=float, default=None,
+                   help="save a checkpoint this often while training (default: 120)")
     p.add_argument("--resume", metavar="RUN", default=None,
                    help="continue a saved run exactly where it stopped")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
@@ -144,12 +146,14 @@ def _train(args: argparse.Namespace) -> int:
         if typed:
             raise SystemExit(_usage(f"train --resume: {', '.join(typed)} cannot change for a "
                                     "saved run (allowed: --steps, --minutes, --lr, --device, "
-                                    "--sample-every)"))
+                                    "--sample-every, --autosave-seconds)"))
         events = resume(args.resume, control, steps=args.steps, minutes=args.minutes,
-                        learning_rate=args.lr, device=args.device, sample_every=args.sample_every)
+                        learning_rate=args.lr, device=args.device, sample_every=args.sample_every,
+                        autosave_seconds=args.autosave_seconds)
     else:
         config = _train_config(args, steps=args.steps, minutes=args.minutes,
-                               sample_every=args.sample_every)
+                               sample_every=args.sample_every,
+                               autosave_seconds=args.autosave_seconds)
         events = train(config, args.out, control)
 
     def stop_then_allow_abort(*_: object) -> None:

@@ -61,6 +61,9 @@ class TrainConfig:
             raise ConfigError(f"steps must be at least 1, not {self.steps}")
         if self.minutes is not None and not (self.minutes > 0 and math.isfinite(self.minutes)):
             raise ConfigError(f"minutes must be a positive number, not {self.minutes}")
+        if not (self.autosave_seconds >= 0 and math.isfinite(self.autosave_seconds)):
+            raise ConfigError(f"autosave interval must be 0 (every step) or more seconds, "
+                              f"not {self.autosave_seconds}")
         if self.sample_every is not None and self.sample_every < 1:
             raise ConfigError(f"sample_every must be at least 1, not {self.sample_every}")
         if not 0 <= self.seed < 2**63:

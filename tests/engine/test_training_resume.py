@@ -128,3 +128,14 @@ def test_cli_resume_refuses_run_defining_settings(trained_run, capsys):
     assert info.value.code == EXIT_USAGE
     err = capsys.readouterr().err
     assert "--model, --batch-size cannot change" in err and err.count("\n") == 1
+
+
+def test_cli_autosave_seconds(data_spec, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", data_spec, "--width", "8", "--batch-size", "8", "--device",
+                 "cpu", "--steps", "3", "--autosave-seconds", "0", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["autosave_seconds"] == 0
+    assert main(["train", "--data", data_spec, "--steps", "3", "--autosave-seconds", "-1",
+                 "--out", str(tmp_path / "bad")]) == 1
+    assert "autosave interval" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
