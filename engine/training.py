@@ -106,7 +106,10 @@ class TrainingSession:
                                      self.device, seed=config.seed)
 
     def step(self) -> dict[str, torch.Tensor]:
-        return self.model.train_step(self.batcher.next_batch())
+        batch = self.batcher.next_batch()
+        if self.model.uses_labels:
+            return self.model.train_step(batch.images, batch.labels)
+        return self.model.train_step(batch.images)
 
     def sample_grid(self) -> np.ndarray:
         """The fixed-seed grid (seeds 0-63, 8 x 8) as a fresh uint8 array."""
@@ -246,7 +249,9 @@ class _Loop:
             return "stopped"
         if self.total_steps is not None and self.step >= self.total_steps:
             return "completed"
-        if self.budget_seconds is not None and \
+        # A session trains at least one step, even when sampling and saving at
+        # its start used up a tiny time budget on a busy machine.
+        if self.budget_seconds is not None and self.step > self._start_step and \
                 self.elapsed - self._start_elapsed >= self.budget_seconds:
             return "time budget reached"
         return None

@@ -6,10 +6,20 @@ There is no per-item decode or collate in the training loop.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
 from engine.data.sources import ImageSet
+
+
+class Batch(NamedTuple):
+    """One training batch: images in [-1, 1], shape (N, C, H, W) or, for image
+    sequences, (N, T, C, H, W); class labels (N,) int64 when the data has them."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
 
 
 class DeviceBatcher:
@@ -18,6 +28,8 @@ class DeviceBatcher:
     def __init__(self, data: ImageSet, batch_size: int, image_size: int,
                  device: torch.device, seed: int = 0) -> None:
         self.images = torch.from_numpy(data.images.copy()).to(device)
+        self.labels = (torch.from_numpy(data.labels.astype("int64")).to(device)
+                       if data.labels is not None else None)
         self.batch_size = min(batch_size, len(data))
         self.image_size = image_size
         self.device = device
@@ -44,20 +56,28 @@ class DeviceBatcher:
         self._cursor = 0
         self.epoch += 1
 
-    def next_batch(self) -> torch.Tensor:
+    def next_batch(self) -> Batch:
         if self._cursor + self.batch_size > len(self._order):
             self._new_epoch()  # drop the ragged tail, as DataLoader(drop_last=True) would
         index = self._order[self._cursor:self._cursor + self.batch_size]
         self._cursor += self.batch_size
-        return to_model_range(self.images.index_select(0, index), self.image_size)
+        images = to_model_range(self.images.index_select(0, index), self.image_size)
+        labels = self.labels.index_select(0, index) if self.labels is not None else None
+        return Batch(images, labels)
 
 
 def to_model_range(images: torch.Tensor, image_size: int) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float in [-1, 1], bilinearly resized to image_size."""
+    """uint8 (..., C, H, W) -> float in [-1, 1], bilinearly resized to image_size.
+
+    Leading dimensions beyond the batch (frames of a sequence) are folded into
+    the batch for the resize, so sequences cost one interpolate call too.
+    """
     x = images.float().mul_(2.0 / 255.0).sub_(1.0)
     if x.shape[-1] != image_size or x.shape[-2] != image_size:
         # Antialias only matters (and only costs) when shrinking.
         shrink = image_size < x.shape[-1]
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear",
-                          align_corners=False, antialias=shrink)
+        lead = x.shape[:-3]
+        x = F.interpolate(x.reshape(-1, *x.shape[-3:]), size=(image_size, image_size),
+                          mode="bilinear", align_corners=False, antialias=shrink)
+        x = x.reshape(*lead, *x.shape[-3:])
     return x

@@ -20,19 +20,32 @@ DATA_SOURCES = {
 
 @dataclass(frozen=True)
 class ImageSet:
-    """A whole data set in memory: images as uint8 (N, C, H, W), labels or None."""
+    """A whole data set in memory: images as uint8 (N, C, H, W), or (N, T, C, H, W)
+    for image sequences; integer class labels (N,) or None, with their names."""
 
     name: str
     images: np.ndarray
     labels: np.ndarray | None
+    class_names: tuple[str, ...] | None = None
 
     @property
     def channels(self) -> int:
-        return int(self.images.shape[1])
+        return int(self.images.shape[-3])
 
     @property
     def size(self) -> int:
-        return int(self.images.shape[2])
+        return int(self.images.shape[-1])
+
+    @property
+    def frames(self) -> int | None:
+        """Frames per sequence, or None for still images."""
+        return int(self.images.shape[1]) if self.images.ndim == 5 else None
+
+    @property
+    def num_classes(self) -> int:
+        if self.labels is None:
+            return 0
+        return len(self.class_names) if self.class_names else int(self.labels.max()) + 1
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -62,9 +62,17 @@ class GenerativeModel(ABC):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Named optimisers; their state is saved for exact resume."""
 
+    @property
+    def uses_labels(self) -> bool:
+        """True for class-conditional models: the trainer then passes each
+        batch's labels to train_step and the gallery offers a class picker."""
+        return False
+
     @abstractmethod
-    def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimisation step on a batch; returns detached scalar losses."""
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
+                   ) -> dict[str, torch.Tensor]:
+        """One optimisation step on a batch (with its class labels when the model
+        uses them); returns detached scalar losses."""
 
     @abstractmethod
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:

@@ -84,7 +84,8 @@ class GanModel(GenerativeModel):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
 
-    def train_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
+                   ) -> dict[str, torch.Tensor]:
         n = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)
         z = torch.randn(n, self.config.latent_dim, device=self.device, generator=self.noise)

@@ -18,13 +18,14 @@ def numbered_set(n: int = 64) -> ImageSet:
     return ImageSet(name="numbered", images=images, labels=None)
 
 
-def ids(batch: torch.Tensor) -> list[int]:
+def ids(batch) -> list[int]:
+    batch = batch.images if hasattr(batch, "images") else batch
     values = ((batch[:, 0, 0, 0] + 1) * 127.5).round().long()
     return (values // 3).tolist()
 
 
 def test_batch_shape_dtype_and_device():
-    batch = DeviceBatcher(numbered_set(), 8, 28, CPU).next_batch()
+    batch = DeviceBatcher(numbered_set(), 8, 28, CPU).next_batch().images
     assert batch.shape == (8, 1, 28, 28)
     assert batch.dtype == torch.float32
     assert batch.device == CPU
@@ -35,20 +36,20 @@ def test_values_are_scaled_to_minus_one_one():
     images[1] = 255
     x = to_model_range(torch.from_numpy(images), 28)
     assert x[0].eq(-1).all() and x[1].eq(1).all()
-    batch = DeviceBatcher(numbered_set(), 16, 28, CPU).next_batch()
+    batch = DeviceBatcher(numbered_set(), 16, 28, CPU).next_batch().images
     assert batch.min() >= -1 and batch.max() <= 1
 
 
 def test_range_on_real_pattern_data(data_spec):
     from engine.data import load_data
-    batch = DeviceBatcher(load_data(data_spec), 32, 28, CPU).next_batch()
+    batch = DeviceBatcher(load_data(data_spec), 32, 28, CPU).next_batch().images
     assert batch.min().item() == -1.0 and batch.max().item() == 1.0
 
 
 @pytest.mark.parametrize("size", [32, 64, 14])
 def test_resize_to_model_size_stays_in_range(data_spec, size):
     from engine.data import load_data
-    batch = DeviceBatcher(load_data(data_spec), 8, size, CPU).next_batch()
+    batch = DeviceBatcher(load_data(data_spec), 8, size, CPU).next_batch().images
     assert batch.shape == (8, 1, size, size)
     assert batch.min() >= -1 and batch.max() <= 1
     assert batch.min() < 0 < batch.max()
@@ -110,14 +111,38 @@ def test_ragged_tail_is_dropped():
 def test_batch_size_is_capped_at_data_size():
     batcher = DeviceBatcher(numbered_set(5), 64, 28, CPU)
     assert batcher.batch_size == 5
-    batch = batcher.next_batch()
+    batch = batcher.next_batch().images
     assert batch.shape[0] == 5 and sorted(ids(batch)) == list(range(5))
 
 
 def test_batcher_does_not_alias_the_data_set():
     data = numbered_set(8)
     batcher = DeviceBatcher(data, 8, 28, CPU)
-    batch = batcher.next_batch()
+    batch = batcher.next_batch().images
     batch.add_(5)  # a model changing its batch in place must not change the data
     assert sorted(ids(batcher.next_batch())) == list(range(8))
     assert data.images[3, 0, 0, 0] == 9
+
+
+def test_labels_travel_with_their_images():
+    data = numbered_set(32)
+    labelled = ImageSet(name="labelled", images=data.images, labels=np.arange(32) % 7)
+    batcher = DeviceBatcher(labelled, 8, 28, CPU, seed=5)
+    for _ in range(6):  # across an epoch boundary
+        batch = batcher.next_batch()
+        assert batch.labels.dtype == torch.int64
+        assert batch.labels.tolist() == [i % 7 for i in ids(batch)]
+
+
+def test_unlabelled_data_gives_no_labels():
+    assert DeviceBatcher(numbered_set(), 8, 28, CPU).next_batch().labels is None
+
+
+def test_sequences_batch_as_n_t_c_h_w_and_resize_every_frame():
+    frames = np.zeros((6, 5, 1, 28, 28), np.uint8)
+    frames[:, :, :, :14] = 255  # top half white in every frame
+    data = ImageSet(name="seq", images=frames, labels=None)
+    assert data.frames == 5 and data.channels == 1 and data.size == 28
+    batch = DeviceBatcher(data, 4, 56, CPU).next_batch().images
+    assert batch.shape == (4, 5, 1, 56, 56)
+    assert batch[:, :, :, :20].eq(1).all() and batch[:, :, :, 36:].eq(-1).all()
