@@ -15,6 +15,7 @@ left half-written is removed by the next save or resume. Nothing is pickled.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import uuid
@@ -37,8 +38,15 @@ KEEP_LAST = 2   # the current set and the one before it
 
 def save_checkpoint(run: Path, step: int, networks: dict[str, dict[str, torch.Tensor]],
                     trainer_tensors: dict[str, torch.Tensor], trainer_json: dict[str, Any],
-                    metadata: dict[str, str], keep_last: int = KEEP_LAST) -> Path:
-    """Write one consistent checkpoint and make it current. Returns its folder."""
+                    metadata: dict[str, str], keep_last: int = KEEP_LAST,
+                    score: tuple[str, float] | None = None, ended: str | None = None) -> Path:
+    """Write one consistent checkpoint and make it current. Returns its folder.
+
+    `score` (metric name, value; lower is better) lets the best checkpoint be
+    kept besides the last `keep_last`. `ended` is the reason the run ended when
+    this is its final save; None marks a run still in progress, so a crash
+    before the next save is noticed on the next launch.
+    """
     folder = run / CHECKPOINTS_DIR / f"step_{step:09d}-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
     for name, tensors in networks.items():
@@ -46,14 +54,43 @@ def save_checkpoint(run: Path, step: int, networks: dict[str, dict[str, torch.Te
     _write_tensors(folder / TRAINER_TENSORS, trainer_tensors, metadata)
     atomic_write_json(folder / TRAINER_JSON, trainer_json)
     _fsync_dir(folder)
-    previous = read_manifest(run)
-    kept = [folder.name] + ([previous["checkpoint"]] if previous else [])
-    atomic_write_json(run / MANIFEST_FILE, {
-        "step": step, "checkpoint": folder.name, "kept": kept[:keep_last],
-        "files": sorted(p.name for p in folder.iterdir())})
-    _fsync_dir(run)
+    previous = read_manifest(run) or {}
+    recent = [folder.name] + [name for name in previous.get("recent", previous.get("kept", []))
+                              if name != folder.name]
+    recent = recent[:max(1, keep_last)]
+    best = previous.get("best")
+    if score is not None and math.isfinite(score[1]) and (
+            not best or best.get("metric") != score[0] or score[1] <= best["score"]):
+        best = {"checkpoint": folder.name, "metric": score[0], "score": score[1], "step": step}
+    kept = recent + ([best["checkpoint"]] if best and best["checkpoint"] not in recent else [])
+    _write_manifest(run, {"step": step, "checkpoint": folder.name, "kept": kept, "recent": recent,
+                          "best": best, "files": sorted(p.name for p in folder.iterdir()),
+                          "ended": ended})
     remove_strays(run)
     return folder
+
+
+def mark_ended(run: Path, reason: str) -> None:
+    """Record that the run ended (e.g. it diverged) without a new checkpoint."""
+    manifest = read_manifest(run)
+    if manifest is not None and manifest.get("ended") != reason:
+        _write_manifest(run, {**manifest, "ended": reason})
+
+
+def ended_cleanly(run: Path) -> bool:
+    """False only for a run whose last session was cut short (crash, kill, power
+    cut): its manifest still says it is in progress. Runs from before this
+    record existed, and runs without a checkpoint, count as clean."""
+    try:
+        manifest = read_manifest(run)
+    except RunDirError:
+        return True
+    return manifest is None or "ended" not in manifest or manifest["ended"] is not None
+
+
+def _write_manifest(run: Path, manifest: dict[str, Any]) -> None:
+    atomic_write_json(run / MANIFEST_FILE, manifest)
+    _fsync_dir(run)
 
 
 def read_manifest(run: Path) -> dict[str, Any] | None:

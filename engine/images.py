@@ -33,3 +33,18 @@ def upscale_nearest(image: np.ndarray, scale: int) -> np.ndarray:
     if scale <= 1:
         return image
     return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def fit_within(image: np.ndarray, size: int) -> np.ndarray:
+    """Shrink (H, W, C) uint8 so its longer side is at most `size`, keeping the
+    aspect ratio; smaller images are returned as they are."""
+    h, w = image.shape[:2]
+    if max(h, w) <= size:
+        return image
+    from PIL import Image  # only thumbnails need it
+
+    scale = size / max(h, w)
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    pil = Image.fromarray(image[..., 0] if image.shape[2] == 1 else image)
+    shrunk = np.asarray(pil.resize(target, Image.Resampling.LANCZOS))
+    return shrunk[..., None] if shrunk.ndim == 2 else shrunk

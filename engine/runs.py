@@ -5,6 +5,8 @@
     RUN/checkpoints/step_.../        weights (one safetensors per network) and resume state
     RUN/metrics.jsonl                one JSON object per logged step
     RUN/samples/step_000500.png      fixed-seed sample grids over time
+    RUN/thumbnail.png                the latest grid's corner, for lists of runs
+    RUN/.lock                        locked by the process training the run (engine.runlock)
 
 docs/RUNS.md describes the format for people.
 """
@@ -22,10 +24,11 @@ import numpy as np
 import torch
 from engine import __version__
 from engine.atomic import atomic_write, atomic_write_json
-from engine.checkpoints import (TRAINER_JSON, TRAINER_TENSORS, current_checkpoint, load_tensors,
-                                save_checkpoint)
+from engine.checkpoints import (KEEP_LAST, TRAINER_JSON, TRAINER_TENSORS, current_checkpoint,
+                                load_tensors, save_checkpoint)
 from engine.errors import RunDirError
 from engine.export import png_bytes
+from engine.images import fit_within
 from engine.models import GenerativeModel, build_model
 from engine.models import model_config as make_model_config
 from engine.paths import default_runs_dir
@@ -34,6 +37,8 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"
+THUMBNAIL_FILE = "thumbnail.png"
+THUMBNAIL_SIZE = 128
 _SAMPLE_NAME = re.compile(r"step_(\d+)\.png$")
 
 
@@ -78,9 +83,11 @@ class RunDir:
 
     def save_checkpoint(self, model_name: str, model: GenerativeModel, step: int = 0,
                         trainer_tensors: dict[str, torch.Tensor] | None = None,
-                        trainer_json: dict[str, Any] | None = None) -> None:
+                        trainer_json: dict[str, Any] | None = None, keep_last: int = KEEP_LAST,
+                        score: tuple[str, float] | None = None, ended: str | None = None) -> None:
         """Weights and everything needed to resume exactly, as one consistent set
-        (the trainer adds its data order and counters)."""
+        (the trainer adds its data order and counters). See save_checkpoint for
+        `keep_last`, `score` and `ended`."""
         trainer_tensors, trainer_json = trainer_tensors or {}, trainer_json or {}
         meta = {"model": model_name, "family": model.family,
                 "model_config": json.dumps(model.config.to_dict()), "app_version": __version__}
@@ -88,7 +95,8 @@ class RunDir:
         model_tensors, optimizer_settings = model.training_state()
         self._guard(lambda: save_checkpoint(
             self.path, step, networks, {**model_tensors, **trainer_tensors},
-            {"step": step, "optimizers": optimizer_settings, **trainer_json}, meta))
+            {"step": step, "optimizers": optimizer_settings, **trainer_json}, meta,
+            keep_last=keep_last, score=score, ended=ended))
 
     def weights_path(self, network: str) -> Path:
         """The current checkpoint's file for one network, e.g. "generator"."""
@@ -100,10 +108,17 @@ class RunDir:
                 f.write(json.dumps(record) + "\n")
         self._guard(append)
 
-    def save_sample_grid(self, step: int, grid: np.ndarray, provenance: dict[str, Any]) -> Path:
+    def save_sample_grid(self, step: int, grid: np.ndarray, provenance: dict[str, Any],
+                         tile: int | None = None) -> Path:
+        """Save a fixed-seed grid to the sample history and refresh the run's
+        thumbnail (its top-left 4 x 4 tiles when `tile`, the tile pitch, is given)."""
         target = self.path / SAMPLES_DIR / f"step_{step:06d}.png"
         data = png_bytes(grid, provenance=provenance)
         self._guard(lambda: atomic_write(target, lambda tmp: tmp.write_bytes(data)))
+        corner = grid[:4 * tile + 2, :4 * tile + 2] if tile else grid
+        thumb = png_bytes(fit_within(corner, THUMBNAIL_SIZE), provenance=provenance)
+        self._guard(lambda: atomic_write(self.path / THUMBNAIL_FILE,
+                                         lambda tmp: tmp.write_bytes(thumb)))
         return target
 
     def _guard(self, write) -> None:

@@ -25,6 +25,7 @@ from engine.errors import AtelierError, ConfigError, RunDirError
 from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged, TrainingEvent
 from engine.images import make_grid, to_uint8
 from engine.models import build_model, model_config
+from engine.runlock import RunLock, is_training
 from engine.runs import RunDir
 
 DEFAULT_STEPS = 2000
@@ -159,6 +160,10 @@ def resume(run_path: str | Path, control: RunControl | None = None,
     config = dataclasses.replace(config, **changes)
     session = TrainingSession(config)
     _check_same_run(run, saved, session)
+    if is_training(run.path):
+        # Its trainer may be mid-save: clearing "strays" would delete that save.
+        raise RunDirError(f"{run.path} is being trained right now (by this app or another "
+                          "process); wait for it to finish or stop it first")
     checkpoints.remove_strays(run.path)
     run.load_weights(session.model, session.device)
     tensors, values = run.load_trainer_state(session.device)
@@ -212,6 +217,12 @@ class _Loop:
         return time.perf_counter() - self._started - self._paused_seconds
 
     def run(self) -> Iterator[TrainingEvent]:
+        # Held while training, so the app can tell a live run from one that a
+        # crash cut short, and no two processes train the same run.
+        with RunLock(self.run_dir.path):
+            yield from self._run()
+
+    def _run(self) -> Iterator[TrainingEvent]:
         s = self.session
         yield RunStarted(run_dir=str(self.run_dir.path), model=s.config.model, device=str(s.device),
                          total_steps=self.total_steps, time_budget_seconds=self.budget_seconds,
@@ -240,7 +251,7 @@ class _Loop:
             yield self._progress()
         if self._last_sample[0] != self.step:
             yield self._samples()  # the time-lapse always ends on the final state
-        yield self._save()
+        yield self._save(ended=reason)
         yield Finished(step=self.step, reason=reason, run_dir=str(self.run_dir.path),
                        elapsed_seconds=self.elapsed)
 
@@ -317,11 +328,13 @@ class _Loop:
     def _samples(self) -> Samples:
         self._last_sample = (self.step, self.elapsed)
         grid = self.session.sample_grid()
+        tile = self.session.config.image_size + 2  # make_grid's default padding
         self.run_dir.save_sample_grid(self.step, grid, {
-            "model": self.session.config.model, "step": self.step, "seeds": list(SAMPLE_SEEDS)})
+            "model": self.session.config.model, "step": self.step, "seeds": list(SAMPLE_SEEDS)},
+            tile=tile)
         return Samples(step=self.step, grid=grid, seeds=SAMPLE_SEEDS)
 
-    def _save(self) -> Saved:
+    def _save(self, ended: str | None = None) -> Saved:
         # Never let a diverged model overwrite the last good checkpoint.
         for net in self.session.model.networks().values():
             if not all(torch.isfinite(p).all() for p in net.parameters()):
@@ -330,6 +343,7 @@ class _Loop:
                                     "checkpoint is kept.")
         data_tensors, data_counters = self.session.batcher.state()
         self.run_dir.save_checkpoint(self.session.config.model, self.session.model, self.step,
-                                     data_tensors, {"elapsed": self.elapsed, "data": data_counters})
+                                     data_tensors, {"elapsed": self.elapsed, "data": data_counters},
+                                     ended=ended)
         self._last_save_at = self.elapsed
         return Saved(step=self.step, run_dir=str(self.run_dir.path))

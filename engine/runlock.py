@@ -1,0 +1,96 @@
+"""Who is training a run right now, and did its last session end cleanly?
+
+A process training a run holds an OS lock on `RUN/.lock` for as long as it
+trains. The OS drops the lock when the process dies, however it dies (crash,
+SIGKILL, power cut), so "unlocked but not marked ended" means the last session
+was cut short: that is the run the app offers to recover on launch.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+from engine.errors import RunDirError
+
+LOCK_FILE = ".lock"
+
+if os.name == "nt":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class RunLock:
+    """Held while a run trains: `with RunLock(run): ...`. A second holder, in this
+    process or another, is refused with a clear message."""
+
+    def __init__(self, run: str | Path) -> None:
+        self.path = Path(run) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> "RunLock":
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunDirError(f"cannot write to {self.path.parent}: {exc.strerror or exc}") from None
+        if not _try_lock(fd):
+            os.close(fd)
+            raise RunDirError(f"{self.path.parent} is being trained right now (by this app or "
+                              "another process); wait for it to finish or stop it first")
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                _unlock(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+def is_training(run: str | Path) -> bool:
+    """True while some process holds the run's lock."""
+    path = Path(run) / LOCK_FILE
+    if not path.exists():
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        if _try_lock(fd):
+            _unlock(fd)
+            return False
+        return True
+    finally:
+        os.close(fd)
