@@ -49,11 +49,16 @@ def save_checkpoint(run: Path, step: int, networks: dict[str, dict[str, torch.Te
     """
     folder = run / CHECKPOINTS_DIR / f"step_{step:09d}-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
-    for name, tensors in networks.items():
-        _write_tensors(folder / f"{name}.safetensors", tensors, metadata)
-    _write_tensors(folder / TRAINER_TENSORS, trainer_tensors, metadata)
-    atomic_write_json(folder / TRAINER_JSON, trainer_json)
-    _fsync_dir(folder)
+    try:
+        for name, tensors in networks.items():
+            _write_tensors(folder / f"{name}.safetensors", tensors, metadata)
+        _write_tensors(folder / TRAINER_TENSORS, trainer_tensors, metadata)
+        atomic_write_json(folder / TRAINER_JSON, trainer_json)
+        _fsync_dir(folder)
+    except BaseException:
+        # A full disk must not leave a half set behind to fill it further.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     previous = read_manifest(run) or {}
     recent = [folder.name] + [name for name in previous.get("recent", previous.get("kept", []))
                               if name != folder.name]

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time budget of this session (with --steps: first reached)")
     p.add_argument("--autosave-seconds", type=float, default=None,
                    help="save a checkpoint this often while training (default: 120)")
+    p.add_argument("--keep-last", type=int, default=None,
+                   help="checkpoints to keep, newest first (default: 2)")
+    p.add_argument("--keep-best", metavar="LOSS", default=None,
+                   help="also keep the checkpoint with the lowest value of this reported loss")
     p.add_argument("--resume", metavar="RUN", default=None,
                    help="continue a saved run exactly where it stopped")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
@@ -136,7 +140,7 @@ def _train_config(args: argparse.Namespace, **extra: Any):
 
 def _train(args: argparse.Namespace) -> int:
     from engine.control import RunControl
-    from engine.events import Finished, Progress, RunStarted
+    from engine.events import Finished, Notice, Progress, RunStarted
     from engine.progress_bar import ProgressBar
     from engine.training import resume, train
 
@@ -146,14 +150,17 @@ def _train(args: argparse.Namespace) -> int:
         if typed:
             raise SystemExit(_usage(f"train --resume: {', '.join(typed)} cannot change for a "
                                     "saved run (allowed: --steps, --minutes, --lr, --device, "
-                                    "--sample-every, --autosave-seconds)"))
+                                    "--sample-every, --autosave-seconds, --keep-last, "
+                                    "--keep-best)"))
         events = resume(args.resume, control, steps=args.steps, minutes=args.minutes,
                         learning_rate=args.lr, device=args.device, sample_every=args.sample_every,
-                        autosave_seconds=args.autosave_seconds)
+                        autosave_seconds=args.autosave_seconds, keep_last=args.keep_last,
+                        keep_best=args.keep_best)
     else:
         config = _train_config(args, steps=args.steps, minutes=args.minutes,
                                sample_every=args.sample_every,
-                               autosave_seconds=args.autosave_seconds)
+                               autosave_seconds=args.autosave_seconds,
+                               keep_last=args.keep_last, keep_best=args.keep_best)
         events = train(config, args.out, control)
 
     def stop_then_allow_abort(*_: object) -> None:
@@ -173,6 +180,8 @@ def _train(args: argparse.Namespace) -> int:
                 start = f" from step {event.start_step:,}" if event.start_step else ""
                 print(f"training {event.model} on {event.device}{start} ({event.parameters:,} "
                       f"parameters, {event.data_count:,} images) -> {event.run_dir}", flush=True)
+            elif isinstance(event, Notice):
+                print(f"\nnote: {event.message}", file=sys.stderr, flush=True)
             elif isinstance(event, Progress) and bar is not None:
                 bar.update(event)
             elif isinstance(event, Finished):

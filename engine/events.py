@@ -21,6 +21,7 @@ class RunStarted:
     parameters: int
     data_count: int
     start_step: int = 0        # above 0 when a saved run is resumed
+    memory_estimate_bytes: int | None = None  # what the run was estimated to need
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the user must know that did not stop the run."""
+
+    step: int
+    kind: str                  # "save-failed" or "batch-halved"
+    message: str
+
+
+@dataclass(frozen=True)
 class Finished:
     step: int
     reason: str                # "completed", "time budget reached" or "stopped"
@@ -61,4 +71,4 @@ class Finished:
     elapsed_seconds: float
 
 
-TrainingEvent = RunStarted | Progress | Samples | StateChanged | Saved | Finished
+TrainingEvent = RunStarted | Progress | Samples | StateChanged | Saved | Notice | Finished

@@ -121,6 +121,26 @@ class RunDir:
                                          lambda tmp: tmp.write_bytes(thumb)))
         return target
 
+    def rollback_to(self, step: int) -> None:
+        """Forget the metrics and sample grids after `step`, the checkpoint a run
+        continues from, so a resumed run's history reads as if it never stopped."""
+        records = self.read_metrics()
+        kept = [r for r in records if not (isinstance(r.get("step"), int) and r["step"] > step)]
+        if len(kept) != len(records) or self._metrics_damaged(len(records)):
+            text = "".join(json.dumps(r) + "\n" for r in kept)
+            self._guard(lambda: atomic_write(self.path / METRICS_FILE,
+                                             lambda tmp: tmp.write_text(text, encoding="utf-8")))
+        for sample_step, path in self.sample_history():
+            if sample_step > step:
+                self._guard(lambda path=path: path.unlink(missing_ok=True))
+
+    def _metrics_damaged(self, good_lines: int) -> bool:
+        try:
+            text = (self.path / METRICS_FILE).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        return len(text.splitlines()) != good_lines or (text != "" and not text.endswith("\n"))
+
     def _guard(self, write) -> None:
         try:
             write()

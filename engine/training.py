@@ -22,8 +22,10 @@ from engine.data.batches import DeviceBatcher
 from engine.device import resolve_device
 from engine import checkpoints
 from engine.errors import AtelierError, ConfigError, RunDirError
-from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged, TrainingEvent
+from engine.events import (Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged,
+                           TrainingEvent)
 from engine.images import make_grid, to_uint8
+from engine.memory import check_fits, estimate_training_memory
 from engine.models import build_model, model_config
 from engine.runlock import RunLock, is_training
 from engine.runs import RunDir
@@ -51,6 +53,8 @@ class TrainConfig:
     sample_every: int | None = None     # steps between sample grids; None: by time
     report_seconds: float = 0.2         # at most this often a Progress event
     autosave_seconds: float = 120.0
+    keep_last: int = 2                  # checkpoints kept besides the best one
+    keep_best: str | None = None        # a reported loss to keep the lowest-scoring checkpoint by
 
     def validate(self) -> None:
         if self.batch_size < 2:
@@ -65,6 +69,8 @@ class TrainConfig:
         if not (self.autosave_seconds >= 0 and math.isfinite(self.autosave_seconds)):
             raise ConfigError(f"autosave interval must be 0 (every step) or more seconds, "
                               f"not {self.autosave_seconds}")
+        if self.keep_last < 1:
+            raise ConfigError(f"keep_last must be at least 1, not {self.keep_last}")
         if self.sample_every is not None and self.sample_every < 1:
             raise ConfigError(f"sample_every must be at least 1, not {self.sample_every}")
         if not 0 <= self.seed < 2**63:
@@ -102,6 +108,10 @@ class TrainingSession:
         if len(self.data) < 2:
             raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at least 2")
         self.model_config = model_config(config.model, **config._model_settings(self.data.channels))
+        self.memory_estimate = estimate_training_memory(
+            config.model, self.model_config, self.data, min(config.batch_size, len(self.data)),
+            config.image_size, self.device)
+        check_fits(self.memory_estimate, self.device)
         self.model = build_model(config.model, self.model_config, self.device, seed=config.seed)
         self.batcher = DeviceBatcher(self.data, config.batch_size, config.image_size,
                                      self.device, seed=config.seed)
@@ -134,7 +144,7 @@ def train(config: TrainConfig, out: str | Path | None = None,
 
 # Settings a resumed run may change; anything else would silently break it.
 RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "device", "sample_every",
-                     "report_seconds", "autosave_seconds")
+                     "report_seconds", "autosave_seconds", "keep_last", "keep_best")
 
 
 def resume(run_path: str | Path, control: RunControl | None = None,
@@ -171,6 +181,7 @@ def resume(run_path: str | Path, control: RunControl | None = None,
         raise RunDirError(f"{run.path}: the checkpoint has no resume state")
     session.model.load_training_state(tensors, values["optimizers"])
     session.batcher.load_state(tensors, values["data"])
+    run.rollback_to(values["step"])  # what a crash left after the checkpoint
     if "learning_rate" in changes:
         session.model.set_learning_rate(config.learning_rate)
     history = saved.get("history", []) + [{"resumed_at_step": values["step"], "changes": changes}]
@@ -209,6 +220,10 @@ class _Loop:
         self._steps_per_second: float | None = None
         self._last_sample = (-1, -math.inf)  # (step, elapsed) of the last grid
         self._last_save_at = 0.0
+        self._last_saved_step = start_step
+        self._bad_step: torch.Tensor | None = None   # on a GPU: first step with a bad loss
+        self._write_failing = False
+        self._last_losses: dict[str, float] = {}     # the latest report's means, for keep_best
 
     @property
     def elapsed(self) -> float:
@@ -227,7 +242,8 @@ class _Loop:
         yield RunStarted(run_dir=str(self.run_dir.path), model=s.config.model, device=str(s.device),
                          total_steps=self.total_steps, time_budget_seconds=self.budget_seconds,
                          parameters=s.model.parameter_count(), data_count=len(s.data),
-                         start_step=self.step)
+                         start_step=self.step,
+                         memory_estimate_bytes=s.memory_estimate.total_bytes)
         yield self._samples()
         if self.step == 0:
             yield self._save()  # the gallery can sample the run from its first second
@@ -237,16 +253,22 @@ class _Loop:
             reason = self._reason_to_end()
             if reason:
                 break
-            self._accumulate(s.step())
+            try:
+                losses = s.step()
+            except torch.OutOfMemoryError:
+                yield self._halve_batch()
+                continue
+            self._watch_finite(losses)
+            self._accumulate(losses)
             self.step += 1
             if self._reason_to_end() not in (None, "stopped"):
                 continue  # the budget is spent: end now, without a report mid-way
             if self.elapsed - self._window_start[1] >= s.config.report_seconds:
-                yield self._progress()
+                yield from self._while_writing(self._progress)
             if self._sample_due():
-                yield self._samples()
+                yield from self._while_writing(self._samples)
             if self.elapsed - self._last_save_at >= s.config.autosave_seconds:
-                yield self._save()
+                yield from self._while_writing(self._save)
         if self._loss_count:
             yield self._progress()
         if self._last_sample[0] != self.step:
@@ -254,6 +276,85 @@ class _Loop:
         yield self._save(ended=reason)
         yield Finished(step=self.step, reason=reason, run_dir=str(self.run_dir.path),
                        elapsed_seconds=self.elapsed)
+
+    # -- faults -----------------------------------------------------------------
+    def _watch_finite(self, losses: dict[str, torch.Tensor]) -> None:
+        """Find the first step whose loss is NaN or infinite.
+
+        On the CPU the check is immediate. On a GPU reading a flag every step
+        would stall the queue of work, so the step number of the first bad loss
+        is kept on the device and read at the next report, grid or save.
+        """
+        if not losses:
+            return
+        finite = torch.stack([v.detach().float().reshape(()) for v in losses.values()]).isfinite().all()
+        step = self.step + 1
+        if self.session.device.type == "cpu":
+            if not bool(finite):
+                self._diverged(step)
+            return
+        if self._bad_step is None:
+            self._bad_step = torch.full((), -1, dtype=torch.long, device=self.session.device)
+        self._bad_step = torch.where(finite | (self._bad_step >= 0), self._bad_step,
+                                     torch.full_like(self._bad_step, step))
+
+    def _check_finite(self) -> None:
+        if self._bad_step is not None and int(self._bad_step) >= 0:
+            self._diverged(int(self._bad_step))
+
+    def _diverged(self, step: int) -> None:
+        """Roll the run back to its last good checkpoint and end it with advice."""
+        saved_step = self._last_saved_step
+        try:
+            self.run_dir.rollback_to(saved_step)
+            checkpoints.mark_ended(self.run_dir.path, "diverged")
+        except AtelierError:
+            pass  # the message below matters more; the checkpoint itself is intact
+        raise TrainingError(
+            f"the loss became NaN or infinite at step {step}. The run was rolled back to its "
+            f"last good checkpoint (step {saved_step}); try a lower learning rate than "
+            f"{self.session.config.learning_rate:g} and resume it.")
+
+    def _halve_batch(self) -> Notice:
+        """Out of device memory: continue with half the batch, and say so."""
+        s = self.session
+        old = s.batcher.batch_size
+        for optimizer in s.model.optimizers().values():
+            optimizer.zero_grad(set_to_none=True)
+        if s.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if old // 2 < 2:
+            raise TrainingError(f"out of memory on {s.device} even at batch size {old}; "
+                                "choose a smaller model or image size")
+        new = old // 2
+        s.batcher.batch_size = new
+        s.config = dataclasses.replace(s.config, batch_size=new)
+        saved = self.run_dir.read_config()
+        history = saved.get("history", []) + [{"at_step": self.step, "reason": "out of memory",
+                                               "changes": {"batch_size": new}}]
+        self.run_dir.write_config({**saved, "train": s.config.to_dict(), "history": history})
+        return Notice(self.step, "batch-halved",
+                      f"Out of memory on {s.device} at batch size {old}: training goes on with "
+                      f"batch size {new}.")
+
+    def _while_writing(self, write) -> Iterator[TrainingEvent]:
+        """Run a periodic write (report, grid, autosave); if the disk refuses it
+        (full, read-only, unplugged), say so once and keep training on the last
+        checkpoint, which stays intact. The next interval tries again."""
+        try:
+            yield write()
+        except RunDirError as exc:
+            if write == self._save:
+                self._last_save_at = self.elapsed  # retry after one interval, not every step
+            if not self._write_failing:
+                self._write_failing = True
+                yield Notice(self.step, "save-failed",
+                             f"{exc}. Training goes on; the last checkpoint (step "
+                             f"{self._last_saved_step}) is intact. Free some space to save again.")
+            return
+        if write == self._save and self._write_failing:
+            self._write_failing = False
+            yield Notice(self.step, "save-failed", f"Saving works again (step {self.step}).")
 
     def _reason_to_end(self) -> str | None:
         if self.control.stopped:
@@ -268,7 +369,7 @@ class _Loop:
         return None
 
     def _pause(self) -> Iterator[TrainingEvent]:
-        yield self._save()
+        yield from self._while_writing(self._save)
         yield StateChanged("paused", self.step)
         paused_at = time.perf_counter()
         self.control.wait_while_paused()
@@ -284,10 +385,10 @@ class _Loop:
         self._loss_count += 1
 
     def _progress(self) -> Progress:
+        self._check_finite()
         means = {k: float(v) / self._loss_count for k, v in self._loss_sums.items()}
         if not all(math.isfinite(v) for v in means.values()):
-            raise TrainingError(f"the loss became NaN or infinite near step {self.step}; "
-                                "try a lower learning rate. The last saved checkpoint is kept.")
+            self._diverged(self.step)  # a family that reports no per-step losses
         elapsed = self.elapsed
         start_step, start_time = self._window_start
         rate = (self.step - start_step) / max(elapsed - start_time, 1e-9)
@@ -300,6 +401,7 @@ class _Loop:
                                      "images_per_second": round(images_per_second, 2), **means})
         self._loss_sums, self._loss_count = {}, 0
         self._window_start = (self.step, elapsed)
+        self._last_losses = means
         return Progress(step=self.step, total_steps=self.total_steps, fraction=fraction, losses=means,
                         images_per_second=images_per_second, elapsed_seconds=elapsed,
                         eta_seconds=eta)
@@ -326,6 +428,7 @@ class _Loop:
         return elapsed - self._last_sample[1] >= max(2.0, 0.05 * elapsed)
 
     def _samples(self) -> Samples:
+        self._check_finite()
         self._last_sample = (self.step, self.elapsed)
         grid = self.session.sample_grid()
         tile = self.session.config.image_size + 2  # make_grid's default padding
@@ -335,15 +438,19 @@ class _Loop:
         return Samples(step=self.step, grid=grid, seeds=SAMPLE_SEEDS)
 
     def _save(self, ended: str | None = None) -> Saved:
+        self._check_finite()
         # Never let a diverged model overwrite the last good checkpoint.
         for net in self.session.model.networks().values():
             if not all(torch.isfinite(p).all() for p in net.parameters()):
-                raise TrainingError(f"the model's weights became NaN or infinite near step "
-                                    f"{self.step}; try a lower learning rate. The last saved "
-                                    "checkpoint is kept.")
+                self._diverged(self.step)
         data_tensors, data_counters = self.session.batcher.state()
-        self.run_dir.save_checkpoint(self.session.config.model, self.session.model, self.step,
+        config = self.session.config
+        score = None
+        if config.keep_best and config.keep_best in self._last_losses:
+            score = (config.keep_best, self._last_losses[config.keep_best])
+        self.run_dir.save_checkpoint(config.model, self.session.model, self.step,
                                      data_tensors, {"elapsed": self.elapsed, "data": data_counters},
-                                     ended=ended)
+                                     keep_last=config.keep_last, score=score, ended=ended)
         self._last_save_at = self.elapsed
+        self._last_saved_step = self.step
         return Saved(step=self.step, run_dir=str(self.run_dir.path))

@@ -1,0 +1,117 @@
+"""How much memory a training run needs, measured before it starts.
+
+The estimate comes from one probe step at batch 2 on a throwaway copy of the
+model: the tensors autograd saves for the backward pass are counted (that is
+what grows with the batch), then scaled to the run's batch size. Weights,
+gradients and the optimiser's moments are counted from the parameters, and the
+data set from its size, since the trainer preloads it on the device.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import torch
+
+from engine.data.batches import to_model_range
+from engine.data.sources import ImageSet
+from engine.errors import ConfigError
+from engine.models import build_model
+from engine.models.base import ModelConfig
+
+PROBE_BATCH = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryEstimate:
+    weights_bytes: int       # parameters, their gradients and two optimiser moments
+    activations_bytes: int   # saved for the backward pass, at the run's batch size
+    data_bytes: int          # the data set, preloaded on the device
+    batch_size: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.activations_bytes + self.data_bytes
+
+    def describe(self) -> str:
+        return (f"about {_gb(self.total_bytes)} (model and optimiser {_gb(self.weights_bytes)}, "
+                f"activations at batch {self.batch_size} {_gb(self.activations_bytes)}, "
+                f"data {_gb(self.data_bytes)})")
+
+
+def estimate_training_memory(model_name: str, config: ModelConfig, data: ImageSet,
+                             batch_size: int, image_size: int, device: torch.device
+                             ) -> MemoryEstimate:
+    """Measure one probe step of a throwaway model and scale it to `batch_size`."""
+    model = build_model(model_name, config, device)
+    params = [p for net in model.networks().values() for p in net.parameters()]
+    param_bytes = sum(p.numel() * p.element_size() for p in params)
+    param_ptrs = {p.data_ptr() for p in params}
+    seen: set[tuple[int, int]] = set()
+    held: list[torch.Tensor] = []  # kept alive so no later tensor reuses a counted address
+    saved = 0
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        key = (tensor.untyped_storage().data_ptr(), tensor.untyped_storage().nbytes())
+        if tensor.data_ptr() not in param_ptrs and key not in seen:
+            seen.add(key)
+            held.append(tensor)
+            saved += key[1]
+        return tensor
+
+    n = min(PROBE_BATCH, len(data))
+    images = to_model_range(torch.from_numpy(np.array(data.images[:n])).to(device),
+                            image_size)
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            if model.uses_labels and data.labels is not None:
+                labels = torch.from_numpy(data.labels[:n].astype("int64")).to(device)
+                model.train_step(images, labels)
+            else:
+                model.train_step(images)
+    except torch.OutOfMemoryError:
+        raise ConfigError(f"this model does not fit on {device} even at batch size {n} "
+                          f"(its weights and optimiser need {_gb(4 * param_bytes)}); choose a "
+                          "smaller model or image size") from None
+    del model, held
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return MemoryEstimate(weights_bytes=4 * param_bytes,
+                          activations_bytes=int(saved / n * batch_size),
+                          data_bytes=int(data.images.nbytes), batch_size=batch_size)
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Free memory on the device in bytes, or None where it cannot be told."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    return None
+
+
+def check_fits(estimate: MemoryEstimate, device: torch.device) -> None:
+    """Refuse a run that cannot fit, showing the estimate, before it starts."""
+    free = available_memory(device)
+    if free is not None and estimate.total_bytes > free:
+        raise ConfigError(f"this run needs {estimate.describe()}, but only {_gb(free)} is free "
+                          f"on {device}; lower the batch size or the image size")
+
+
+def _gb(count: int) -> str:
+    if count >= 2**30:
+        return f"{count / 2**30:.1f} GB"
+    return f"{count / 2**20:.0f} MB"
