@@ -11,7 +11,7 @@ from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.loss_plot import LossPlot
 from engine.device import available_devices
 from engine.errors import ConfigError
-from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged
+from engine.events import Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged
 from engine.models import MODEL_DESCRIPTIONS
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
@@ -53,6 +53,11 @@ class TrainPage(QWidget):
         self.minutes_spin.setSpecialValueText("no limit")
         self.minutes_spin.setToolTip("Time budget; with a step budget too, the first reached ends the run")
         self.seed_spin = _spin("seedSpin", 0, 2**31 - 1, 0, "Same seed, same run (on the CPU)")
+        self.autosave_spin = QDoubleSpinBox(objectName="autosaveSpin", decimals=1, minimum=0.1,
+                                            maximum=1440.0, value=2.0, suffix=" min")
+        self.autosave_spin.setToolTip("Save a checkpoint this often while training (also on "
+                                      "pause, stop and close); a crash loses at most this much")
+        self.keep_last_spin = _spin("keepLastSpin", 1, 100, 2, "Checkpoints to keep, newest first")
         devices = available_devices()
         self.device_combo = _combo("deviceCombo", {"auto": f"Automatic ({devices[0]})",
                                                    **{d: d.upper() for d in devices}})
@@ -68,9 +73,16 @@ class TrainPage(QWidget):
         form.addRow("Time", self.minutes_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
+        form.addRow("Autosave every", self.autosave_spin)
+        form.addRow("Keep checkpoints", self.keep_last_spin)
         settings = QGroupBox("Settings")
         settings.setLayout(form)
 
+        # Faults the run survived (a save the disk refused, a halved batch): shown
+        # until the next run, without a modal dialog interrupting the training.
+        self.notice_label = QLabel(objectName="noticeLabel", wordWrap=True)
+        self.notice_label.setStyleSheet("color: #e0a030;")
+        self.notice_label.hide()
         self.settings_error = QLabel(objectName="settingsError", wordWrap=True)
         self.settings_error.setStyleSheet("color: #d9534f;")
         self.settings_error.hide()
@@ -95,6 +107,7 @@ class TrainPage(QWidget):
         left = QVBoxLayout()
         left.addWidget(settings)
         left.addWidget(self.settings_error)
+        left.addWidget(self.notice_label)
         left.addLayout(buttons)
         left.addWidget(self.export_button)
         left.addWidget(self.run_label)
@@ -148,7 +161,9 @@ class TrainPage(QWidget):
                            width=self.width_spin.value() if model == "dcgan" else None,
                            batch_size=self.batch_spin.value(), learning_rate=self.lr_spin.value(),
                            steps=steps, minutes=minutes, seed=self.seed_spin.value(),
-                           device=self.device_combo.currentData())
+                           device=self.device_combo.currentData(),
+                           autosave_seconds=self.autosave_spin.value() * 60,
+                           keep_last=self.keep_last_spin.value())
 
     def start_training(self) -> None:
         config = self.config()
@@ -175,8 +190,17 @@ class TrainPage(QWidget):
     def _on_event(self, event: object) -> None:
         if isinstance(event, RunStarted):
             self.run_label.setText(f"Run folder: {event.run_dir}")
+            self.notice_label.hide()
+            memory = ""
+            if event.memory_estimate_bytes:
+                memory = f", about {event.memory_estimate_bytes / 2**20:,.0f} MB"
             self.status.emit(f"Training {event.model} on {event.device.upper()} "
-                             f"({event.parameters:,} parameters, {event.data_count:,} images)")
+                             f"({event.parameters:,} parameters, {event.data_count:,} images"
+                             f"{memory})")
+        elif isinstance(event, Notice):
+            self.notice_label.setText(event.message)
+            self.notice_label.show()
+            self.status.emit(event.message)
         elif isinstance(event, Progress):
             self.last_progress = event
             self.loss_plot.add_point(event.step, event.losses)
@@ -202,7 +226,8 @@ class TrainPage(QWidget):
 
     def _on_busy(self, busy: bool) -> None:
         for w in (self.data_combo, self.model_combo, self.batch_spin, self.lr_spin, self.steps_spin,
-                  self.minutes_spin, self.seed_spin, self.device_combo, self.train_button):
+                  self.minutes_spin, self.seed_spin, self.device_combo, self.train_button,
+                  self.autosave_spin, self.keep_last_spin):
             w.setEnabled(not busy)
         self.width_spin.setEnabled(not busy and self.model_combo.currentData() == "dcgan")
         self.image_size_combo.setEnabled(not busy and self.model_combo.currentData() == "dcgan")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 
+from engine.checkpoints import ended_cleanly
+from engine.runlock import is_training
 from engine.runs import RunDir
 
 from tests.desktop_app.conftest import quick_settings
@@ -111,12 +114,16 @@ def test_close_while_training_stops_saves_and_exits(qtbot, window):
     click(qtbot, window, "trainButton")
     qtbot.waitUntil(lambda: page.last_progress is not None, timeout=30_000)
     run = window.worker.current_run
+    started = time.monotonic()
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    assert time.monotonic() - started < 3.0, "closing mid-training took 3 s or more"
     assert not window.worker.is_training
     assert (RunDir(run).weights_path("generator")).exists()
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] >= page.last_progress.step
+    # It ended cleanly, so the next launch has nothing to offer to recover.
+    assert ended_cleanly(run) and not is_training(run)
 
 
 def test_impossible_settings_get_a_message_and_nothing_starts(qtbot, window):
@@ -265,3 +272,22 @@ def test_closing_waits_for_a_gallery_generation(qtbot, window):
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     assert window.worker.running_jobs() == 0
+
+
+def test_autosave_and_keep_settings_reach_the_run(qtbot, window):
+    page = quick_settings(window, steps=2)
+    page.autosave_spin.setValue(0.5)
+    page.keep_last_spin.setValue(3)
+    click(qtbot, window, "trainButton")
+    run = finished_run(qtbot, window)
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["autosave_seconds"] == 30 and config["train"]["keep_last"] == 3
+
+
+def test_a_notice_is_shown_without_stopping_the_run(qtbot, window):
+    from engine.events import Notice
+
+    window.train_page._on_event(Notice(5, "save-failed", "cannot write: No space left on device"))
+    label = window.findChild(object, "noticeLabel")
+    assert label.isVisible() and "No space left" in label.text()
+    assert "No space left" in window.statusBar().currentMessage()
