@@ -1,19 +1,119 @@
-"""Frame sequences built from a run: for now the training time-lapse."""
+"""Frame sequences built from a run: latent walks through keyframes, the
+training time-lapse, and a family's own process (drawing, denoising, ...).
+
+Every kind ends as uint8 frames (T, H, W, C), the one thing the exporters take.
+"""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
-from engine.errors import RunDirError
+from engine.device import resolve_device
+from engine.errors import ConfigError, RunDirError
+from engine.images import make_grid, to_uint8
+from engine.keyframes import Timeline, timeline_class_weights, timeline_latents
+from engine.models.base import GenerativeModel
 from engine.runs import RunDir
 
+DECODE_BATCH = 64
+# The training sample grid's layout (engine.training: 64 seeds, 8 columns, 2 px padding).
+GRID_COLUMNS = 8
+GRID_TILES = 64
+GRID_PADDING = 2
 
-def timelapse_frames(run_dir: str | Path) -> tuple[list[int], list[np.ndarray]]:
-    """(steps, uint8 frames (H, W, C)) of the run's fixed-seed grids, oldest first."""
+
+@contextlib.contextmanager
+def evaluating(model: GenerativeModel) -> Iterator[None]:
+    """eval() and inference mode for the block, then each network back as it was."""
+    nets = model.networks()
+    was_training = {name: net.training for name, net in nets.items()}
+    for net in nets.values():
+        net.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        for name, net in nets.items():
+            net.train(was_training[name])
+
+
+# -- latent walks ---------------------------------------------------------------------
+def render_walk(model: GenerativeModel, timeline: Timeline,
+                batch_size: int = DECODE_BATCH) -> np.ndarray:
+    """uint8 frames (T, H, W, C) of the walk, decoded in batches under inference mode.
+
+    Frame i depends only on the timeline, so the same timeline always renders the
+    same frames (bit for bit on the same device).
+    """
+    timeline.validate()
+    latents = timeline_latents(model.latents_for_seeds(timeline.seeds), timeline)
+    classes = timeline_class_weights(timeline, model.num_classes)
+    chunks = []
+    with evaluating(model):
+        for i in range(0, latents.shape[0], batch_size):
+            z = latents[i:i + batch_size].to(model.device)
+            if classes is None:
+                images = model.decode(z)
+            else:
+                images = model.decode_with_classes(z, classes[i:i + batch_size].to(model.device))
+            chunks.append(to_uint8(images))
+    return np.concatenate(chunks)
+
+
+def walk_frames(run_dir: str | Path, timeline: Timeline, device: str = "auto"
+                ) -> tuple[np.ndarray, dict]:
+    """(frames, provenance) of a latent walk through a saved run's generator."""
+    timeline.validate()
+    run = RunDir(run_dir)
+    name, model = run.load_model(resolve_device(device))
+    frames = render_walk(model, timeline)
+    return frames, {"kind": "interpolate", "model": name, "run": run.path.name,
+                    "step": checkpoint_step(run), "seeds": timeline.seeds,
+                    "timeline": timeline.to_dict()}
+
+
+def checkpoint_step(run: RunDir) -> int | None:
+    from engine.checkpoints import read_manifest
+
+    manifest = read_manifest(run.path)
+    return manifest.get("step") if manifest else None
+
+
+# -- a family's own process ----------------------------------------------------------
+def process_frames(run_dir: str | Path, seed: int, label: int | None = None,
+                   device: str = "auto") -> tuple[np.ndarray, dict]:
+    """(frames, provenance) of the run's model showing its own process for one seed."""
+    run = RunDir(run_dir)
+    name, model = run.load_model(resolve_device(device))
+    if model.process_name is None:
+        raise ConfigError(f"{name} has no process animation; use --kind interpolate or timelapse")
+    with evaluating(model):
+        frames = to_uint8(model.process_frames(seed, label))
+    return frames, {"kind": "process", "process": model.process_name, "model": name,
+                    "run": run.path.name, "step": checkpoint_step(run), "seeds": [seed],
+                    **({"labels": [label]} if label is not None else {})}
+
+
+# -- the training time-lapse ----------------------------------------------------------
+def timelapse_frames(run_dir: str | Path, tiles: list[int] | None = None
+                     ) -> tuple[list[int], list[np.ndarray]]:
+    """(steps, uint8 frames (H, W, C)) of the run's fixed-seed grids, oldest first.
+
+    With `tiles` (indices 0-63, which are also the tiles' seeds), each frame shows
+    only those tiles: one tile alone, or several as a smaller grid.
+    """
     run = RunDir(run_dir)
     run.read_config()  # a clear error if this is not a run folder
+    if tiles is not None:
+        bad = [t for t in tiles if not 0 <= t < GRID_TILES]
+        if not tiles or bad:
+            raise ConfigError(f"time-lapse tiles must be from 0 to {GRID_TILES - 1}"
+                              + (f", not {bad[0]}" if bad else ""))
     steps, frames = [], []
     for step, path in run.sample_history():
         try:
@@ -21,8 +121,29 @@ def timelapse_frames(run_dir: str | Path) -> tuple[list[int], list[np.ndarray]]:
                 array = np.asarray(picture.convert("L" if picture.mode in ("L", "I", "1") else "RGB"))
         except OSError as exc:
             raise RunDirError(f"{path}: unreadable sample grid ({exc})") from None
-        frames.append(array[:, :, None] if array.ndim == 2 else array)
+        frame = array[:, :, None] if array.ndim == 2 else array
+        if tiles is not None:
+            frame = _select_tiles(frame, tiles, path)
+        frames.append(frame)
         steps.append(step)
     if not frames:
         raise RunDirError(f"{run.path} has no sample grids yet; train for a few seconds first")
     return steps, frames
+
+
+def grid_tile(grid: np.ndarray, index: int, path: Path | str = "sample grid") -> np.ndarray:
+    """Tile `index` of a training sample grid (8 columns, 2 px padding)."""
+    h, w = grid.shape[:2]
+    side = (w - GRID_PADDING) // GRID_COLUMNS - GRID_PADDING
+    rows = GRID_TILES // GRID_COLUMNS
+    if side < 1 or w != GRID_COLUMNS * (side + GRID_PADDING) + GRID_PADDING \
+            or h != rows * (side + GRID_PADDING) + GRID_PADDING:
+        raise RunDirError(f"{path}: not an 8 x 8 sample grid ({w} x {h} pixels)")
+    r, c = divmod(index, GRID_COLUMNS)
+    y, x = GRID_PADDING + r * (side + GRID_PADDING), GRID_PADDING + c * (side + GRID_PADDING)
+    return grid[y:y + side, x:x + side].copy()
+
+
+def _select_tiles(grid: np.ndarray, tiles: list[int], path: Path) -> np.ndarray:
+    chosen = np.stack([grid_tile(grid, t, path) for t in tiles])
+    return chosen[0] if len(tiles) == 1 else make_grid(chosen)

@@ -54,22 +54,15 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 1,
 
 def save_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0, scale: int = 1,
              loop: int = 0, provenance: dict[str, Any] | None = None) -> Path:
-    """Save uint8 frames (H, W, C) as an animated GIF; loop=0 repeats forever."""
-    if not frames:
-        raise ConfigError("there are no frames to export yet")
-    if not 0.1 <= fps <= MAX_FPS:
-        raise ConfigError(f"frame rate must be between 0.1 and {MAX_FPS} fps, not {fps}")
-    _check_scale(scale)
-    pictures = [to_pil(f, scale) for f in frames]
-    if pictures[0].mode == "RGB":
-        # One adaptive palette per frame keeps colour runs faithful.
-        pictures = [p.quantize(colors=256, method=Image.Quantize.MEDIANCUT) for p in pictures]
-    buffer = io.BytesIO()
-    # GIF delays are in hundredths of a second; Pillow takes milliseconds.
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=round(1000 / fps), loop=loop, disposal=1,
-                     comment=_provenance(provenance).encode())
-    _write(Path(path), buffer.getvalue())
+    """Save uint8 frames (H, W, C) as an animated GIF; loop=0 repeats forever, loop=N
+    repeats N more times (the GIF loop field). engine.exporters has every option."""
+    from engine.exporters.common import ExportOptions, check_frames
+    from engine.exporters.gif import gif_bytes
+
+    options = ExportOptions(fps=fps, scale=scale, plays=0 if loop == 0 else loop + 1)
+    options.validate()
+    data = gif_bytes(check_frames(frames), options, provenance)
+    _write(Path(path), data)
     return Path(path)
 
 

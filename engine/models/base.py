@@ -83,6 +83,27 @@ class GenerativeModel(ABC):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] from latents. Called under inference mode."""
 
+    # -- optional hooks for animation; families override what they support ------
+    # Conditional families set this to their number of classes; 0 = unconditional.
+    num_classes: int = 0
+    # The name of the family's own generative process ("denoising", "drawing",
+    # "continuation", ...) when it implements process_frames(); None if it has none.
+    process_name: ClassVar[str | None] = None
+
+    def decode_with_classes(self, latents: torch.Tensor,
+                            class_weights: torch.Tensor | None) -> torch.Tensor:
+        """Images from latents and class mixtures (N, num_classes), rows summing to 1:
+        one-hot at a keyframe, blended between, so a walk can morph between classes.
+        Unconditional families ignore the classes. Called under inference mode."""
+        return self.decode(latents)
+
+    def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
+        """Frames (T, C, H, W) in [-1, 1] of the family's own process for one seed: a
+        canvas being drawn, rows filling, noise being removed. Called under
+        inference mode after eval(). Families that set process_name override it."""
+        raise ConfigError(f"the {self.family} family has no process animation; "
+                          "use a latent walk or the training time-lapse")
+
     @torch.inference_mode()
     def sample(self, seeds: list[int]) -> torch.Tensor:
         """Images in [-1, 1] for the given seeds, on the model's device."""

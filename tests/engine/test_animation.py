@@ -53,3 +53,122 @@ def test_unreadable_sample_grid_names_the_file(run_copy):
     with pytest.raises(RunDirError, match="unreadable sample grid") as info:
         timelapse_frames(run_copy)
     assert str(bad) in str(info.value)
+
+
+# -- latent walks ------------------------------------------------------------------
+import torch  # noqa: E402
+
+from engine.animation import render_walk, walk_frames  # noqa: E402
+from engine.errors import ConfigError  # noqa: E402
+from engine.keyframes import Timeline  # noqa: E402
+from engine.sampling import sample_run  # noqa: E402
+
+
+def test_walk_passes_through_each_keyframes_own_image(trained_run):
+    timeline = Timeline.from_seeds([1, 7, 42], frames_between=3)
+    frames, provenance = walk_frames(trained_run, timeline, device="cpu")
+    assert frames.shape == (9, 28, 28, 1) and frames.dtype == np.uint8
+    tiles = sample_run(trained_run, [1, 7, 42], device="cpu")
+    for k, position in enumerate(timeline.keyframe_positions()):
+        assert np.abs(frames[position].astype(int) - tiles[k]).max() <= 1
+    assert provenance["seeds"] == [1, 7, 42] and provenance["kind"] == "interpolate"
+    assert provenance["model"] == "dcgan" and provenance["step"] == 4
+    assert Timeline.from_dict(provenance["timeline"]) == timeline
+
+
+def test_walk_is_reproducible_and_batching_does_not_change_it(trained_run):
+    from engine.runs import RunDir
+    _, model = RunDir(trained_run).load_model(torch.device("cpu"))
+    timeline = Timeline.from_seeds([3, 5], frames_between=10, ease="in-out")
+    once = render_walk(model, timeline, batch_size=64)
+    again = render_walk(model, timeline, batch_size=64)
+    np.testing.assert_array_equal(once, again)
+    assert np.abs(render_walk(model, timeline, batch_size=4).astype(int) - once).max() <= 1
+    assert all(net.training for net in model.networks().values())  # left as it was
+
+
+def test_looped_walk_has_no_jump(trained_run):
+    timeline = Timeline.from_seeds([1, 7, 42], frames_between=6, loop=True)
+    frames, _ = walk_frames(trained_run, timeline, device="cpu")
+    f = frames.astype(np.int16)
+    steps = [np.abs(f[i] - f[(i + 1) % len(f)]).mean() for i in range(len(f))]
+    assert steps[-1] <= max(steps[:-1])
+
+
+class _ConditionalToy:
+    """Just enough of a conditional model to check what the walk hands it."""
+    num_classes = 3
+    device = torch.device("cpu")
+
+    def __init__(self):
+        self.seen = []
+
+    def networks(self):
+        return {}
+
+    def latents_for_seeds(self, seeds):
+        return torch.stack([torch.full((4,), float(s)) for s in seeds])
+
+    def decode(self, latents):
+        raise AssertionError("a walk with classes must use decode_with_classes")
+
+    def decode_with_classes(self, latents, class_weights):
+        self.seen.append(class_weights.clone())
+        return class_weights[:, :, None, None].expand(-1, 3, 2, 2) * 2 - 1
+
+
+def test_walk_hands_class_mixtures_to_conditional_models():
+    toy = _ConditionalToy()
+    frames = render_walk(toy, Timeline.from_seeds([1, 2], labels=[0, 2], frames_between=1))
+    weights = torch.cat(toy.seen)
+    torch.testing.assert_close(weights, torch.tensor([[1, 0, 0], [0.5, 0, 0.5], [0, 0, 1.0]]))
+    assert frames.shape == (3, 2, 2, 3) and frames[1, 0, 0].tolist() == [128, 0, 128]
+
+
+def test_unconditional_models_ignore_labels(trained_run):
+    plain, _ = walk_frames(trained_run, Timeline.from_seeds([1, 2], frames_between=2), device="cpu")
+    labelled, _ = walk_frames(trained_run, Timeline.from_seeds([1, 2], labels=[4, 9], frames_between=2),
+                              device="cpu")
+    np.testing.assert_array_equal(plain, labelled)
+
+
+# -- a family's own process ------------------------------------------------------------
+def test_gan_has_no_process_animation(trained_run):
+    from engine.animation import process_frames
+    with pytest.raises(ConfigError, match="dcgan has no process animation"):
+        process_frames(trained_run, seed=3, device="cpu")
+
+
+def test_process_hook_is_used_when_a_family_provides_it(trained_run, monkeypatch):
+    from engine.animation import process_frames
+    from engine.models.gan import GanModel
+
+    def drawing(self, seed, label=None):
+        assert torch.is_inference_mode_enabled()
+        return torch.linspace(-1, 1, 5)[:, None, None, None].expand(5, 1, 28, 28)
+
+    monkeypatch.setattr(GanModel, "process_name", "drawing")
+    monkeypatch.setattr(GanModel, "process_frames", drawing)
+    frames, provenance = process_frames(trained_run, seed=3, device="cpu")
+    assert frames.shape == (5, 28, 28, 1)
+    assert frames[0].max() == 0 and frames[-1].min() == 255
+    assert provenance["process"] == "drawing" and provenance["seeds"] == [3]
+
+
+# -- time-lapse of chosen tiles ---------------------------------------------------------
+def test_timelapse_of_one_tile_is_that_seeds_image(trained_run):
+    steps, frames = timelapse_frames(trained_run, tiles=[9])
+    assert frames[0].shape == (28, 28, 1)
+    tile = sample_run(trained_run, [9], device="cpu")[0]
+    assert np.abs(frames[-1].astype(int) - tile).max() <= 1   # the last grid is the final state
+
+
+def test_timelapse_of_several_tiles_is_a_small_grid(trained_run):
+    _, frames = timelapse_frames(trained_run, tiles=[0, 1, 2, 3])
+    assert frames[0].shape == (2 + 2 * 30, 2 + 2 * 30, 1)
+
+
+@pytest.mark.parametrize("tiles", [[], [64], [-1]])
+def test_bad_timelapse_tiles(trained_run, tiles):
+    with pytest.raises(ConfigError, match="tiles must be from 0 to 63"):
+        timelapse_frames(trained_run, tiles=tiles)

@@ -1,0 +1,93 @@
+"""What every animation exporter shares: options, checks, provenance, atomic writes."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from engine import __version__
+from engine.atomic import atomic_write_bytes
+from engine.errors import ConfigError, RunDirError
+from engine.images import upscale_nearest
+
+PROVENANCE_KEY = "latent-atelier"
+MAX_SCALE = 64
+MAX_FPS = 50.0     # GIF timing is in hundredths of a second and viewers floor it at 20 ms
+MAX_PLAYS = 65535  # the GIF loop field is 16 bits
+PALETTES = ("per-frame", "global")
+
+
+@dataclasses.dataclass
+class ExportOptions:
+    fps: float = 24.0
+    scale: int = 1              # nearest-neighbour enlargement, for a crisp pixel look
+    plays: int = 0              # how many times it plays; 0 = forever
+    palette: str = "per-frame"  # GIF: one palette per frame or one for the whole clip
+    dither: bool = False        # GIF: Floyd-Steinberg dithering of colour frames
+    crf: int = 18               # MP4: H.264 constant rate factor (0 lossless .. 51 worst)
+    columns: int | None = None  # sprite sheet: frames per row (default: about square)
+
+    def validate(self) -> None:
+        if not (isinstance(self.fps, (int, float)) and 0.1 <= self.fps <= MAX_FPS):
+            raise ConfigError(f"frame rate must be between 0.1 and {MAX_FPS:g} fps, not {self.fps}")
+        if isinstance(self.scale, bool) or not isinstance(self.scale, int) or not 1 <= self.scale <= MAX_SCALE:
+            raise ConfigError(f"scale must be between 1 and {MAX_SCALE}, not {self.scale}")
+        if isinstance(self.plays, bool) or not isinstance(self.plays, int) or not 0 <= self.plays <= MAX_PLAYS:
+            raise ConfigError(f"plays must be 0 (forever) to {MAX_PLAYS}, not {self.plays}")
+        if self.palette not in PALETTES:
+            raise ConfigError(f"palette must be one of {', '.join(PALETTES)}, not {self.palette!r}")
+        if isinstance(self.crf, bool) or not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
+            raise ConfigError(f"crf must be between 0 and 51, not {self.crf}")
+        if self.columns is not None and not 1 <= self.columns <= 4096:
+            raise ConfigError(f"sheet columns must be between 1 and 4096, not {self.columns}")
+
+    @property
+    def frame_ms(self) -> int:
+        return round(1000 / self.fps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_frames(frames: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
+    """The frames as a list of uint8 (H, W, 1|3) arrays of one size, or a ConfigError."""
+    if len(frames) == 0:
+        raise ConfigError("there are no frames to export yet")
+    first = frames[0]
+    for frame in frames:
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] not in (1, 3):
+            raise ConfigError(f"frames must be uint8 (H, W, 1 or 3), not {frame.dtype} {frame.shape}")
+        if frame.shape != first.shape:
+            raise ConfigError(f"frames differ in size: {first.shape} and {frame.shape}")
+    return list(frames)
+
+
+def to_pil(image: np.ndarray, scale: int = 1) -> Image.Image:
+    """uint8 (H, W, 1|3) -> a PIL image, enlarged with nearest neighbour."""
+    image = upscale_nearest(np.ascontiguousarray(image), scale)
+    return Image.fromarray(image[:, :, 0], "L") if image.shape[2] == 1 else Image.fromarray(image, "RGB")
+
+
+def provenance_json(info: dict[str, Any] | None) -> str:
+    # ASCII-only JSON fits every container's text field (GIF comments, EXIF).
+    return json.dumps({"app_version": __version__, **(info or {})}, sort_keys=True, ensure_ascii=True)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write atomically; a clear RunDirError for a read-only folder or a full disk."""
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True)
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def sheet_columns(count: int, columns: int | None) -> int:
+    return columns or max(1, math.ceil(math.sqrt(count)))
