@@ -2,7 +2,8 @@
 
     train    train a model and write a run directory
     sample   generate images from a run (a grid, or one PNG per seed)
-    animate  export an animation of a run (the training time-lapse)
+    animate  export an animation of a run: latent walk, time-lapse, process
+    keyframes  show the keyframes and provenance of an exported file
     bench    measure training throughput
 """
 from __future__ import annotations
@@ -80,13 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="grid.png, or FOLDER/ for one PNG per seed")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("animate", help="export an animation of a run")
-    p.add_argument("run", help="run directory")
-    p.add_argument("--kind", choices=["timelapse"], default="timelapse")
-    p.add_argument("--fps", type=float, default=10.0, help="frames per second, 0.1 to 50")
-    p.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscale factor")
-    p.add_argument("--out", required=True, help="output .gif")
-    p.add_argument("--json", action="store_true")
+    from engine.cli_animate import add_parsers as add_animation_parsers
+    add_animation_parsers(sub)   # animate, keyframes
 
     p = sub.add_parser("bench", help="measure training throughput (images/s, peak memory)")
     _add_training_settings(p)
@@ -98,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": _train, "sample": _sample, "animate": _animate, "bench": _bench}[args.command]
+    from engine.cli_animate import run_animate, run_keyframes
+    handler = {"train": _train, "sample": _sample, "animate": run_animate,
+               "keyframes": run_keyframes, "bench": _bench}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:
@@ -211,18 +209,6 @@ def _sample(args: argparse.Namespace) -> int:
         written = [str(save_png(make_grid(images), out, args.scale, {**provenance, "seeds": seeds}))]
     _print(args, {"files": written, "seeds": seeds},
            f"wrote {len(written)} file(s): {written[0]}" + (" ..." if len(written) > 1 else ""))
-    return 0
-
-
-def _animate(args: argparse.Namespace) -> int:
-    from engine.animation import timelapse_frames
-    from engine.export import save_gif
-
-    steps, frames = timelapse_frames(args.run)
-    path = save_gif(frames, args.out, fps=args.fps, scale=args.scale,
-                    provenance={"kind": "timelapse", "run": Path(args.run).name, "steps": steps})
-    _print(args, {"file": str(path), "frames": len(frames), "steps": steps},
-           f"wrote {path} ({len(frames)} frames, steps {steps[0]}..{steps[-1]})")
     return 0
 
 

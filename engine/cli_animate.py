@@ -1,0 +1,159 @@
+"""`animate` and `keyframes`: the CLI side of the animation studio.
+
+    animate RUN --kind interpolate --seeds 1,7,42 --frames-between 24 --loop \
+            --ease in-out --format gif --scale 4 --out walk.gif
+    animate RUN --kind interpolate --from walk.gif --format mp4 --out walk.mp4
+    animate RUN --kind timelapse --tiles 0,9 --out lapse.webp
+    keyframes walk.gif          # the keyframes and provenance an export carries
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+
+KINDS = ("timelapse", "interpolate", "process")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",") if part != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, not {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def add_parsers(sub: Any) -> None:
+    from engine.exporters import FORMATS
+    from engine.exporters.common import PALETTES
+    from engine.keyframes import EASINGS, INTERPOLATIONS
+
+    p = sub.add_parser("animate", help="export an animation of a run (walk, time-lapse, process)")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--kind", choices=KINDS, default="timelapse")
+    p.add_argument("--out", required=True, help="file to write (a folder for --format frames)")
+    p.add_argument("--format", choices=list(FORMATS), default=None,
+                   help="default: from the --out name (.gif, .png = apng, .webp, .mp4, no suffix = frames)")
+    walk = p.add_argument_group("interpolate (latent walk)")
+    walk.add_argument("--seeds", type=_int_list, default=None, help="keyframe seeds, e.g. 1,7,42")
+    walk.add_argument("--labels", type=_int_list, default=None,
+                      help="a class per keyframe for conditional models (others ignore it)")
+    walk.add_argument("--from", dest="from_file", default=None,
+                      help="take the keyframes and settings from an exported file")
+    walk.add_argument("--frames-between", type=int, default=None, help="frames between keyframes (default 24)")
+    walk.add_argument("--ease", choices=EASINGS, default=None, help="default: linear")
+    walk.add_argument("--interpolation", choices=INTERPOLATIONS, default=None,
+                      help="slerp (default; right for Gaussian latents) or lerp")
+    walk.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
+                      help="walk back to the first keyframe for a seamless loop")
+    p.add_argument("--tiles", type=_int_list, default=None,
+                   help="timelapse: only these tiles (0-63) of the sample grid; default the whole grid")
+    p.add_argument("--seed", type=int, default=0, help="process: the seed to show")
+    out = p.add_argument_group("output")
+    out.add_argument("--fps", type=float, default=None, help="frames per second, 0.1 to 50 "
+                     "(default 10 for a time-lapse, 24 otherwise)")
+    out.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscale factor")
+    out.add_argument("--plays", type=int, default=0, help="times it plays; 0 = forever (GIF, APNG, WebP)")
+    out.add_argument("--palette", choices=PALETTES, default="per-frame", help="GIF colour palette")
+    out.add_argument("--dither", action="store_true", help="GIF: dither colour frames")
+    out.add_argument("--crf", type=int, default=18, help="MP4 quality: 0 lossless .. 51 worst (default 18)")
+    out.add_argument("--columns", type=int, default=None, help="sprite sheet: frames per row")
+    out.add_argument("--estimate", action="store_true", help="print the estimated file size; write nothing")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("keyframes", help="show the keyframes and provenance an exported file carries")
+    p.add_argument("file", help="an exported GIF, PNG, APNG, WebP, MP4 or frame folder")
+    p.add_argument("--json", action="store_true")
+
+
+def _timeline(args: argparse.Namespace):
+    from engine.keyframes import Timeline
+
+    settings = {"frames_between": args.frames_between, "ease": args.ease, "loop": args.loop,
+                "interpolation": args.interpolation}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if args.from_file is not None:
+        if args.seeds is not None:
+            raise ConfigError("give --seeds or --from, not both")
+        from engine.exporters.provenance import read_timeline
+        saved, _ = read_timeline(args.from_file)
+        values = {**saved.to_dict(), **settings}
+        if args.labels is not None:
+            values["keyframes"] = [{**k, "label": lab} for k, lab in zip(values["keyframes"], args.labels)]
+        return Timeline.from_dict(values)
+    if args.seeds is None:
+        raise ConfigError("--kind interpolate needs --seeds (e.g. --seeds 1,7,42) or --from FILE")
+    return Timeline.from_seeds(args.seeds, labels=args.labels, **settings)
+
+
+def run_animate(args: argparse.Namespace) -> int:
+    from engine.animation import process_frames, timelapse_frames, walk_frames
+    from engine.exporters import (ExportOptions, estimate_size, export_animation, format_for_path,
+                                  human_size)
+
+    fmt = args.format or format_for_path(args.out)
+    options = ExportOptions(fps=args.fps if args.fps is not None else (10.0 if args.kind == "timelapse" else 24.0),
+                            scale=args.scale, plays=args.plays, palette=args.palette,
+                            dither=args.dither, crf=args.crf, columns=args.columns)
+    options.validate()  # before any model work, so a typo fails at once
+    result: dict[str, Any] = {}
+    if args.kind == "timelapse":
+        steps, frames = timelapse_frames(args.run, tiles=args.tiles)
+        provenance = {"kind": "timelapse", "run": Path(args.run).name, "steps": steps,
+                      **({"tiles": args.tiles} if args.tiles else {})}
+        result["steps"] = steps
+        text = f"{len(frames)} frames, steps {steps[0]}..{steps[-1]}"
+    elif args.kind == "interpolate":
+        timeline = _timeline(args)
+        frames, provenance = walk_frames(args.run, timeline, device=args.device)
+        result["seeds"] = timeline.seeds
+        text = f"{len(frames)} frames through seeds {', '.join(map(str, timeline.seeds))}" \
+               + (", looping" if timeline.loop else "")
+    else:
+        frames, provenance = process_frames(args.run, args.seed, device=args.device)
+        text = f"{len(frames)} frames of {provenance['process']} for seed {args.seed}"
+    if args.estimate:
+        size = estimate_size(frames, fmt, options)
+        _emit(args, {"format": fmt, "frames": len(frames), "estimated_bytes": size},
+              f"about {human_size(size)} as {fmt} ({len(frames)} frames)")
+        return 0
+    path = export_animation(frames, args.out, fmt, options, provenance)
+    record = {"file": str(path), "frames": len(frames), **result}
+    if args.kind != "timelapse":  # the time-lapse keeps its original, smaller record
+        record["format"] = fmt
+    _emit(args, record, f"wrote {path} ({text})")
+    return 0
+
+
+def run_keyframes(args: argparse.Namespace) -> int:
+    from engine.exporters.provenance import read_provenance, read_timeline
+
+    info = read_provenance(args.file)
+    try:
+        timeline, _ = read_timeline(args.file)
+        walk = timeline.to_dict()
+    except Exception as exc:  # noqa: BLE001 - a time-lapse has provenance but no keyframes
+        walk, reason = None, str(exc)
+    if args.json:
+        print(json.dumps({"provenance": info, "timeline": walk}), flush=True)
+        return 0
+    print(f"{args.file}: {info.get('kind', 'image')} from run {info.get('run')} "
+          f"(model {info.get('model', '?')}, step {info.get('step', '?')}, app {info.get('app_version')})")
+    if walk is None:
+        print(f"no keyframes: {reason}")
+    else:
+        seeds = ",".join(str(k["seed"]) for k in walk["keyframes"])
+        print(f"keyframes {seeds}; {walk['frames_between']} frames between, ease {walk['ease']}, "
+              f"{walk['interpolation']}{', loop' if walk['loop'] else ''}")
+        print(f"re-render: latent-atelier-cli animate RUN --kind interpolate --from {args.file} --out OUT")
+    return 0
+
+
+def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
+    print(json.dumps(record) if args.json else text, flush=True)
