@@ -68,13 +68,7 @@ def render_walk(model: GenerativeModel, timeline: Timeline,
 def walk_frames(run_dir: str | Path, timeline: Timeline, device: str = "auto"
                 ) -> tuple[np.ndarray, dict]:
     """(frames, provenance) of a latent walk through a saved run's generator."""
-    timeline.validate()
-    run = RunDir(run_dir)
-    name, model = run.load_model(resolve_device(device))
-    frames = render_walk(model, timeline)
-    return frames, {"kind": "interpolate", "model": name, "run": run.path.name,
-                    "step": checkpoint_step(run), "seeds": timeline.seeds,
-                    "timeline": timeline.to_dict()}
+    return WalkRenderer(run_dir, device).render(timeline)
 
 
 def checkpoint_step(run: RunDir) -> int | None:
@@ -147,3 +141,33 @@ def grid_tile(grid: np.ndarray, index: int, path: Path | str = "sample grid") ->
 def _select_tiles(grid: np.ndarray, tiles: list[int], path: Path) -> np.ndarray:
     chosen = np.stack([grid_tile(grid, t, path) for t in tiles])
     return chosen[0] if len(tiles) == 1 else make_grid(chosen)
+
+
+class WalkRenderer:
+    """Renders walks of one run again and again (the studio's live preview) without
+    rebuilding the model each time; reloads it when the run saves a new checkpoint.
+
+    Not thread-safe: use one from one thread at a time (the GUI runs one preview
+    job at a time).
+    """
+
+    def __init__(self, run_dir: str | Path, device: str = "auto") -> None:
+        self.run = RunDir(run_dir)
+        self.device = device
+        self._model: GenerativeModel | None = None
+        self._name = ""
+        self._checkpoint: tuple[str | None, int | None] = (None, None)
+
+    def render(self, timeline: Timeline) -> tuple[np.ndarray, dict]:
+        timeline.validate()
+        from engine.checkpoints import read_manifest
+
+        manifest = read_manifest(self.run.path) or {}
+        checkpoint = (manifest.get("checkpoint"), manifest.get("step"))
+        if self._model is None or checkpoint != self._checkpoint:
+            self._name, self._model = self.run.load_model(resolve_device(self.device))
+            self._checkpoint = checkpoint
+        frames = render_walk(self._model, timeline)
+        return frames, {"kind": "interpolate", "model": self._name, "run": self.run.path.name,
+                        "step": checkpoint[1], "seeds": timeline.seeds,
+                        "timeline": timeline.to_dict()}

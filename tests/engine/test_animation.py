@@ -172,3 +172,20 @@ def test_timelapse_of_several_tiles_is_a_small_grid(trained_run):
 def test_bad_timelapse_tiles(trained_run, tiles):
     with pytest.raises(ConfigError, match="tiles must be from 0 to 63"):
         timelapse_frames(trained_run, tiles=tiles)
+
+
+def test_walk_renderer_matches_walk_frames_and_reuses_its_model(trained_run, monkeypatch):
+    from engine.animation import WalkRenderer
+    from engine.runs import RunDir
+
+    timeline = Timeline.from_seeds([2, 8], frames_between=2)
+    expected, provenance = walk_frames(trained_run, timeline, device="cpu")
+    loads = []
+    original = RunDir.load_model
+    monkeypatch.setattr(RunDir, "load_model", lambda self, d: loads.append(1) or original(self, d))
+    renderer = WalkRenderer(trained_run, device="cpu")
+    for _ in range(2):
+        frames, info = renderer.render(timeline)
+        np.testing.assert_array_equal(frames, expected)
+    assert info == provenance
+    assert len(loads) == 1
