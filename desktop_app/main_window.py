@@ -8,6 +8,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
+from desktop_app.pages.animate_page import AnimatePage
 from desktop_app.pages.gallery_page import GalleryPage
 from desktop_app.pages.train_page import TrainPage
 from desktop_app.timelapse_dialog import TimelapseDialog
@@ -31,14 +32,20 @@ class MainWindow(QMainWindow):
 
         self.train_page = TrainPage(self.worker)
         self.gallery_page = GalleryPage(self.worker)
+        self.animate_page = AnimatePage(self.worker)
         self.tabs = QTabWidget(objectName="pageTabs")
         self.tabs.addTab(self.train_page, "Train")
         self.tabs.addTab(self.gallery_page, "Gallery")
+        self.tabs.addTab(self.animate_page, "Animate")
         self.setCentralWidget(self.tabs)
 
-        for page in (self.train_page, self.gallery_page):
+        for page in (self.train_page, self.gallery_page, self.animate_page):
             page.status.connect(self._show_status)
         self.gallery_page.error.connect(self.errors.report)
+        self.animate_page.error.connect(self.errors.report)
+        self.gallery_page.keyframesChosen.connect(
+            lambda run, seeds: self.animate_page.add_keyframes(seeds, run_dir=run))
+        self.gallery_page.compareRequested.connect(self.compare_checkpoints)
         self.train_page.exportRequested.connect(self.export_timelapse)
         self.worker.trainingEvent.connect(self._on_training_event)
         self.worker.exportFinished.connect(lambda path: self._show_status(f"Exported {path}"))
@@ -57,6 +64,16 @@ class MainWindow(QMainWindow):
             self.gallery_page.set_run(None)
         elif isinstance(event, (Saved, Finished)) and self.gallery_page.run_dir is None:
             self.gallery_page.set_run(event.run_dir)
+
+    def compare_checkpoints(self, run, seeds: list[int]) -> None:
+        from desktop_app.compare_dialog import CompareDialog
+
+        if run is None or not seeds:
+            return
+        dialog = CompareDialog(self.worker, run, seeds, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.compare_dialog = dialog
+        dialog.open()
 
     # -- export ----------------------------------------------------------------------
     def export_timelapse(self) -> None:

@@ -102,6 +102,7 @@ class EngineWorker(QObject):
     busyChanged = Signal(bool)            # a training run started or ended
     generationEnded = Signal()            # a gallery generation ended, done or failed
     idle = Signal()                       # no job is running any more
+    jobEnded = Signal(str)                # a job of this name ended, done or failed
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -166,6 +167,13 @@ class EngineWorker(QObject):
 
         self._start("export", work, self.exportFinished.emit, "Export failed")
 
+    def submit(self, name: str, work: Callable[[], Any], on_result: Callable[[Any], None],
+               error_title: str) -> None:
+        """Run `work()` (engine calls returning plain data) on its own thread; its
+        result reaches `on_result` on the GUI thread, a failure the error signal,
+        and jobEnded(name) follows either way."""
+        self._start(name, lambda _: work(), on_result, error_title)
+
     # -- lifetime ----------------------------------------------------------------
     def _start(self, name: str, work: Callable[[RunControl], Any],
                on_item: Callable[[Any], None], error_title: str, streaming: bool = False) -> _Job:
@@ -186,6 +194,7 @@ class EngineWorker(QObject):
             self.trainingStopped.emit()
         if job.objectName() == "sampling":
             self.generationEnded.emit()
+        self.jobEnded.emit(job.objectName())
         if not self._jobs:
             self.idle.emit()
 

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget,
-                               QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QListView,
+                               QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from desktop_app.worker import EngineWorker
-from desktop_app.widgets.qimage import to_pixmap
+from desktop_app.widgets.qimage import to_pixmap, to_qimage
 from engine.errors import AtelierError
 from engine.export import save_png
 from engine.runs import is_run_dir
@@ -22,12 +23,15 @@ TILE_PIXELS = 112
 class GalleryPage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
+    keyframesChosen = Signal(object, object)   # (run folder, seeds) for the animation studio
+    compareRequested = Signal(object, object)  # (run folder, seeds) to compare across checkpoints
 
     def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.worker = worker
         self.run_dir: Path | None = None
         self.images: dict[int, np.ndarray] = {}   # seed -> uint8 image shown in a tile
+        self.favourites: list[int] = []             # the run's favourite seeds
         self._build()
         worker.samplesReady.connect(self._on_samples)
         worker.generationEnded.connect(self._on_generation_ended)
@@ -66,6 +70,7 @@ class GalleryPage(QWidget):
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setSpacing(6)
         self.grid.setUniformItemSizes(True)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.grid.itemSelectionChanged.connect(self._update_enabled)
         self.grid.itemDoubleClicked.connect(lambda _: self.save_selected())
 
@@ -74,7 +79,25 @@ class GalleryPage(QWidget):
         self.scale_spin.setToolTip("Enlarge the saved PNG with crisp, nearest-neighbour pixels")
         self.save_button = QPushButton("Save tile as PNG…", objectName="saveTileButton")
         self.save_button.clicked.connect(self.save_selected)
+        self.keyframe_button = QPushButton("Use as keyframe", objectName="useAsKeyframeButton")
+        self.keyframe_button.setToolTip("Add the selected tiles, in order, to the Animate page's keyframes")
+        self.keyframe_button.clicked.connect(self.use_as_keyframes)
+        self.favourite_button = QPushButton("★ Favourite", objectName="favouriteButton")
+        self.favourite_button.setToolTip("Mark the selected tiles as favourites (or unmark them)")
+        self.favourite_button.clicked.connect(self.toggle_favourites)
+        self.show_favourites_button = QPushButton("Show favourites", objectName="showFavouritesButton")
+        self.show_favourites_button.clicked.connect(self.show_favourites)
+        self.compare_button = QPushButton("Compare checkpoints…", objectName="compareCheckpointsButton")
+        self.compare_button.setToolTip("The selected seeds from each kept checkpoint and the sample history")
+        self.compare_button.clicked.connect(
+            lambda: self.compareRequested.emit(self.run_dir, self.selected_seeds()[:16]))
+        self.copy_button = QPushButton("Copy", objectName="copyTileButton")
+        self.copy_button.setToolTip("Copy the selected tile, enlarged, to the clipboard")
+        self.copy_button.clicked.connect(self.copy_selected)
         bottom = QHBoxLayout()
+        for button in (self.keyframe_button, self.favourite_button, self.show_favourites_button,
+                       self.compare_button, self.copy_button):
+            bottom.addWidget(button)
         bottom.addStretch(1)
         bottom.addWidget(QLabel("Scale"))
         bottom.addWidget(self.scale_spin)
@@ -92,6 +115,12 @@ class GalleryPage(QWidget):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
+        self.favourites = []
+        if self.run_dir is not None:
+            from engine.gallery import read_favourites
+            run = self.run_dir
+            self.worker.submit("favourites", lambda: (run, read_favourites(run)),
+                               self._on_favourites, "Could not read favourites")
         self._update_enabled()
 
     def _choose_run(self) -> None:
@@ -125,16 +154,70 @@ class GalleryPage(QWidget):
         scale = max(1, TILE_PIXELS // max(images.shape[1], 1))
         for seed, image in zip(seeds, images):
             self.images[seed] = image
-            item = QListWidgetItem(QIcon(to_pixmap(image, scale)), f"seed {seed}")
+            item = QListWidgetItem(QIcon(to_pixmap(image, scale)), self._tile_text(seed))
             item.setData(SEED_ROLE, seed)
             item.setToolTip(f"Seed {seed}: double-click to save as PNG")
             self.grid.addItem(item)
         self.status.emit(f"Generated {len(seeds)} images (seeds {seeds[0]}–{seeds[-1]}).")
 
+    def _tile_text(self, seed: int) -> str:
+        return f"★ seed {seed}" if seed in self.favourites else f"seed {seed}"
+
+    # -- keyframes, favourites, clipboard -------------------------------------------------
+    def selected_seeds(self) -> list[int]:
+        """Seeds of the selected tiles, in grid order."""
+        return [self.grid.item(row).data(SEED_ROLE) for row in range(self.grid.count())
+                if self.grid.item(row).isSelected()]
+
+    def use_as_keyframes(self) -> None:
+        seeds = self.selected_seeds()
+        if seeds and self.run_dir is not None:
+            self.keyframesChosen.emit(self.run_dir, seeds)
+            self.status.emit(f"Added seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} "
+                             "as keyframes on the Animate page.")
+
+    def toggle_favourites(self) -> None:
+        from engine.gallery import set_favourite
+
+        seeds, run = self.selected_seeds(), self.run_dir
+        if not seeds or run is None:
+            return
+        favourite = not all(s in self.favourites for s in seeds)
+        self.worker.submit("favourites", lambda: (run, set_favourite(run, seeds, favourite)),
+                           self._on_favourites, "Could not save favourites")
+
+    def _on_favourites(self, result: tuple[Path, list[int]]) -> None:
+        run, favourites = result
+        if run != self.run_dir:
+            return
+        self.favourites = favourites
+        for row in range(self.grid.count()):
+            item = self.grid.item(row)
+            item.setText(self._tile_text(item.data(SEED_ROLE)))
+        self._update_enabled()
+
+    def show_favourites(self) -> None:
+        if self.run_dir is None or self._generating or not self.favourites:
+            return
+        self.status.emit(f"Generating {len(self.favourites)} favourites…")
+        self._generating = True
+        self._update_enabled()
+        self.worker.generate(self.run_dir, list(self.favourites))
+
+    def copy_selected(self) -> bool:
+        seed = self.selected_seed()
+        if seed is None:
+            return False
+        from engine.images import upscale_nearest
+        QGuiApplication.clipboard().setImage(to_qimage(upscale_nearest(self.images[seed],
+                                                                       self.scale_spin.value())))
+        self.status.emit(f"Copied seed {seed} to the clipboard.")
+        return True
+
     # -- saving ----------------------------------------------------------------------
     def selected_seed(self) -> int | None:
-        items = self.grid.selectedItems()
-        return items[0].data(SEED_ROLE) if items else None
+        seeds = self.selected_seeds()
+        return seeds[0] if seeds else None
 
     def save_selected(self, path: str | None = None) -> Path | None:
         seed = self.selected_seed()
@@ -164,4 +247,9 @@ class GalleryPage(QWidget):
         ready = self.run_dir is not None and not self._generating
         self.generate_button.setEnabled(ready)
         self.next_button.setEnabled(ready)
-        self.save_button.setEnabled(self.selected_seed() is not None)
+        selected = self.selected_seed() is not None
+        self.save_button.setEnabled(selected)
+        self.copy_button.setEnabled(selected)
+        for button in (self.keyframe_button, self.favourite_button, self.compare_button):
+            button.setEnabled(selected and self.run_dir is not None)
+        self.show_favourites_button.setEnabled(ready and bool(self.favourites))

@@ -1,0 +1,480 @@
+"""The animation studio: keyframes from gallery tiles, a live preview that plays
+while you edit, and export to GIF, APNG, WebP, MP4, frames or a sprite sheet.
+
+Every render, size estimate, export and file read runs on the engine worker;
+this page only keeps plain data (the timeline, uint8 frames) and a timer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from desktop_app.widgets.image_view import ImageView
+from desktop_app.widgets.qimage import to_pixmap
+from desktop_app.worker import EngineWorker
+from engine.errors import AtelierError
+from engine.exporters import FORMATS, ExportOptions, human_size
+from engine.exporters.common import PALETTES
+from engine.keyframes import EASINGS, INTERPOLATIONS, Keyframe, Timeline
+from engine.runs import is_run_dir
+
+KEYFRAME_ROLE = Qt.ItemDataRole.UserRole
+PREVIEW_JOB = "walk-preview"
+ESTIMATE_JOB = "export-estimate"
+EDIT_SETTLE_MS = 150      # wait for a burst of edits to end before rendering
+ICON_PIXELS = 48
+FILTERS = {"gif": "GIF animation (*.gif)", "apng": "Animated PNG (*.png)",
+           "webp": "Animated WebP (*.webp)", "mp4": "MP4 video (*.mp4)",
+           "frames": "Folder of PNG frames (*)", "sheet": "Sprite sheet PNG (*.png)"}
+
+
+class AnimatePage(QWidget):
+    status = Signal(str)
+    error = Signal(str, str, str)
+    exported = Signal(str)        # path written
+
+    def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.run_dir: Path | None = None
+        self._renderer: Any = None            # engine.animation.WalkRenderer, used on the worker only
+        self.frames: np.ndarray | None = None  # the preview's frames, uint8 (T, H, W, C)
+        self.provenance: dict[str, Any] = {}
+        self.rendered_timeline: dict[str, Any] | None = None
+        self._frame = 0
+        self._preview_busy = self._preview_dirty = False
+        self._estimate_busy = self._estimate_dirty = False
+        self.estimate: int | None = None
+        self._build()
+        self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
+        self._settle.timeout.connect(self._render_preview)
+        self._player = QTimer(self)
+        self._player.timeout.connect(self._next_frame)
+        worker.jobEnded.connect(self._on_job_ended)
+        self._update_enabled()
+
+    # -- building ------------------------------------------------------------------
+    def _build(self) -> None:
+        self.run_label = QLabel("No run chosen. Pick tiles in the Gallery, or open a run.",
+                                objectName="animateRunLabel", wordWrap=True)
+        self.open_run_button = QPushButton("Open run…", objectName="animateOpenRunButton")
+        self.open_run_button.clicked.connect(self._choose_run)
+        self.open_animation_button = QPushButton("Open animation…", objectName="openAnimationButton")
+        self.open_animation_button.setToolTip("Read the keyframes back from an exported GIF, PNG, "
+                                              "APNG, WebP, MP4 or frame folder")
+        self.open_animation_button.clicked.connect(self._choose_animation)
+        top = QHBoxLayout()
+        top.addWidget(self.run_label, 1)
+        top.addWidget(self.open_run_button)
+        top.addWidget(self.open_animation_button)
+
+        # Keyframes: drag to reorder, or use the arrows.
+        self.keyframe_list = QListWidget(objectName="keyframeList")
+        self.keyframe_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.keyframe_list.setIconSize(QSize(ICON_PIXELS, ICON_PIXELS))
+        self.keyframe_list.model().rowsMoved.connect(self._timeline_changed)
+        self.keyframe_list.itemSelectionChanged.connect(self._update_enabled)
+        self.seed_spin = QSpinBox(objectName="keyframeSeedSpin", minimum=0, maximum=2**31 - 1)
+        self.class_spin = QSpinBox(objectName="keyframeClassSpin", minimum=-1, maximum=9999, value=-1)
+        self.class_spin.setSpecialValueText("no class")
+        self.class_spin.setToolTip("Class for conditional models; unconditional models ignore it")
+        self.add_button = QPushButton("Add", objectName="addKeyframeButton")
+        self.add_button.clicked.connect(lambda: self.add_keyframes(
+            [self.seed_spin.value()], label=self.class_spin.value() if self.class_spin.value() >= 0 else None))
+        self.remove_button = QPushButton("Remove", objectName="removeKeyframeButton")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.up_button = QPushButton("Up", objectName="keyframeUpButton")
+        self.up_button.clicked.connect(lambda: self.move_selected(-1))
+        self.down_button = QPushButton("Down", objectName="keyframeDownButton")
+        self.down_button.clicked.connect(lambda: self.move_selected(1))
+        add_row = QHBoxLayout()
+        add_row.addWidget(QLabel("Seed"))
+        add_row.addWidget(self.seed_spin, 1)
+        add_row.addWidget(self.class_spin)
+        add_row.addWidget(self.add_button)
+        edit_row = QHBoxLayout()
+        for button in (self.remove_button, self.up_button, self.down_button):
+            edit_row.addWidget(button)
+
+        self.frames_between_spin = QSpinBox(objectName="framesBetweenSpin", minimum=0, maximum=1000,
+                                            value=24)
+        self.ease_combo = QComboBox(objectName="easeCombo")
+        for ease in EASINGS:
+            self.ease_combo.addItem({"linear": "Linear", "in-out": "Ease in-out"}[ease], ease)
+        self.interpolation_combo = QComboBox(objectName="interpolationCombo")
+        for kind in INTERPOLATIONS:
+            self.interpolation_combo.addItem({"slerp": "Spherical (Gaussian latents)",
+                                              "lerp": "Straight line"}[kind], kind)
+        self.loop_check = QCheckBox("Loop back to the first keyframe", objectName="loopCheck")
+        for signal in (self.frames_between_spin.valueChanged, self.ease_combo.currentIndexChanged,
+                       self.interpolation_combo.currentIndexChanged, self.loop_check.toggled):
+            signal.connect(self._timeline_changed)
+
+        keyframes_box = QGroupBox("Keyframes")
+        kf = QVBoxLayout(keyframes_box)
+        kf.addWidget(self.keyframe_list, 1)
+        kf.addLayout(add_row)
+        kf.addLayout(edit_row)
+        form = QFormLayout()
+        form.addRow("Frames between", self.frames_between_spin)
+        form.addRow("Easing", self.ease_combo)
+        form.addRow("Path", self.interpolation_combo)
+        form.addRow(self.loop_check)
+        kf.addLayout(form)
+
+        # Preview.
+        self.preview = ImageView("Add two or more keyframes to see the walk.")
+        self.preview.setObjectName("animationPreview")
+        self.play_button = QPushButton("Pause", objectName="playButton", checkable=True, checked=True)
+        self.play_button.toggled.connect(self._play_toggled)
+        self.fps_spin = QDoubleSpinBox(objectName="animationFpsSpin", minimum=0.5, maximum=50.0,
+                                       value=24.0, decimals=1, suffix=" fps")
+        self.fps_spin.valueChanged.connect(self._fps_changed)
+        self.frame_label = QLabel(objectName="previewFrameLabel")
+        self.message = QLabel(objectName="animateMessage", wordWrap=True)
+        play_row = QHBoxLayout()
+        play_row.addWidget(self.play_button)
+        play_row.addWidget(self.fps_spin)
+        play_row.addWidget(self.frame_label, 1)
+
+        # Export.
+        self.format_combo = QComboBox(objectName="exportFormatCombo")
+        for name, (description, _) in FORMATS.items():
+            self.format_combo.addItem(description, name)
+        self.scale_spin = QSpinBox(objectName="exportScaleSpin", minimum=1, maximum=64, value=4, suffix=" x")
+        self.scale_spin.setToolTip("Enlarge with crisp nearest-neighbour pixels")
+        self.plays_spin = QSpinBox(objectName="exportPlaysSpin", minimum=0, maximum=65535, value=0)
+        self.plays_spin.setSpecialValueText("forever")
+        self.palette_combo = QComboBox(objectName="gifPaletteCombo")
+        for palette in PALETTES:
+            self.palette_combo.addItem({"per-frame": "One per frame", "global": "One for the clip"}[palette],
+                                       palette)
+        self.dither_check = QCheckBox("Dither colours", objectName="gifDitherCheck")
+        self.estimate_label = QLabel(objectName="exportEstimateLabel", wordWrap=True)
+        self.export_button = QPushButton("Export…", objectName="exportAnimationButton")
+        self.export_button.clicked.connect(lambda: self.export_to(None))
+        for signal in (self.format_combo.currentIndexChanged, self.scale_spin.valueChanged,
+                       self.plays_spin.valueChanged, self.palette_combo.currentIndexChanged,
+                       self.dither_check.toggled):
+            signal.connect(self._export_options_changed)
+        export_box = QGroupBox("Export")
+        ef = QFormLayout(export_box)
+        ef.addRow("Format", self.format_combo)
+        ef.addRow("Scale", self.scale_spin)
+        ef.addRow("Plays", self.plays_spin)
+        ef.addRow("GIF palette", self.palette_combo)
+        ef.addRow(self.dither_check)
+        ef.addRow(self.estimate_label)
+        ef.addRow(self.export_button)
+
+        right = QVBoxLayout()
+        right.addWidget(self.preview, 1)
+        right.addLayout(play_row)
+        right.addWidget(self.message)
+        right.addWidget(export_box)
+        body = QHBoxLayout()
+        body.addWidget(keyframes_box, 1)
+        body.addLayout(right, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(body, 1)
+
+    # -- the run and its keyframes ---------------------------------------------------
+    def set_run(self, run_dir: str | Path) -> None:
+        from engine.animation import WalkRenderer
+
+        run_dir = Path(run_dir)
+        if self.run_dir == run_dir:
+            return
+        self.run_dir = run_dir
+        self._renderer = WalkRenderer(run_dir)
+        self.run_label.setText(f"Run: {run_dir}")
+        self._timeline_changed()
+
+    def add_keyframes(self, seeds: list[int], run_dir: str | Path | None = None,
+                      label: int | None = None) -> None:
+        """Append keyframes (from the gallery: the tiles' run comes with them)."""
+        if run_dir is not None and (self.run_dir is None or Path(run_dir) != self.run_dir):
+            if self.keyframe_list.count():
+                self.status.emit("Keyframes of another run were cleared.")
+            self.keyframe_list.clear()
+            self.set_run(run_dir)
+        for seed in seeds:
+            self._append(Keyframe(int(seed), label))
+        self._timeline_changed()
+
+    def _append(self, keyframe: Keyframe) -> None:
+        text = f"seed {keyframe.seed}" + (f"  ·  class {keyframe.label}" if keyframe.label is not None else "")
+        item = QListWidgetItem(text)
+        item.setData(KEYFRAME_ROLE, keyframe.to_dict())
+        self.keyframe_list.addItem(item)
+
+    def keyframes(self) -> list[Keyframe]:
+        out = []
+        for row in range(self.keyframe_list.count()):
+            values = self.keyframe_list.item(row).data(KEYFRAME_ROLE)
+            out.append(Keyframe(values["seed"], values.get("label")))
+        return out
+
+    def remove_selected(self) -> None:
+        for item in self.keyframe_list.selectedItems():
+            self.keyframe_list.takeItem(self.keyframe_list.row(item))
+        self._timeline_changed()
+
+    def move_selected(self, offset: int) -> None:
+        row = self.keyframe_list.currentRow()
+        target = row + offset
+        if row < 0 or not 0 <= target < self.keyframe_list.count():
+            return
+        item = self.keyframe_list.takeItem(row)
+        self.keyframe_list.insertItem(target, item)
+        self.keyframe_list.setCurrentRow(target)
+        self._timeline_changed()
+
+    def timeline(self) -> Timeline:
+        """The timeline the controls describe (validated; raises ConfigError)."""
+        timeline = Timeline(self.keyframes(), frames_between=self.frames_between_spin.value(),
+                            ease=self.ease_combo.currentData(), loop=self.loop_check.isChecked(),
+                            interpolation=self.interpolation_combo.currentData())
+        timeline.validate()
+        return timeline
+
+    def set_timeline(self, timeline: Timeline) -> None:
+        """Show a saved timeline in the controls (one render follows, not one per control)."""
+        self._loading = True
+        try:
+            self.keyframe_list.clear()
+            for keyframe in timeline.keyframes:
+                self._append(keyframe)
+            self.frames_between_spin.setValue(timeline.frames_between)
+            self.ease_combo.setCurrentIndex(self.ease_combo.findData(timeline.ease))
+            self.interpolation_combo.setCurrentIndex(self.interpolation_combo.findData(timeline.interpolation))
+            self.loop_check.setChecked(timeline.loop)
+        finally:
+            self._loading = False
+        self._timeline_changed()
+
+    _loading = False
+
+    # -- live preview ------------------------------------------------------------------
+    def _timeline_changed(self, *_: object) -> None:
+        if self._loading:
+            return
+        self._update_enabled()
+        self._settle.start()
+
+    def is_preview_current(self) -> bool:
+        try:
+            wanted = self.timeline().to_dict()
+        except AtelierError:
+            return False
+        return self.frames is not None and self.rendered_timeline == wanted and not self._preview_dirty
+
+    def _render_preview(self) -> None:
+        if self.run_dir is None:
+            self.message.setText("Open a run, or pick tiles in the Gallery and press “Use as keyframe”.")
+            return
+        try:
+            timeline = self.timeline()
+        except AtelierError as exc:
+            self.message.setText(str(exc))
+            return
+        if self._preview_busy:
+            self._preview_dirty = True   # render again once the one in flight ends
+            return
+        self._preview_busy, self._preview_dirty = True, False
+        self.message.setText(f"Rendering {timeline.frame_count()} frames…")
+        renderer, wanted = self._renderer, timeline.to_dict()
+        self.worker.submit(PREVIEW_JOB, lambda: (wanted, *renderer.render(timeline)),
+                           self._on_preview, "Could not render the animation")
+
+    def _on_preview(self, result: tuple[dict, np.ndarray, dict]) -> None:
+        wanted, frames, provenance = result
+        self.frames, self.provenance, self.rendered_timeline = frames, provenance, wanted
+        self._frame = 0
+        positions = Timeline.from_dict(wanted).keyframe_positions()
+        scale = max(1, ICON_PIXELS // max(frames.shape[1], 1))
+        for row, position in enumerate(positions[: self.keyframe_list.count()]):
+            self.keyframe_list.item(row).setIcon(QIcon(to_pixmap(frames[position], scale)))
+        self.message.setText(f"{len(frames)} frames of {frames.shape[2]} x {frames.shape[1]} pixels "
+                             f"(step {provenance.get('step')})")
+        self._show_frame()
+        self._fps_changed()
+        self._export_options_changed()
+
+    def _on_job_ended(self, name: str) -> None:
+        if name == PREVIEW_JOB:
+            self._preview_busy = False
+            if self._preview_dirty:
+                self._render_preview()
+        elif name == ESTIMATE_JOB:
+            self._estimate_busy = False
+            if self._estimate_dirty:
+                self._estimate_dirty = False
+                self._export_options_changed()
+        self._update_enabled()
+
+    def _play_toggled(self, playing: bool) -> None:
+        self.play_button.setText("Pause" if playing else "Play")
+        self._fps_changed()
+
+    def _fps_changed(self, *_: object) -> None:
+        self._player.setInterval(round(1000 / self.fps_spin.value()))
+        if self.play_button.isChecked() and self.frames is not None and len(self.frames) > 1:
+            self._player.start()
+        else:
+            self._player.stop()
+        self._export_options_changed()
+
+    def _next_frame(self) -> None:
+        if self.frames is None:
+            return
+        self._frame = (self._frame + 1) % len(self.frames)
+        self._show_frame()
+
+    def _show_frame(self) -> None:
+        self.preview.set_image(self.frames[self._frame])
+        self.frame_label.setText(f"frame {self._frame + 1} / {len(self.frames)}")
+
+    # -- export ------------------------------------------------------------------------
+    def export_options(self) -> ExportOptions:
+        return ExportOptions(fps=self.fps_spin.value(), scale=self.scale_spin.value(),
+                             plays=self.plays_spin.value(), palette=self.palette_combo.currentData(),
+                             dither=self.dither_check.isChecked())
+
+    def export_format(self) -> str:
+        return self.format_combo.currentData()
+
+    def _export_options_changed(self, *_: object) -> None:
+        if self.frames is None:
+            self.estimate_label.setText("")
+            return
+        if self._estimate_busy:
+            self._estimate_dirty = True
+            return
+        self._estimate_busy = True
+        from engine.exporters import estimate_size
+
+        frames, fmt, options = self.frames, self.export_format(), self.export_options()
+        self.worker.submit(ESTIMATE_JOB, lambda: (fmt, options, estimate_size(frames, fmt, options)),
+                           self._on_estimate, "Could not estimate the file size")
+
+    def _on_estimate(self, result: tuple[str, ExportOptions, int]) -> None:
+        fmt, options, size = result
+        if fmt != self.export_format() or options != self.export_options() or self.frames is None:
+            return  # a newer estimate is on its way
+        self.estimate = size
+        h, w = (d * options.scale for d in self.frames.shape[1:3])
+        seconds = len(self.frames) / options.fps
+        self.estimate_label.setText(f"About {human_size(size)}: {len(self.frames)} frames of "
+                                    f"{w} x {h} pixels, {seconds:.1f} s")
+
+    def export_to(self, path: str | Path | None, confirmed: bool = False) -> bool:
+        """Export the previewed walk; asks for a file when path is None and before
+        replacing one. Returns True when an export job was started."""
+        if not self.is_preview_current():
+            self.status.emit("Wait for the preview to finish rendering, then export.")
+            return False
+        fmt = self.export_format()
+        if path is None:
+            ending = FORMATS[fmt][1]
+            suggested = str((self.run_dir or Path.home()) / f"walk{ending}")
+            path, _ = QFileDialog.getSaveFileName(self, "Export animation", suggested, FILTERS[fmt])
+            if not path:
+                return False
+            confirmed = True   # the save dialog has asked about replacing already
+            if ending and not path.lower().endswith(ending):
+                path += ending
+                confirmed = not Path(path).exists()
+        path = Path(path).expanduser()
+        if path.exists() and not confirmed and not self._confirm_replace(path):
+            return False
+        frames, options = self.frames, self.export_options()
+        provenance = dict(self.provenance)
+        from engine.exporters import export_animation
+
+        def work() -> tuple[str, int]:
+            written = export_animation(frames, path, fmt, options, provenance)
+            size = written.stat().st_size if written.is_file() else sum(
+                p.stat().st_size for p in written.iterdir())
+            return str(written), size
+
+        self.export_button.setEnabled(False)
+        self.status.emit(f"Exporting {len(frames)} frames to {path}…")
+        self.worker.submit("export", work, self._on_exported, "Export failed")
+        return True
+
+    def _confirm_replace(self, path: Path) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace file?",
+                          f"{path.name} already exists. Replace it?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("replaceExportDialog")
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def _on_exported(self, result: tuple[str, int]) -> None:
+        path, size = result
+        self.status.emit(f"Exported {path} ({human_size(size)})")
+        self.exported.emit(path)
+
+    # -- opening ---------------------------------------------------------------------------
+    def _choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a run folder",
+                                                  str(self.run_dir.parent) if self.run_dir else "")
+        if folder:
+            self.open_run(folder)
+
+    def open_run(self, folder: str | Path) -> bool:
+        if not is_run_dir(folder):
+            self.error.emit("Open run", f"{folder} is not a run folder (it has no config.json).", "")
+            return False
+        self.set_run(folder)
+        return True
+
+    def _choose_animation(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open an exported animation or tile", str(self.run_dir or Path.home()),
+            "Exported images (*.gif *.png *.webp *.mp4);;All files (*)")
+        if path:
+            self.open_animation(path)
+
+    def open_animation(self, path: str | Path) -> None:
+        """Read the keyframes an exported file carries (on the worker) and show them."""
+        from engine.exporters.provenance import read_timeline
+
+        path = Path(path)
+        self.worker.submit("read-keyframes", lambda: (str(path), *read_timeline(path)),
+                           self._on_animation_read, "Could not open the animation")
+
+    def _on_animation_read(self, result: tuple[str, Timeline, dict]) -> None:
+        path, timeline, info = result
+        run_name = info.get("run")
+        if self.run_dir is None:
+            # An export saved inside its run folder (the default) finds its run.
+            for folder in (Path(path).parent, Path(path).parent.parent):
+                if folder.name == run_name and is_run_dir(folder):
+                    self.set_run(folder)
+                    break
+        if isinstance(info.get("fps"), (int, float)) and 0.5 <= info["fps"] <= 50:
+            self.fps_spin.setValue(float(info["fps"]))
+        if isinstance(info.get("scale"), int) and 1 <= info["scale"] <= 64:
+            self.scale_spin.setValue(info["scale"])
+        self.set_timeline(timeline)
+        note = ""
+        if run_name and self.run_dir is not None and self.run_dir.name != run_name:
+            note = f" It was made from run {run_name}; open that run to re-render it exactly."
+        self.status.emit(f"Opened {Path(path).name}: {len(timeline.keyframes)} keyframes.{note}")
+
+    def _update_enabled(self) -> None:
+        has_selection = bool(self.keyframe_list.selectedItems())
+        self.remove_button.setEnabled(has_selection)
+        self.up_button.setEnabled(has_selection)
+        self.down_button.setEnabled(has_selection)
+        self.export_button.setEnabled(self.frames is not None and self.run_dir is not None)
