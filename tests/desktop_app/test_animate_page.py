@@ -221,3 +221,20 @@ def test_gallery_favourites_copy_and_compare(qtbot, window, run):
     assert any(label.startswith("checkpoint") for label in labels)
     assert any(label.startswith("sample grid") for label in labels)
     dialog.close()
+
+
+def test_studio_controls_have_documented_object_names(window):
+    doc = (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
+    for name in ["animateRunLabel", "animateOpenRunButton", "openAnimationButton", "keyframeList",
+                 "keyframeSeedSpin", "keyframeClassSpin", "addKeyframeButton", "removeKeyframeButton",
+                 "keyframeUpButton", "keyframeDownButton", "framesBetweenSpin", "easeCombo",
+                 "interpolationCombo", "loopCheck", "animationPreview", "playButton",
+                 "animationFpsSpin", "previewFrameLabel", "animateMessage", "exportFormatCombo",
+                 "exportScaleSpin", "exportPlaysSpin", "gifPaletteCombo", "gifDitherCheck",
+                 "exportEstimateLabel", "exportAnimationButton", "useAsKeyframeButton",
+                 "favouriteButton", "showFavouritesButton", "compareCheckpointsButton",
+                 "copyTileButton"]:
+        assert window.findChild(object, name) is not None, name
+        assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
+    for name in ["compareDialog", "compareStatus", "compareTable", "replaceExportDialog"]:
+        assert f"`{name}`" in doc, name
