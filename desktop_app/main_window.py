@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Never leave a thread behind: stop every job between steps (training saves),
         keep the window up, saying so, and close for real once the worker is idle."""
+        self.animate_page.stop()   # no new previews while (or after) closing
         if self.worker.running_jobs() == 0:
             super().closeEvent(event)
             return
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         # An error while stopping (say the final save failed) must stay on screen.
         if self._closing:
             self._closing = False
+            self.animate_page.restart()
             self.centralWidget().setEnabled(True)
             self._show_status("Closing was cancelled because of an error.")
 

@@ -24,6 +24,10 @@ class TimelapseDialog(QDialog):
                                        value=10.0, decimals=1, suffix=" fps")
         self.scale_spin = QSpinBox(objectName="timelapseScaleSpin", minimum=1, maximum=8, value=2,
                                    suffix=" x")
+        self.tiles_edit = QLineEdit(objectName="timelapseTilesEdit")
+        self.tiles_edit.setPlaceholderText("whole grid")
+        self.tiles_edit.setToolTip("Only these tiles of the 8 x 8 grid (0-63, which are also their "
+                                   "seeds), e.g. 0, 9, 12; empty for the whole grid")
         self.summary = QLabel(objectName="timelapseSummary")
         self.fps_spin.valueChanged.connect(self._update_summary)
         self.scale_spin.valueChanged.connect(self._update_summary)
@@ -35,6 +39,7 @@ class TimelapseDialog(QDialog):
         form.addRow("File", path_row)
         form.addRow("Frame rate", self.fps_spin)
         form.addRow("Scale", self.scale_spin)
+        form.addRow("Tiles", self.tiles_edit)
         form.addRow(self.summary)
         form.addRow(self.buttons)
         self._update_summary()
@@ -54,7 +59,26 @@ class TimelapseDialog(QDialog):
         if not self.path_edit.text().strip():
             self.summary.setText("Choose a file to save to.")
             return
+        try:
+            self.tiles()
+        except ValueError as exc:
+            self.summary.setText(str(exc))
+            return
         self.accept()
 
-    def choice(self) -> tuple[Path, float, int]:
-        return Path(self.path_edit.text().strip()).expanduser(), self.fps_spin.value(), self.scale_spin.value()
+    def tiles(self) -> list[int] | None:
+        """The chosen tiles, or None for the whole grid; ValueError says what is wrong."""
+        text = self.tiles_edit.text().replace(" ", "").strip(",")
+        if not text:
+            return None
+        try:
+            tiles = [int(part) for part in text.split(",")]
+        except ValueError:
+            raise ValueError("Tiles: whole numbers from 0 to 63, separated by commas.") from None
+        if not all(0 <= t <= 63 for t in tiles):
+            raise ValueError("Tiles: whole numbers from 0 to 63, separated by commas.")
+        return tiles
+
+    def choice(self) -> tuple[Path, float, int, list[int] | None]:
+        return (Path(self.path_edit.text().strip()).expanduser(), self.fps_spin.value(),
+                self.scale_spin.value(), self.tiles())

@@ -155,14 +155,16 @@ class EngineWorker(QObject):
         self._start("sampling", lambda _: (seeds, sample_run(run_dir, seeds)),
                     lambda result: self.samplesReady.emit(*result), "Could not generate images")
 
-    def export_timelapse(self, run_dir: str | Path, path: str | Path, fps: float, scale: int) -> None:
+    def export_timelapse(self, run_dir: str | Path, path: str | Path, fps: float, scale: int,
+                         tiles: list[int] | None = None) -> None:
         from engine.animation import timelapse_frames
         from engine.export import save_gif
 
         def work(_: RunControl) -> str:
-            steps, frames = timelapse_frames(run_dir)
+            steps, frames = timelapse_frames(run_dir, tiles=tiles)
             save_gif(frames, path, fps=fps, scale=scale,
-                     provenance={"kind": "timelapse", "run": Path(run_dir).name, "steps": steps})
+                     provenance={"kind": "timelapse", "run": Path(run_dir).name, "steps": steps,
+                                 **({"tiles": tiles} if tiles else {})})
             return str(path)
 
         self._start("export", work, self.exportFinished.emit, "Export failed")

@@ -48,11 +48,12 @@ class AnimatePage(QWidget):
         self._renderer: Any = None            # engine.animation.WalkRenderer, used on the worker only
         self.frames: np.ndarray | None = None  # the preview's frames, uint8 (T, H, W, C)
         self.provenance: dict[str, Any] = {}
-        self.rendered_timeline: dict[str, Any] | None = None
+        self.rendered: tuple[Path, dict[str, Any]] | None = None   # (run, timeline) of the frames
         self._frame = 0
         self._preview_busy = self._preview_dirty = False
         self._estimate_busy = self._estimate_dirty = False
         self.estimate: int | None = None
+        self._stopped = False    # the window is closing: start no more work
         self._build()
         self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
         self._settle.timeout.connect(self._render_preview)
@@ -187,6 +188,18 @@ class AnimatePage(QWidget):
         layout.addLayout(top)
         layout.addLayout(body, 1)
 
+    def stop(self) -> None:
+        """Start no new renders or estimates (the window is closing): a job started
+        now could outlive the worker that owns its thread."""
+        self._stopped = True
+        self._settle.stop()
+        self._player.stop()
+
+    def restart(self) -> None:
+        """Undo stop() (closing was cancelled)."""
+        self._stopped = False
+        self._fps_changed()
+
     # -- the run and its keyframes ---------------------------------------------------
     def set_run(self, run_dir: str | Path) -> None:
         from engine.animation import WalkRenderer
@@ -276,9 +289,12 @@ class AnimatePage(QWidget):
             wanted = self.timeline().to_dict()
         except AtelierError:
             return False
-        return self.frames is not None and self.rendered_timeline == wanted and not self._preview_dirty
+        return (self.frames is not None and self.rendered == (self.run_dir, wanted)
+                and not self._preview_dirty)
 
     def _render_preview(self) -> None:
+        if self._stopped:
+            return
         if self.run_dir is None:
             self.message.setText("Open a run, or pick tiles in the Gallery and press “Use as keyframe”.")
             return
@@ -292,15 +308,15 @@ class AnimatePage(QWidget):
             return
         self._preview_busy, self._preview_dirty = True, False
         self.message.setText(f"Rendering {timeline.frame_count()} frames…")
-        renderer, wanted = self._renderer, timeline.to_dict()
+        renderer, wanted = self._renderer, (self.run_dir, timeline.to_dict())
         self.worker.submit(PREVIEW_JOB, lambda: (wanted, *renderer.render(timeline)),
                            self._on_preview, "Could not render the animation")
 
-    def _on_preview(self, result: tuple[dict, np.ndarray, dict]) -> None:
+    def _on_preview(self, result: tuple[tuple[Path, dict], np.ndarray, dict]) -> None:
         wanted, frames, provenance = result
-        self.frames, self.provenance, self.rendered_timeline = frames, provenance, wanted
+        self.frames, self.provenance, self.rendered = frames, provenance, wanted
         self._frame = 0
-        positions = Timeline.from_dict(wanted).keyframe_positions()
+        positions = Timeline.from_dict(wanted[1]).keyframe_positions()
         scale = max(1, ICON_PIXELS // max(frames.shape[1], 1))
         for row, position in enumerate(positions[: self.keyframe_list.count()]):
             self.keyframe_list.item(row).setIcon(QIcon(to_pixmap(frames[position], scale)))
@@ -328,7 +344,8 @@ class AnimatePage(QWidget):
 
     def _fps_changed(self, *_: object) -> None:
         self._player.setInterval(round(1000 / self.fps_spin.value()))
-        if self.play_button.isChecked() and self.frames is not None and len(self.frames) > 1:
+        if self.play_button.isChecked() and self.frames is not None and len(self.frames) > 1 \
+                and not self._stopped:
             self._player.start()
         else:
             self._player.stop()
@@ -354,6 +371,8 @@ class AnimatePage(QWidget):
         return self.format_combo.currentData()
 
     def _export_options_changed(self, *_: object) -> None:
+        if self._stopped:
+            return
         if self.frames is None:
             self.estimate_label.setText("")
             return

@@ -238,3 +238,40 @@ def test_studio_controls_have_documented_object_names(window):
         assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
     for name in ["compareDialog", "compareStatus", "compareTable", "replaceExportDialog"]:
         assert f"`{name}`" in doc, name
+
+
+def test_timelapse_dialog_exports_chosen_tiles(qtbot, window, run, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    window.worker.current_run = run
+    window.export_timelapse()
+    dialog = window.timelapse_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    out = tmp_path / "tile9.gif"
+    dialog.path_edit.setText(str(out))
+    dialog.scale_spin.setValue(2)
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    dialog.tiles_edit.setText("9, x")
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "0 to 63" in dialog.summary.text()
+    dialog.tiles_edit.setText("9")
+    with qtbot.waitSignal(window.worker.exportFinished, timeout=30_000):
+        qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    frames, _ = read_frames(out)
+    assert frames[0].shape == (56, 56) and len(frames) == 5
+    assert read_provenance(out)["tiles"] == [9]
+
+
+def test_a_closing_window_starts_no_new_previews(qtbot, window, run):
+    studio = window.animate_page
+    studio.open_run(run)
+    studio.add_keyframes([1, 2])
+    studio.frames_between_spin.setValue(1)
+    qtbot.waitUntil(lambda: preview_ready(studio), timeout=30_000)
+    studio.stop()
+    studio.frames_between_spin.setValue(5)
+    qtbot.wait(3 * 150)
+    assert not studio._preview_busy and len(studio.frames) == 3
+    studio.restart()
+    studio.frames_between_spin.setValue(4)
+    qtbot.waitUntil(lambda: preview_ready(studio) and len(studio.frames) == 6, timeout=30_000)
