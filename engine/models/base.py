@@ -84,7 +84,7 @@ class GenerativeModel(ABC):
         """Images in [-1, 1] from latents. Called under inference mode."""
 
     # -- optional hooks for animation; families override what they support ------
-    # Conditional families set this to their number of classes; 0 = unconditional.
+    # Conditional families (uses_labels) set this to their number of classes; 0 = unconditional.
     num_classes: int = 0
     # The name of the family's own generative process ("denoising", "drawing",
     # "continuation", ...) when it implements process_frames(); None if it has none.
