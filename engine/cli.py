@@ -4,6 +4,7 @@
     sample   generate images from a run (a grid, or one PNG per seed)
     animate  export an animation of a run: latent walk, time-lapse, process
     keyframes  show the keyframes and provenance of an exported file
+    export   write a run's model as one shareable bundle file (.atelier.safetensors)
     bench    measure training throughput
 """
 from __future__ import annotations
@@ -72,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="run directory to create (default: under the user's runs)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
 
-    p = sub.add_parser("sample", help="generate images from a run")
-    p.add_argument("run", help="run directory")
+    p = sub.add_parser("sample", help="generate images from a run or a model bundle")
+    p.add_argument("run", help="run directory or model bundle (.atelier.safetensors)")
     p.add_argument("--n", type=int, default=64, help="number of images")
     p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
     p.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscale factor")
@@ -83,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from engine.cli_animate import add_parsers as add_animation_parsers
     add_animation_parsers(sub)   # animate, keyframes
+
+    p = sub.add_parser("export", help="write a run's model as one shareable bundle file")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--out", required=True, help="bundle to write, e.g. digits.atelier.safetensors")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("bench", help="measure training throughput (images/s, peak memory)")
     _add_training_settings(p)
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from engine.cli_animate import run_animate, run_keyframes
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
-               "keyframes": run_keyframes, "bench": _bench}[args.command]
+               "keyframes": run_keyframes, "export": _export, "bench": _bench}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:
@@ -209,6 +215,17 @@ def _sample(args: argparse.Namespace) -> int:
         written = [str(save_png(make_grid(images), out, args.scale, {**provenance, "seeds": seeds}))]
     _print(args, {"files": written, "seeds": seeds},
            f"wrote {len(written)} file(s): {written[0]}" + (" ..." if len(written) > 1 else ""))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from engine.bundles import export_bundle, inspect_bundle
+
+    info = inspect_bundle(export_bundle(args.run, args.out))
+    _print(args, {"file": str(info.path), "model": info.model, "step": info.step,
+                  "bytes": info.path.stat().st_size},
+           f"wrote {info.path} ({info.model} at step {info.step:,}, "
+           f"{info.path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.bundles import load_model_from
 from engine.device import resolve_device
 from engine.errors import ConfigError
 from engine.images import to_uint8
-from engine.runs import RunDir
 
 MAX_SAMPLES = 4096
 
@@ -27,7 +27,7 @@ def sample_run(run_dir: str | Path, seeds: list[int], device: str = "auto",
 
     Tile i depends only on seeds[i], so the same seed always gives the same image.
     """
-    _, model = RunDir(run_dir).load_model(resolve_device(device))
+    _, model = load_model_from(run_dir, resolve_device(device))
     chunks = [to_uint8(model.sample(seeds[i:i + batch_size]))
               for i in range(0, len(seeds), batch_size)]
     return np.concatenate(chunks)

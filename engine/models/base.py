@@ -51,7 +51,9 @@ class GenerativeModel(ABC):
         # Training noise comes from the model's own generator, so nothing else
         # drawing random numbers (another thread building a model for the
         # gallery, say) can change a run.
-        self.noise = torch.Generator(device=device)
+        # A model built on the meta device (shapes only, no memory: how a bundle
+        # is checked before loading) cannot have a meta generator; a CPU one stands in.
+        self.noise = torch.Generator(device=device if device.type != "meta" else "cpu")
         self.noise.manual_seed(seed)
 
     @abstractmethod
