@@ -5,6 +5,7 @@
     animate  export an animation of a run: latent walk, time-lapse, process
     keyframes  show the keyframes and provenance of an exported file
     export   write a run's model as one shareable bundle file (.atelier.safetensors)
+    runs     list the runs in the runs folder: model, steps, last loss, state
     bench    measure training throughput
 """
 from __future__ import annotations
@@ -90,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="bundle to write, e.g. digits.atelier.safetensors")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("runs", help="list runs: model, data, steps, last loss, state")
+    p.add_argument("--folder", default=None, help="runs folder (default: the app's)")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+
     p = sub.add_parser("bench", help="measure training throughput (images/s, peak memory)")
     _add_training_settings(p)
     p.add_argument("--steps", type=int, default=20, help="timed steps")
@@ -102,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from engine.cli_animate import run_animate, run_keyframes
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
-               "keyframes": run_keyframes, "export": _export, "bench": _bench}[args.command]
+               "keyframes": run_keyframes, "export": _export, "runs": _runs,
+               "bench": _bench}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:
@@ -226,6 +232,17 @@ def _export(args: argparse.Namespace) -> int:
                   "bytes": info.path.stat().st_size},
            f"wrote {info.path} ({info.model} at step {info.step:,}, "
            f"{info.path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from engine.run_index import format_losses, list_runs
+
+    for s in list_runs(args.folder):
+        _print(args, {"name": s.name, "path": str(s.path), "state": s.state, "detail": s.detail,
+                      "model": s.model, "data": s.data, "step": s.step, "losses": s.losses},
+               f"{s.name}\t{s.state} ({s.detail})\t{s.model}\t{s.data}\tstep {s.step:,}\t"
+               f"{format_losses(s.losses)}")
     return 0
 
 
