@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 from desktop_app.errors import ErrorPresenter
 from desktop_app.pages.animate_page import AnimatePage
 from desktop_app.pages.gallery_page import GalleryPage
+from desktop_app.pages.runs_page import RunsPage
+from desktop_app.recovery import offer_recovery
 from desktop_app.pages.train_page import TrainPage
 from desktop_app.timelapse_dialog import TimelapseDialog
 from desktop_app.worker import EngineWorker
@@ -37,15 +39,20 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_page, "Train")
         self.tabs.addTab(self.gallery_page, "Gallery")
         self.tabs.addTab(self.animate_page, "Animate")
+        self.runs_page = RunsPage(self.worker)
+        self.tabs.addTab(self.runs_page, "Runs")
         self.setCentralWidget(self.tabs)
 
-        for page in (self.train_page, self.gallery_page, self.animate_page):
+        for page in (self.train_page, self.gallery_page, self.animate_page, self.runs_page):
             page.status.connect(self._show_status)
         self.gallery_page.error.connect(self.errors.report)
         self.animate_page.error.connect(self.errors.report)
+        self.runs_page.error.connect(self.errors.report)
         self.gallery_page.keyframesChosen.connect(
             lambda run, seeds: self.animate_page.add_keyframes(seeds, run_dir=run))
         self.gallery_page.compareRequested.connect(self.compare_checkpoints)
+        self.runs_page.openRequested.connect(self.open_in_gallery)
+        self.runs_page.resumeRequested.connect(self.resume_run)
         self.train_page.exportRequested.connect(self.export_timelapse)
         self.worker.trainingEvent.connect(self._on_training_event)
         self.worker.exportFinished.connect(lambda path: self._show_status(f"Exported {path}"))
@@ -54,6 +61,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self.timelapse_dialog: TimelapseDialog | None = None
         self.statusBar().showMessage("Ready. Choose settings and press Train.")
+        self.recovery_dialog = None
+        QTimer.singleShot(0, self, self._offer_recovery)   # once the window is up
 
     def _show_status(self, text: str) -> None:
         self.statusBar().showMessage(text)
@@ -61,7 +70,8 @@ class MainWindow(QMainWindow):
     def _on_training_event(self, event: object) -> None:
         # The gallery follows the run being trained once it has weights on disk.
         if isinstance(event, RunStarted):
-            self.gallery_page.set_run(None)
+            # A resumed run already has weights; a new one waits for its first save.
+            self.gallery_page.set_run(event.run_dir if event.start_step else None)
         elif isinstance(event, (Saved, Finished)) and self.gallery_page.run_dir is None:
             self.gallery_page.set_run(event.run_dir)
 
@@ -74,6 +84,21 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare_dialog = dialog
         dialog.open()
+
+    # -- runs ------------------------------------------------------------------------
+    def open_in_gallery(self, source: str) -> None:
+        self.tabs.setCurrentWidget(self.gallery_page)
+        self.gallery_page.open_source(source)
+
+    def resume_run(self, run_dir: str) -> None:
+        self.tabs.setCurrentWidget(self.train_page)
+        self.train_page.resume_run(run_dir)
+
+    def _offer_recovery(self) -> None:
+        def show_runs(run_dir: str) -> None:
+            self.tabs.setCurrentWidget(self.runs_page)
+            self.runs_page.select(run_dir)
+        self.recovery_dialog = offer_recovery(self, self.resume_run, show_runs)
 
     # -- export ----------------------------------------------------------------------
     def export_timelapse(self) -> None:

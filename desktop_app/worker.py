@@ -19,7 +19,7 @@ from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal, Slot
 from engine.control import RunControl
 from engine.errors import AtelierError
 from engine.events import Finished, RunStarted
-from engine.training import TrainConfig, train
+from engine.training import TrainConfig, resume, train
 
 
 # Every job ever started, weakly: lets tests prove none is left running.
@@ -98,6 +98,7 @@ class EngineWorker(QObject):
     trainingStopped = Signal()            # the training thread has ended, whatever the reason
     samplesReady = Signal(object, object)  # (seeds list, uint8 images (N, H, W, C))
     exportFinished = Signal(str)          # path written
+    bundleExported = Signal(str)          # model bundle written (path)
     error = Signal(str, str, str)         # title, message, details
     busyChanged = Signal(bool)            # a training run started or ended
     generationEnded = Signal()            # a gallery generation ended, done or failed
@@ -125,6 +126,17 @@ class EngineWorker(QObject):
             return False
         self._training = self._start("training", lambda control: train(config, out, control),
                                      self._on_training_event, "Training failed", streaming=True)
+        self.busyChanged.emit(True)
+        return True
+
+    def resume_training(self, run_dir: str | Path, **changes: Any) -> bool:
+        """Continue a saved run exactly where it stopped (engine.training.resume);
+        `changes` are the settings a resume may change, e.g. steps=TOTAL."""
+        if self._training is not None:
+            self.error.emit("Resume", "A run is already training. Stop it first.", "")
+            return False
+        self._training = self._start("training", lambda control: resume(run_dir, control, **changes),
+                                     self._on_training_event, "Resume failed", streaming=True)
         self.busyChanged.emit(True)
         return True
 
@@ -175,6 +187,12 @@ class EngineWorker(QObject):
         result reaches `on_result` on the GUI thread, a failure the error signal,
         and jobEnded(name) follows either way."""
         self._start(name, lambda _: work(), on_result, error_title)
+
+    def export_bundle(self, run_dir: str | Path, path: str | Path) -> None:
+        from engine.bundles import export_bundle
+
+        self._start("bundle", lambda _: str(export_bundle(run_dir, path)),
+                    self.bundleExported.emit, "Export failed")
 
     # -- lifetime ----------------------------------------------------------------
     def _start(self, name: str, work: Callable[[RunControl], Any],

@@ -33,7 +33,8 @@ class RunSummary:
     detail: str = ""                # how it ended, or what is damaged
     model: str = ""
     data: str = ""
-    step: int = 0
+    step: int = 0                   # the furthest step logged or saved
+    saved_step: int = 0             # the step of the current checkpoint (where a resume starts)
     losses: dict[str, float] = field(default_factory=dict)   # the last logged values
     thumbnail: Path | None = None
     modified: float = 0.0
@@ -66,11 +67,13 @@ def summarize(path: str | Path) -> RunSummary:
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     size = f" ({data['size']} px)" if data.get("size") else ""
     step, losses = _last_metrics(path)
+    saved_step = 0
     if manifest is not None:
-        step = max(step, int(manifest.get("step", 0)) if isinstance(manifest.get("step"), int) else 0)
+        saved_step = manifest["step"] if isinstance(manifest.get("step"), int) else 0
         modified = max(modified, _mtime(path / "manifest.json"))
-    common = dict(model=str(config["model"]), data=f"{data.get('spec', '?')}{size}", step=step,
-                  losses=losses, thumbnail=thumbnail, modified=modified)
+    common = dict(model=str(config["model"]), data=f"{data.get('spec', '?')}{size}",
+                  step=max(step, saved_step), saved_step=saved_step, losses=losses,
+                  thumbnail=thumbnail, modified=modified)
     if is_training(path):
         return RunSummary(path, TRAINING, "training now", **common)
     if manifest is None:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLab
 
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.qimage import to_pixmap, to_qimage
+from engine.bundles import BUNDLE_SUFFIX, inspect_bundle
 from engine.errors import AtelierError
 from engine.export import save_png
 from engine.runs import is_run_dir
@@ -39,13 +40,18 @@ class GalleryPage(QWidget):
         self._update_enabled()
 
     def _build(self) -> None:
-        self.run_label = QLabel("No run chosen. Train one, or open a run folder.",
-                                objectName="galleryRunLabel", wordWrap=True)
+        self.run_label = QLabel("No run chosen. Train one, open a run folder or a model bundle "
+                                "(or drop one here).", objectName="galleryRunLabel", wordWrap=True)
         self.open_button = QPushButton("Open run…", objectName="openRunButton")
         self.open_button.clicked.connect(self._choose_run)
+        self.open_bundle_button = QPushButton("Open model file…", objectName="openBundleButton")
+        self.open_bundle_button.setToolTip(f"Open a model bundle ({BUNDLE_SUFFIX}) someone shared")
+        self.open_bundle_button.clicked.connect(self._choose_bundle)
+        self.setAcceptDrops(True)
         top = QHBoxLayout()
         top.addWidget(self.run_label, 1)
         top.addWidget(self.open_button)
+        top.addWidget(self.open_bundle_button)
 
         self.count_spin = QSpinBox(objectName="galleryCountSpin", minimum=1, maximum=256, value=32)
         self.seed_spin = QSpinBox(objectName="gallerySeedSpin", minimum=0, maximum=2**31 - 1, value=0)
@@ -123,16 +129,54 @@ class GalleryPage(QWidget):
                                self._on_favourites, "Could not read favourites")
         self._update_enabled()
 
+    def open_source(self, source: str | Path) -> bool:
+        """Show a run folder or a model bundle file and generate its first page.
+
+        A bundle is fully checked first (header, sizes, shapes; a pickle is
+        refused unread), so a bad file is reported here and never reaches sampling.
+        """
+        path = Path(source)
+        if path.is_dir():
+            if not is_run_dir(path):
+                self.error.emit("Open run", f"{path} is not a run folder (it has no config.json).", "")
+                return False
+            label = f"Run: {path}"
+        else:
+            try:
+                info = inspect_bundle(path)
+            except AtelierError as exc:
+                self.error.emit("Open model file", str(exc), "")
+                return False
+            label = f"Model bundle: {path.name} ({info.model}, step {info.step:,}, from run {info.source_run})"
+        self.set_run(path)
+        self.run_label.setText(label)
+        self.generate()
+        return True
+
+    def _choose_bundle(self) -> None:
+        start = str(self.run_dir.parent) if self.run_dir else ""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a model file", start,
+            f"Model bundles (*{BUNDLE_SUFFIX} *.safetensors);;All files (*)")
+        if path:
+            self.open_source(path)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].isLocalFile():
+            event.acceptProposedAction()
+            self.open_source(urls[0].toLocalFile())
+
     def _choose_run(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a run folder",
                                                   str(self.run_dir.parent) if self.run_dir else "")
-        if not folder:
-            return
-        if not is_run_dir(folder):
-            self.error.emit("Open run", f"{folder} is not a run folder (it has no config.json).", "")
-            return
-        self.set_run(folder)
-        self.generate()
+        if folder:
+            self.open_source(folder)
 
     # -- generating ------------------------------------------------------------------
     def generate(self) -> None:
@@ -224,7 +268,9 @@ class GalleryPage(QWidget):
         if seed is None:
             return None
         if path is None:
-            suggested = str((self.run_dir or Path.home()) / f"seed_{seed}.png")
+            folder = self.run_dir if self.run_dir and self.run_dir.is_dir() else \
+                (self.run_dir.parent if self.run_dir else Path.home())
+            suggested = str(folder / f"seed_{seed}.png")
             path, _ = QFileDialog.getSaveFileName(self, "Save tile", suggested, "PNG image (*.png)")
             if not path:
                 return None

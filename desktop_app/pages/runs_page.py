@@ -1,0 +1,273 @@
+"""Runs page: every run in the user's runs folder, and what can be done with one.
+
+Open (in the gallery), Resume (exactly where it stopped, on the Train page),
+Rename, Delete (to the system trash) and Export a model bundle. The list comes
+from engine.run_index, which reads only small files and lists a broken folder
+as "damaged" instead of failing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QFile, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
+                               QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from desktop_app.worker import EngineWorker
+from engine.bundles import BUNDLE_SUFFIX
+from engine.errors import AtelierError
+from engine.events import Finished, RunStarted
+from engine.paths import default_runs_dir
+from engine.run_index import (DAMAGED, INTERRUPTED, TRAINING, RunSummary, format_losses,
+                              list_runs, rename_run)
+from engine.runlock import is_training
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+THUMB_PIXELS = 48
+COLUMNS = ("Run", "Model", "Data", "Steps", "Last loss", "State")
+STATE_COLORS = {INTERRUPTED: "#d08a00", TRAINING: "#2a7ab0", DAMAGED: "#d9534f"}
+
+
+class RunsPage(QWidget):
+    status = Signal(str)
+    error = Signal(str, str, str)
+    openRequested = Signal(str)      # show this run in the gallery
+    resumeRequested = Signal(str)    # continue this run on the Train page
+
+    def __init__(self, worker: EngineWorker, folder: Path | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.folder = folder
+        self.summaries: dict[Path, RunSummary] = {}
+        self.rename_dialog: QInputDialog | None = None
+        self.delete_dialog: QMessageBox | None = None
+        self._build()
+        worker.trainingEvent.connect(self._on_training_event)
+        worker.trainingStopped.connect(self.refresh)
+        worker.busyChanged.connect(lambda _: self._update_enabled())
+        worker.bundleExported.connect(lambda path: self.status.emit(f"Exported model bundle {path}"))
+        self.refresh()
+
+    @property
+    def runs_folder(self) -> Path:
+        return self.folder if self.folder is not None else default_runs_dir()
+
+    def _build(self) -> None:
+        self.folder_label = QLabel(objectName="runsFolderLabel", wordWrap=True)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.refresh_button = QPushButton("Refresh", objectName="runsRefreshButton")
+        self.refresh_button.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.folder_label, 1)
+        top.addWidget(self.refresh_button)
+
+        self.table = QTableWidget(0, len(COLUMNS), objectName="runsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setIconSize(QSize(THUMB_PIXELS, THUMB_PIXELS))
+        self.table.verticalHeader().setDefaultSectionSize(THUMB_PIXELS + 6)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._update_enabled)
+        self.table.itemDoubleClicked.connect(lambda _: self.open_selected())
+
+        self.open_button = QPushButton("Open in gallery", objectName="runOpenButton")
+        self.resume_button = QPushButton("Resume", objectName="runResumeButton")
+        self.rename_button = QPushButton("Rename…", objectName="runRenameButton")
+        self.delete_button = QPushButton("Delete…", objectName="runDeleteButton")
+        self.export_button = QPushButton("Export bundle…", objectName="runExportButton")
+        self.resume_button.setToolTip("Continue the run exactly where its last checkpoint left it")
+        self.delete_button.setToolTip("Move the run folder to the system trash")
+        self.export_button.setToolTip(f"Write the model as one shareable {BUNDLE_SUFFIX} file")
+        self.open_button.clicked.connect(self.open_selected)
+        self.resume_button.clicked.connect(self.resume_selected)
+        self.rename_button.clicked.connect(lambda: self.rename_selected())
+        self.delete_button.clicked.connect(lambda: self.delete_selected())
+        self.export_button.clicked.connect(lambda: self.export_selected())
+        actions = QHBoxLayout()
+        for button in (self.open_button, self.resume_button, self.rename_button,
+                       self.delete_button, self.export_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+
+    # -- listing -----------------------------------------------------------------------
+    def refresh(self) -> None:
+        selected = self.selected_path()
+        summaries = list_runs(self.runs_folder)
+        self.summaries = {s.path: s for s in summaries}
+        self.folder_label.setText(f"Runs in {self.runs_folder}" if summaries else
+                                  f"No runs yet in {self.runs_folder}. Train one on the Train page.")
+        self.table.setRowCount(0)
+        self.table.setRowCount(len(summaries))
+        for row, s in enumerate(summaries):
+            self._fill_row(row, s)
+            if s.path == selected:
+                self.table.selectRow(row)
+        self._update_enabled()
+
+    def _fill_row(self, row: int, s: RunSummary) -> None:
+        name = QTableWidgetItem(s.name)
+        name.setData(PATH_ROLE, str(s.path))
+        name.setToolTip(str(s.path))
+        if s.thumbnail is not None:
+            pixmap = QPixmap(str(s.thumbnail))
+            if not pixmap.isNull():
+                name.setIcon(QIcon(pixmap))
+        state = QTableWidgetItem(s.state if s.state != "finished" or not s.detail
+                                 else f"finished ({s.detail})")
+        state.setToolTip(s.detail)
+        if s.state in STATE_COLORS:
+            state.setForeground(QColor(STATE_COLORS[s.state]))
+        steps = QTableWidgetItem(f"{s.step:,}" if s.state != DAMAGED else "")
+        steps.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        cells = [name, QTableWidgetItem(s.model), QTableWidgetItem(s.data), steps,
+                 QTableWidgetItem(format_losses(s.losses)), state]
+        for column, item in enumerate(cells):
+            self.table.setItem(row, column, item)
+
+    def _on_training_event(self, event: object) -> None:
+        if isinstance(event, (RunStarted, Finished)):
+            self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.refresh()   # runs may have changed on disk (the CLI, another window)
+        super().showEvent(event)
+
+    # -- selection -------------------------------------------------------------------------
+    def selected_path(self) -> Path | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            return None
+        item = self.table.item(rows[0].row(), 0)
+        return Path(item.data(PATH_ROLE)) if item is not None else None
+
+    def select(self, path: str | Path) -> bool:
+        for row in range(self.table.rowCount()):
+            if Path(self.table.item(row, 0).data(PATH_ROLE)) == Path(path):
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def selected(self) -> RunSummary | None:
+        path = self.selected_path()
+        return self.summaries.get(path) if path is not None else None
+
+    def _update_enabled(self) -> None:
+        s = self.selected()
+        busy = s is not None and self._is_busy(s.path)
+        self.open_button.setEnabled(s is not None and s.can_open)
+        self.resume_button.setEnabled(s is not None and s.can_resume and not busy
+                                      and not self.worker.is_training)
+        self.rename_button.setEnabled(s is not None and not busy)
+        self.delete_button.setEnabled(s is not None and not busy)
+        self.export_button.setEnabled(s is not None and s.can_open)
+
+    def _is_busy(self, path: Path) -> bool:
+        """Trained right now, by this app (even before its lock is taken) or another process."""
+        ours = self.worker.is_training and self.worker.current_run is not None \
+            and Path(self.worker.current_run) == path
+        return ours or is_training(path)
+
+    # -- actions -----------------------------------------------------------------------------
+    def open_selected(self) -> None:
+        s = self.selected()
+        if s is not None and s.can_open:
+            self.openRequested.emit(str(s.path))
+
+    def resume_selected(self) -> None:
+        s = self.selected()
+        if s is None or not s.can_resume:
+            return
+        if self._is_busy(s.path) or self.worker.is_training:
+            self.error.emit("Resume", "A run is already training. Stop it first.", "")
+            return
+        self.resumeRequested.emit(str(s.path))
+
+    def rename_selected(self, new_name: str | None = None) -> Path | None:
+        """Rename the selected run's folder; with no name, ask for one (non-blocking)."""
+        path = self.selected_path()
+        if path is None:
+            return None
+        if new_name is None:
+            dialog = QInputDialog(self)
+            dialog.setObjectName("renameRunDialog")
+            dialog.setWindowTitle("Rename run")
+            dialog.setLabelText("New folder name:")
+            dialog.setTextValue(path.name)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.textValueSelected.connect(lambda text: self._rename(path, text))
+            self.rename_dialog = dialog
+            dialog.open()
+            return None
+        return self._rename(path, new_name)
+
+    def _rename(self, path: Path, new_name: str) -> Path | None:
+        if self._is_busy(path):
+            self.error.emit("Rename", f"{path.name} is training right now; stop it before renaming.", "")
+            return None
+        try:
+            renamed = rename_run(path, new_name)
+        except AtelierError as exc:
+            self.error.emit("Rename", str(exc), "")
+            return None
+        self.refresh()
+        self.select(renamed)
+        self.status.emit(f"Renamed {path.name} to {renamed.name}")
+        return renamed
+
+    def delete_selected(self, confirmed: bool = False) -> bool:
+        """Move the selected run to the trash, after a (non-blocking) confirmation."""
+        path = self.selected_path()
+        if path is None:
+            return False
+        if not confirmed:
+            box = QMessageBox(QMessageBox.Icon.Question, "Delete run",
+                              f"Move the run “{path.name}” to the trash?",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+            box.setObjectName("deleteRunDialog")
+            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.accepted.connect(lambda: self._delete(path))
+            self.delete_dialog = box
+            box.open()
+            return False
+        return self._delete(path)
+
+    def _delete(self, path: Path) -> bool:
+        if self._is_busy(path):
+            self.error.emit("Delete", f"{path.name} is training right now; stop it before deleting.", "")
+            return False
+        if not QFile.moveToTrash(str(path)):
+            self.error.emit("Delete", f"Could not move {path} to the trash (this system or drive "
+                            "may have none); nothing was deleted.", "")
+            return False
+        self.refresh()
+        self.status.emit(f"Moved {path.name} to the trash")
+        return True
+
+    def export_selected(self, out: str | Path | None = None) -> None:
+        s = self.selected()
+        if s is None or not s.can_open:
+            return
+        if out is None:
+            suggested = str(Path.home() / f"{s.name}{BUNDLE_SUFFIX}")
+            out, _ = QFileDialog.getSaveFileName(self, "Export model bundle", suggested,
+                                                 f"Latent Atelier model bundle (*{BUNDLE_SUFFIX})")
+            if not out:
+                return
+            if not out.endswith(".safetensors"):
+                out += BUNDLE_SUFFIX
+        self.status.emit(f"Exporting {s.name}…")
+        self.worker.export_bundle(s.path, out)
