@@ -36,7 +36,7 @@ from engine.errors import AtelierError, ConfigError
 from engine.models import BUILD_LOCK, MODEL_PRESETS, GenerativeModel, build_model
 from engine.models import model_config as make_model_config
 from engine.runs import THUMBNAIL_FILE, RunDir
-from engine.safetensors_file import TORCH_DTYPES, read_header
+from engine.safetensors_file import expected_entries, mismatch, read_header
 
 BUNDLE_SUFFIX = ".atelier.safetensors"
 BUNDLE_FORMAT = "latent-atelier-model-bundle"
@@ -136,7 +136,9 @@ def inspect_bundle(path: str | Path) -> BundleInfo:
     except (AtelierError, TypeError, ValueError) as exc:
         raise bad(f"impossible model config ({exc})") from None
     expected = expected_tensors(name, config)
-    _check_tensors(header.tensors, expected, bad)
+    problem = mismatch(header.tensors, expected, model="the model its config describes")
+    if problem:
+        raise bad(problem)
     networks = tuple(dict.fromkeys(key.split(".", 1)[0] for key in expected))
     return BundleInfo(path=path, model=name, family=MODEL_PRESETS[name][0].family,
                       model_config=config.to_dict(), data=_json_object(meta, "data", bad),
@@ -178,27 +180,10 @@ def expected_tensors(name: str, config: Any) -> dict[str, tuple[str, tuple[int, 
     family, _ = MODEL_PRESETS[name]
     with BUILD_LOCK, torch.device("meta"):
         model = family(config, torch.device("meta"))
-    return {f"{net}.{key}": (TORCH_DTYPES.get(str(value.dtype), str(value.dtype)), tuple(value.shape))
-            for net, module in model.networks().items() for key, value in module.state_dict().items()}
-
-
-def _check_tensors(found: dict[str, Any], expected: dict[str, tuple[str, tuple[int, ...]]],
-                   bad) -> None:
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
-    if missing or extra:
-        parts = ([f"missing {_few(missing)}"] if missing else []) + \
-                ([f"unexpected {_few(extra)}"] if extra else [])
-        raise bad(f"tensors do not match the model its config describes ({'; '.join(parts)})")
-    for key, (dtype, shape) in expected.items():
-        entry = found[key]
-        if entry.shape != shape or entry.dtype != dtype:
-            raise bad(f"tensor {key!r} is {entry.dtype} {list(entry.shape)}, but the config's "
-                      f"model needs {dtype} {list(shape)}")
-
-
-def _few(names: list[str]) -> str:
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    expected: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for net, module in model.networks().items():
+        expected.update(expected_entries(module.state_dict(), prefix=f"{net}."))
+    return expected
 
 
 def _json_object(meta: dict[str, str], key: str, bad) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.atomic import atomic_write, atomic_write_json
 from engine.errors import RunDirError
-from engine.safetensors_file import BadTensorFileError, read_header
+from engine.safetensors_file import BadTensorFileError, TensorFileHeader, read_header
 
 MANIFEST_FILE = "manifest.json"
 CHECKPOINTS_DIR = "checkpoints"
@@ -126,17 +126,22 @@ def current_checkpoint(run: Path) -> Path:
     return folder
 
 
-def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """Tensors of a safetensors file; a clear error naming the file if it is damaged."""
+def tensor_header(path: Path) -> TensorFileHeader:
+    """The checked header of a safetensors file in a run: framing, sizes and
+    offsets are validated before any tensor is allocated, and a pickle dressed
+    up as weights is refused (UnsafeFileError) without being unpickled."""
     if not path.is_file():
         raise RunDirError(f"{path}: missing")
     try:
-        # Framing, sizes and offsets checked before any tensor is allocated;
-        # a pickle dressed up as weights is refused (UnsafeFileError) unread.
-        read_header(path)
+        return read_header(path)
     except BadTensorFileError as exc:
         reason = str(exc).removeprefix(f"{path}: ")
         raise RunDirError(f"{path}: not a valid weights file ({reason})") from None
+
+
+def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file; a clear error naming the file if it is damaged."""
+    tensor_header(path)
     try:
         return load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:

@@ -25,13 +25,14 @@ import torch
 from engine import __version__
 from engine.atomic import atomic_write, atomic_write_json
 from engine.checkpoints import (KEEP_LAST, TRAINER_JSON, TRAINER_TENSORS, current_checkpoint,
-                                load_tensors, save_checkpoint)
+                                load_tensors, save_checkpoint, tensor_header)
 from engine.errors import RunDirError
 from engine.export import png_bytes
 from engine.images import fit_within
 from engine.models import GenerativeModel, build_model
 from engine.models import model_config as make_model_config
 from engine.paths import default_runs_dir
+from engine.safetensors_file import expected_entries, mismatch
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -206,6 +207,10 @@ class RunDir:
         folder = current_checkpoint(self.path)
         for net_name, net in model.networks().items():
             path = folder / f"{net_name}.safetensors"
+            # Names, dtypes and shapes checked against the model before loading anything.
+            problem = mismatch(tensor_header(path).tensors, expected_entries(net.state_dict()))
+            if problem:
+                raise RunDirError(f"{path}: not a valid weights file for this model ({problem})")
             state = load_tensors(path, device)
             try:
                 net.load_state_dict(state, strict=True)

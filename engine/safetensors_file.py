@@ -145,3 +145,31 @@ def _check_no_overlap(path: Path, tensors: dict[str, TensorEntry], data_size: in
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
+
+
+def mismatch(found: dict[str, TensorEntry], expected: dict[str, tuple[str, tuple[int, ...]]],
+             model: str = "the model") -> str | None:
+    """What differs between a file's tensors and the (dtype, shape) a model
+    expects for each name; None when they agree."""
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        parts = ([f"missing {_few(missing)}"] if missing else []) + \
+                ([f"unexpected {_few(extra)}"] if extra else [])
+        return f"tensors do not match {model} ({'; '.join(parts)})"
+    for key, (dtype, shape) in expected.items():
+        entry = found[key]
+        if entry.shape != tuple(shape) or entry.dtype != dtype:
+            return (f"tensor {key!r} is {entry.dtype} {list(entry.shape)}, but {model} "
+                    f"needs {dtype} {list(shape)}")
+    return None
+
+
+def expected_entries(state: dict[str, Any], prefix: str = "") -> dict[str, tuple[str, tuple[int, ...]]]:
+    """name -> (safetensors dtype, shape) of a state_dict's tensors (real or meta)."""
+    return {f"{prefix}{key}": (TORCH_DTYPES.get(str(value.dtype), str(value.dtype)), tuple(value.shape))
+            for key, value in state.items()}
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")

@@ -139,7 +139,7 @@ def test_config_that_disagrees_with_the_tensors(bundle, tmp_path):
         config = json.loads(header["__metadata__"]["model_config"])
         header["__metadata__"]["model_config"] = json.dumps({**config, "width": 16})
     path = _rewrite_header(bundle, tmp_path / f"wide{BUNDLE_SUFFIX}", widen)
-    with pytest.raises(BundleError, match="config's model needs"):
+    with pytest.raises(BundleError, match="the model its config describes needs"):
         load_bundle(path, CPU)
 
 
@@ -236,3 +236,14 @@ def test_animate_from_a_bundle_says_it_needs_a_run(bundle, tmp_path, capsys):
 def test_every_error_is_an_atelier_error():
     assert issubclass(BundleError, AtelierError) and issubclass(UnsafeFileError, AtelierError)
     assert issubclass(BadTensorFileError, AtelierError)
+
+
+def test_run_weights_with_a_shape_the_config_disagrees_with(run_copy):
+    from safetensors.torch import load_file
+    path = RunDir(run_copy).weights_path("generator")
+    tensors = load_file(str(path))
+    tensors["main.0.weight"] = torch.zeros(100, 3, 4, 4)
+    save_file(tensors, str(path))
+    with pytest.raises(RunDirError, match=r"main.0.weight.*the model needs F32") as info:
+        RunDir(run_copy).load_model(CPU)
+    assert str(path) in str(info.value)
