@@ -244,3 +244,15 @@ def test_a_run_being_trained_elsewhere_is_not_offered(qtbot, tiny_data, request)
         qtbot.wait(200)
         assert window.recovery_dialog is None
         assert window.findChild(QMessageBox, "recoverRunDialog") is None
+
+
+def test_runs_controls_have_documented_object_names(qtbot, window):
+    doc = (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
+    for name in ["runsTable", "runsRefreshButton", "runsFolderLabel", "runOpenButton",
+                 "runResumeButton", "runRenameButton", "runDeleteButton", "runExportButton",
+                 "openBundleButton"]:
+        assert window.findChild(object, name) is not None, name
+        assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
+    for name in ["renameRunDialog", "deleteRunDialog", "recoverRunDialog", "recoverResumeButton",
+                 "recoverShowRunsButton", "recoverLaterButton"]:
+        assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
