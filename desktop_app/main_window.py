@@ -90,9 +90,9 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.gallery_page)
         self.gallery_page.open_source(source)
 
-    def resume_run(self, run_dir: str) -> None:
+    def resume_run(self, run_dir: str, total_steps: int = 0) -> None:
         self.tabs.setCurrentWidget(self.train_page)
-        self.train_page.resume_run(run_dir)
+        self.train_page.resume_run(run_dir, total_steps or None)
 
     def _offer_recovery(self) -> None:
         def show_runs(run_dir: str) -> None:

@@ -34,7 +34,7 @@ class RunsPage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
     openRequested = Signal(str)      # show this run in the gallery
-    resumeRequested = Signal(str)    # continue this run on the Train page
+    resumeRequested = Signal(str, int)   # continue this run on the Train page (total steps; 0: its own budget)
 
     def __init__(self, worker: EngineWorker, folder: Path | None = None,
                  parent: QWidget | None = None) -> None:
@@ -44,6 +44,7 @@ class RunsPage(QWidget):
         self.summaries: dict[Path, RunSummary] = {}
         self.rename_dialog: QInputDialog | None = None
         self.delete_dialog: QMessageBox | None = None
+        self.steps_dialog: QInputDialog | None = None
         self._build()
         worker.trainingEvent.connect(self._on_training_event)
         worker.trainingStopped.connect(self.refresh)
@@ -87,7 +88,7 @@ class RunsPage(QWidget):
         self.delete_button.setToolTip("Move the run folder to the system trash")
         self.export_button.setToolTip(f"Write the model as one shareable {BUNDLE_SUFFIX} file")
         self.open_button.clicked.connect(self.open_selected)
-        self.resume_button.clicked.connect(self.resume_selected)
+        self.resume_button.clicked.connect(lambda: self.resume_selected())
         self.rename_button.clicked.connect(lambda: self.rename_selected())
         self.delete_button.clicked.connect(lambda: self.delete_selected())
         self.export_button.clicked.connect(lambda: self.export_selected())
@@ -186,14 +187,30 @@ class RunsPage(QWidget):
         if s is not None and s.can_open:
             self.openRequested.emit(str(s.path))
 
-    def resume_selected(self) -> None:
+    def resume_selected(self, total_steps: int | None = None) -> None:
+        """Continue the selected run. One that completed its step budget needs a
+        larger one: with no `total_steps`, ask for it (non-blocking)."""
         s = self.selected()
         if s is None or not s.can_resume:
             return
         if self._is_busy(s.path) or self.worker.is_training:
             self.error.emit("Resume", "A run is already training. Stop it first.", "")
             return
-        self.resumeRequested.emit(str(s.path))
+        if total_steps is None and s.detail == "completed":
+            dialog = QInputDialog(self)
+            dialog.setObjectName("resumeStepsDialog")
+            dialog.setWindowTitle("Continue training")
+            dialog.setLabelText(f"“{s.name}” completed {s.saved_step:,} steps. Train it up to "
+                                "this many steps in total:")
+            dialog.setInputMode(QInputDialog.InputMode.IntInput)
+            dialog.setIntRange(s.saved_step + 1, 2**31 - 1)
+            dialog.setIntValue(2 * max(s.saved_step, 1))
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.intValueSelected.connect(lambda steps: self.resumeRequested.emit(str(s.path), steps))
+            self.steps_dialog = dialog
+            dialog.open()
+            return
+        self.resumeRequested.emit(str(s.path), total_steps or 0)
 
     def rename_selected(self, new_name: str | None = None) -> Path | None:
         """Rename the selected run's folder; with no name, ask for one (non-blocking)."""

@@ -179,15 +179,15 @@ class TrainPage(QWidget):
         self.eta_label.setText("Loading data and building the model…")
         self.worker.start_training(config)
 
-    def resume_run(self, run_dir: str) -> None:
+    def resume_run(self, run_dir: str, total_steps: int | None = None) -> None:
         """Continue a saved run (from the Runs page or crash recovery); this page
-        shows its progress as for a new run."""
+        shows its progress as for a new run. `total_steps` raises its step budget."""
         self.settings_error.hide()
         self.loss_plot.clear()
         self.last_progress = None
         self.progress.setValue(0)
         self.eta_label.setText("Loading data and restoring the run…")
-        self.worker.resume_training(run_dir)
+        self.worker.resume_training(run_dir, steps=total_steps)
 
     def toggle_pause(self) -> None:
         if self.worker.is_paused:

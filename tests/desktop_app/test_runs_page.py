@@ -157,6 +157,22 @@ def test_delete_reports_a_missing_trash_and_keeps_the_run(qtbot, finished_run, r
     assert "nothing was deleted" in window.errors.history[-1].message and finished_run.exists()
 
 
+def test_resume_a_completed_run_asks_for_a_larger_budget(qtbot, finished_run, request):
+    window = request.getfixturevalue("window")
+    page = runs_tab(window)
+    select(page, "digits")
+    click(qtbot, window, "runResumeButton")
+    dialog = window.findChild(QInputDialog, "resumeStepsDialog")
+    assert dialog is not None and dialog.intValue() == 6 and "3 steps" in dialog.labelText()
+    dialog.accept()
+    assert window.tabs.currentWidget() is window.train_page
+    qtbot.waitUntil(lambda: not window.worker.is_training and window.train_page.last_progress
+                    is not None, timeout=60_000)
+    assert window.train_page.last_progress.step == 6 and not window.errors.history
+    s = summarize(finished_run)
+    assert (s.state, s.detail, s.saved_step) == (FINISHED, "completed", 6)
+
+
 # -- bundles in the gallery ----------------------------------------------------------------
 def test_export_bundle_then_open_it_by_dropping_it_on_the_gallery(qtbot, finished_run, request,
                                                                   tmp_path):
@@ -253,6 +269,6 @@ def test_runs_controls_have_documented_object_names(qtbot, window):
                  "openBundleButton"]:
         assert window.findChild(object, name) is not None, name
         assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
-    for name in ["renameRunDialog", "deleteRunDialog", "recoverRunDialog", "recoverResumeButton",
+    for name in ["renameRunDialog", "deleteRunDialog", "resumeStepsDialog", "recoverRunDialog", "recoverResumeButton",
                  "recoverShowRunsButton", "recoverLaterButton"]:
         assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
