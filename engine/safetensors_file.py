@@ -54,11 +54,15 @@ class TensorFileHeader:
     file_size: int
 
 
-def refuse_pickle(path: Path, head: bytes) -> None:
+def refuse_pickle(path: Path, head: bytes, size: int) -> None:
     """Raise UnsafeFileError if `path` is a pickle or a torch.save archive.
 
-    Decided from the name and the first bytes only; nothing is unpickled.
+    Decided from the first bytes and the name only; nothing is unpickled. A file
+    framed like safetensors (a header length that fits the file, then "{") is
+    never taken for a pickle, whatever its name or its first byte.
     """
+    if len(head) >= 9 and head[8:9] == b"{" and 8 + struct.unpack("<Q", head[:8])[0] <= size:
+        return
     is_pickle = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5   # PROTO opcode
     is_zip = head.startswith(b"PK\x03\x04")      # torch.save's default format since 1.6
     if is_pickle or is_zip or path.suffix.lower() in PICKLE_SUFFIXES:
@@ -74,8 +78,10 @@ def read_header(path: str | Path, max_header_bytes: int = MAX_HEADER_BYTES) -> T
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
-            head = f.read(8)
-            refuse_pickle(path, head)
+            head = f.read(9)
+            refuse_pickle(path, head, size)
+            head = head[:8]
+            f.seek(8)
             if len(head) < 8:
                 raise BadTensorFileError(f"{path}: truncated ({size} bytes; not a safetensors file)")
             (length,) = struct.unpack("<Q", head)

@@ -247,3 +247,14 @@ def test_run_weights_with_a_shape_the_config_disagrees_with(run_copy):
     with pytest.raises(RunDirError, match=r"main.0.weight.*the model needs F32") as info:
         RunDir(run_copy).load_model(CPU)
     assert str(path) in str(info.value)
+
+
+def test_safetensors_whose_length_bytes_look_like_a_pickle_opcode_still_opens(tmp_path):
+    # A 640-byte header's length starts with 0x80 0x02, a pickle's PROTO 2 opcode.
+    value = torch.arange(4, dtype=torch.float32)
+    header = {"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}
+    raw = json.dumps(header).encode().ljust(640)
+    path = tmp_path / "named-like-a-pickle.pt"
+    path.write_bytes(struct.pack("<Q", 640) + raw + value.numpy().tobytes())
+    assert path.read_bytes()[:2] == b"\x80\x02"
+    assert read_header(path).tensors["x"].shape == (4,)
