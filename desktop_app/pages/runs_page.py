@@ -20,7 +20,7 @@ from engine.bundles import BUNDLE_SUFFIX
 from engine.errors import AtelierError
 from engine.events import Finished, RunStarted
 from engine.paths import default_runs_dir
-from engine.run_index import (DAMAGED, INTERRUPTED, TRAINING, RunSummary, format_losses,
+from engine.run_index import (DAMAGED, FINISHED, INTERRUPTED, TRAINING, RunSummary, format_losses,
                               list_runs, rename_run)
 from engine.runlock import is_training
 
@@ -126,7 +126,7 @@ class RunsPage(QWidget):
             pixmap = QPixmap(str(s.thumbnail))
             if not pixmap.isNull():
                 name.setIcon(QIcon(pixmap))
-        state = QTableWidgetItem(s.state if s.state != "finished" or not s.detail
+        state = QTableWidgetItem(s.state if s.state != FINISHED or not s.detail
                                  else f"finished ({s.detail})")
         state.setToolTip(s.detail)
         if s.state in STATE_COLORS:
