@@ -96,7 +96,7 @@ def test_open_shows_the_run_in_the_gallery(qtbot, finished_run, request):
     select(page, "digits")
     click(qtbot, window, "runOpenButton")
     assert window.tabs.currentWidget() is window.gallery_page
-    qtbot.waitUntil(lambda: window.gallery_page.grid.count() == 32, timeout=30_000)
+    qtbot.waitUntil(lambda: window.gallery_page.grid.count() == 32, timeout=60_000)
     assert window.gallery_page.run_dir == finished_run
 
 
@@ -167,7 +167,7 @@ def test_resume_a_completed_run_asks_for_a_larger_budget(qtbot, finished_run, re
     dialog.accept()
     assert window.tabs.currentWidget() is window.train_page
     qtbot.waitUntil(lambda: not window.worker.is_training and window.train_page.last_progress
-                    is not None, timeout=60_000)
+                    is not None, timeout=120_000)
     assert window.train_page.last_progress.step == 6 and not window.errors.history
     s = summarize(finished_run)
     assert (s.state, s.detail, s.saved_step) == (FINISHED, "completed", 6)
@@ -180,7 +180,7 @@ def test_export_bundle_then_open_it_by_dropping_it_on_the_gallery(qtbot, finishe
     page = runs_tab(window)
     select(page, "digits")
     out = tmp_path / "shared.atelier.safetensors"
-    with qtbot.waitSignal(window.worker.bundleExported, timeout=30_000):
+    with qtbot.waitSignal(window.worker.bundleExported, timeout=60_000):
         page.export_selected(out)
     assert out.is_file()
 
@@ -190,7 +190,7 @@ def test_export_bundle_then_open_it_by_dropping_it_on_the_gallery(qtbot, finishe
     drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     gallery.dropEvent(drop)
-    qtbot.waitUntil(lambda: gallery.grid.count() == 32, timeout=30_000)
+    qtbot.waitUntil(lambda: gallery.grid.count() == 32, timeout=60_000)
     assert gallery.run_dir == out and "Model bundle" in gallery.run_label.text()
 
 
@@ -231,7 +231,7 @@ def test_a_run_cut_short_is_offered_and_resumes_on_the_train_page(qtbot, tiny_da
     assert window.tabs.currentWidget() is window.train_page
     page = window.train_page
     qtbot.waitUntil(lambda: not window.worker.is_training and page.last_progress is not None,
-                    timeout=60_000)
+                    timeout=120_000)
     assert page.last_progress.step == 12 and page.progress.value() == 1000
     assert not window.errors.history
     assert summarize(cut).state == FINISHED
