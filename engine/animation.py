@@ -78,18 +78,29 @@ def checkpoint_step(run: RunDir) -> int | None:
     return manifest.get("step") if manifest else None
 
 
+def _load_source(source: Path, device: str) -> tuple[str, GenerativeModel, int | None]:
+    """(model name, model, step) of a run folder or a model bundle file."""
+    if source.is_file():
+        from engine.bundles import load_bundle
+        info, model = load_bundle(source, resolve_device(device))
+        return info.model, model, info.step
+    run = RunDir(source)
+    name, model = run.load_model(resolve_device(device))
+    return name, model, checkpoint_step(run)
+
+
 # -- a family's own process ----------------------------------------------------------
 def process_frames(run_dir: str | Path, seed: int, label: int | None = None,
                    device: str = "auto") -> tuple[np.ndarray, dict]:
-    """(frames, provenance) of the run's model showing its own process for one seed."""
-    run = RunDir(run_dir)
-    name, model = run.load_model(resolve_device(device))
+    """(frames, provenance) of the run's (or bundle's) model showing its own process for one seed."""
+    source = Path(run_dir)
+    name, model, step = _load_source(source, device)
     if model.process_name is None:
         raise ConfigError(f"{name} has no process animation; use --kind interpolate or timelapse")
     with evaluating(model):
         frames = to_uint8(model.process_frames(seed, label))
     return frames, {"kind": "process", "process": model.process_name, "model": name,
-                    "run": run.path.name, "step": checkpoint_step(run), "seeds": [seed],
+                    "run": source.name, "step": step, "seeds": [seed],
                     **({"labels": [label]} if label is not None else {})}
 
 
@@ -101,6 +112,9 @@ def timelapse_frames(run_dir: str | Path, tiles: list[int] | None = None
     With `tiles` (indices 0-63, which are also the tiles' seeds), each frame shows
     only those tiles: one tile alone, or several as a smaller grid.
     """
+    if Path(run_dir).is_file():
+        raise RunDirError(f"{run_dir}: a model bundle has no training history; the time-lapse "
+                          "needs the run folder it was exported from")
     run = RunDir(run_dir)
     run.read_config()  # a clear error if this is not a run folder
     if tiles is not None:
@@ -152,7 +166,7 @@ class WalkRenderer:
     """
 
     def __init__(self, run_dir: str | Path, device: str = "auto") -> None:
-        self.run = RunDir(run_dir)
+        self.run = RunDir(run_dir)   # or a model bundle file (engine.bundles)
         self.device = device
         self._model: GenerativeModel | None = None
         self._name = ""
@@ -162,10 +176,14 @@ class WalkRenderer:
         timeline.validate()
         from engine.checkpoints import read_manifest
 
-        manifest = read_manifest(self.run.path) or {}
-        checkpoint = (manifest.get("checkpoint"), manifest.get("step"))
-        if self._model is None or checkpoint != self._checkpoint:
-            self._name, self._model = self.run.load_model(resolve_device(self.device))
+        if self.run.path.is_file():   # a bundle: reload only if the file is replaced
+            checkpoint = (str(self.run.path.stat().st_mtime_ns), self._checkpoint[1])
+        else:
+            manifest = read_manifest(self.run.path) or {}
+            checkpoint = (manifest.get("checkpoint"), manifest.get("step"))
+        if self._model is None or checkpoint[0] != self._checkpoint[0]:
+            self._name, self._model, step = _load_source(self.run.path, self.device)
+            checkpoint = (checkpoint[0], step)
             self._checkpoint = checkpoint
         frames = render_walk(self._model, timeline)
         return frames, {"kind": "interpolate", "model": self._name, "run": self.run.path.name,

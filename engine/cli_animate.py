@@ -34,7 +34,7 @@ def add_parsers(sub: Any) -> None:
     from engine.keyframes import EASINGS, INTERPOLATIONS
 
     p = sub.add_parser("animate", help="export an animation of a run (walk, time-lapse, process)")
-    p.add_argument("run", help="run directory")
+    p.add_argument("run", help="run directory, or a model bundle for interpolate and process")
     p.add_argument("--kind", choices=KINDS, default="timelapse")
     p.add_argument("--out", required=True, help="file to write (a folder for --format frames)")
     p.add_argument("--format", choices=list(FORMATS), default=None,

@@ -122,7 +122,7 @@ class GalleryPage(QWidget):
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
         self.favourites = []
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.run_dir.is_dir():   # a bundle keeps no favourites
             from engine.gallery import read_favourites
             run = self.run_dir
             self.worker.submit("favourites", lambda: (run, read_favourites(run)),
@@ -296,6 +296,9 @@ class GalleryPage(QWidget):
         selected = self.selected_seed() is not None
         self.save_button.setEnabled(selected)
         self.copy_button.setEnabled(selected)
-        for button in (self.keyframe_button, self.favourite_button, self.compare_button):
-            button.setEnabled(selected and self.run_dir is not None)
+        self.keyframe_button.setEnabled(selected and self.run_dir is not None)
+        # Favourites and checkpoints belong to a run folder; a bundle file has neither.
+        is_run = self.run_dir is not None and self.run_dir.is_dir()
+        for button in (self.favourite_button, self.compare_button):
+            button.setEnabled(selected and is_run)
         self.show_favourites_button.setEnabled(ready and bool(self.favourites))

@@ -192,6 +192,11 @@ def test_export_bundle_then_open_it_by_dropping_it_on_the_gallery(qtbot, finishe
     gallery.dropEvent(drop)
     qtbot.waitUntil(lambda: gallery.grid.count() == 32, timeout=60_000)
     assert gallery.run_dir == out and "Model bundle" in gallery.run_label.text()
+    gallery.grid.item(0).setSelected(True)
+    assert gallery.save_button.isEnabled() and gallery.keyframe_button.isEnabled()
+    assert not gallery.favourite_button.isEnabled(), "favourites belong to run folders"
+    qtbot.wait(200)
+    assert not window.errors.history
 
 
 class Hostile:
