@@ -7,6 +7,7 @@
     export   write a run's model as one shareable bundle file (.atelier.safetensors)
     runs     list the runs in the runs folder: model, steps, last loss, state
     bench    measure training throughput
+    data     load a data spec and report what it holds and what was skipped
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 # Settings that define a run; `train --resume` refuses them (the run has its own).
 RUN_DEFINING = {"model": "--model", "data": "--data", "image_size": "--image-size",
-                "width": "--width", "batch_size": "--batch-size", "seed": "--seed", "out": "--out"}
+                "width": "--width", "batch_size": "--batch-size", "seed": "--seed", "out": "--out",
+                "flip": "--flip", "translate": "--translate", "color_jitter": "--color-jitter"}
 
 
 def _add_training_settings(p: argparse.ArgumentParser) -> None:
@@ -49,6 +51,14 @@ def _add_training_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-4)")
     p.add_argument("--seed", type=int, default=None, help="default: 0")
     p.add_argument("--device", default=None, help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)")
+    # Augmentation for small data sets; off by default (see engine.data.augment).
+    p.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
+    p.add_argument("--translate", type=float, default=None,
+                   help="random shifts up to this fraction of the image side (e.g. 0.125)")
+    p.add_argument("--color-jitter", type=float, default=None,
+                   help="random brightness, contrast and saturation, strength 0-1 (e.g. 0.2)")
+    p.add_argument("--no-data-cache", dest="data_cache", action="store_false", default=None,
+                   help="decode a folder again instead of reusing the cached decoded set")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20, help="timed steps")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("data", help="load a data spec; report counts, classes and skipped files")
+    p.add_argument("spec", help=f"data spec: {', '.join(DATA_SOURCES)}")
+    p.add_argument("--size", type=int, default=64, help="side pictures decode to (default: 64)")
+    p.add_argument("--split", choices=["train", "test"], default="train")
+    p.add_argument("--no-cache", dest="cache", action="store_false",
+                   help="decode again instead of reusing the cached decoded set")
+    p.add_argument("--preview", default=None, help="also write a PNG grid of the first images")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -108,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.cli_animate import run_animate, run_keyframes
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
                "keyframes": run_keyframes, "export": _export, "runs": _runs,
-               "bench": _bench}[args.command]
+               "bench": _bench, "data": _data}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:
@@ -144,7 +163,9 @@ def _train_config(args: argparse.Namespace, **extra: Any):
     from engine.training import TrainConfig
     given = {"model": args.model, "data": args.data, "image_size": args.image_size,
              "width": args.width, "batch_size": args.batch_size, "learning_rate": args.lr,
-             "seed": args.seed, "device": args.device, **extra}
+             "seed": args.seed, "device": args.device, "flip": args.flip,
+             "translate": args.translate, "color_jitter": args.color_jitter,
+             "data_cache": args.data_cache, **extra}
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -161,11 +182,11 @@ def _train(args: argparse.Namespace) -> int:
             raise SystemExit(_usage(f"train --resume: {', '.join(typed)} cannot change for a "
                                     "saved run (allowed: --steps, --minutes, --lr, --device, "
                                     "--sample-every, --autosave-seconds, --keep-last, "
-                                    "--keep-best)"))
+                                    "--keep-best, --no-data-cache)"))
         events = resume(args.resume, control, steps=args.steps, minutes=args.minutes,
                         learning_rate=args.lr, device=args.device, sample_every=args.sample_every,
                         autosave_seconds=args.autosave_seconds, keep_last=args.keep_last,
-                        keep_best=args.keep_best)
+                        keep_best=args.keep_best, data_cache=args.data_cache)
     else:
         config = _train_config(args, steps=args.steps, minutes=args.minutes,
                                sample_every=args.sample_every,
@@ -256,6 +277,52 @@ def _bench(args: argparse.Namespace) -> int:
                          f"(batch {result['batch_size']}, {result['device']}, "
                          f"peak memory {result['peak_memory_mb'] or 0:.0f} MB)")
     return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from engine.data.summary import DataSummary, scan
+    from engine.export import save_png
+
+    if not 1 <= args.size <= 4096:
+        raise SystemExit(_usage("data: --size must be between 1 and 4096"))
+    bar = None if args.json else _LoadBar()
+    summary = None
+    for event in scan(args.spec, size=args.size, split=args.split, cache=args.cache):
+        if isinstance(event, DataSummary):
+            summary = event
+        elif bar is not None:
+            bar.update(event)
+    if bar is not None:
+        bar.close()
+    assert summary is not None  # scan always ends with one when not cancelled
+    if args.preview:
+        save_png(summary.preview, args.preview, 1, {"data": args.spec})
+    result = {"spec": summary.spec, "count": summary.count, "channels": summary.channels,
+              "size": list(summary.size), "frames": summary.frames,
+              "classes": dict(zip(summary.class_names, summary.class_counts)),
+              "found": summary.found, "from_cache": summary.from_cache,
+              "seconds": round(summary.seconds, 3),
+              "original_sizes": [list(s) for s in summary.original_sizes],
+              "skipped": [{"path": s.path, "reason": s.reason} for s in summary.skipped]}
+    _print(args, result, "\n".join(summary.lines()))
+    return 0
+
+
+class _LoadBar:
+    """'decoding 1,234/10,000' on one terminal line, rewritten in place."""
+
+    def __init__(self) -> None:
+        self._shown = False
+
+    def update(self, event: Any) -> None:
+        if event.total and sys.stderr.isatty():
+            sys.stderr.write(f"\r{event.stage} {event.done:,}/{event.total:,}")
+            sys.stderr.flush()
+            self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
 
 
 def _usage(message: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from engine.control import RunControl
-from engine.data import load_data
+from engine.data import LoadCancelled, load_data
+from engine.data.augment import Augmentation
 from engine.data.batches import DeviceBatcher
 from engine.device import resolve_device
 from engine import checkpoints
@@ -55,6 +56,10 @@ class TrainConfig:
     autosave_seconds: float = 120.0
     keep_last: int = 2                  # checkpoints kept besides the best one
     keep_best: str | None = None        # a reported loss to keep the lowest-scoring checkpoint by
+    flip: bool = False                  # augmentation for small data sets (off by default:
+    translate: float = 0.0              # flipped or shifted digits are other digits);
+    color_jitter: float = 0.0           # see engine.data.augment
+    data_cache: bool = True             # reuse decoded folders (engine.data.cache)
 
     def validate(self) -> None:
         if self.batch_size < 2:
@@ -75,8 +80,13 @@ class TrainConfig:
             raise ConfigError(f"sample_every must be at least 1, not {self.sample_every}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be between 0 and 2**63 - 1, not {self.seed}")
+        self.augmentation().validate()
         # The model's own checks (image size, width) run when its config is built.
         model_config(self.model, **self._model_settings(channels=1))
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(flip=self.flip, translate=self.translate,
+                            color_jitter=self.color_jitter)
 
     def budget(self) -> tuple[int | None, float | None]:
         """(steps, seconds); with neither given, DEFAULT_STEPS applies."""
@@ -95,7 +105,7 @@ class TrainConfig:
 class TrainingSession:
     """Model, data and device for one configuration: everything a step needs."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, cancel: Callable[[], bool] | None = None) -> None:
         config.validate()
         self.config = config
         self.device = resolve_device(config.device)
@@ -104,7 +114,9 @@ class TrainingSession:
             # a slow path on x86 CPUs; flushing them to zero costs no accuracy
             # that matters here. It applies to the calling (training) thread.
             torch.set_flush_denormal(True)
-        self.data = load_data(config.data)
+        # Pictures decode at the model's size; `cancel` stops a long folder scan.
+        self.data = load_data(config.data, size=config.image_size, cache=config.data_cache,
+                              cancel=cancel)
         if len(self.data) < 2:
             raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at least 2")
         self.model_config = model_config(config.model, **config._model_settings(self.data.channels))
@@ -114,7 +126,8 @@ class TrainingSession:
         check_fits(self.memory_estimate, self.device)
         self.model = build_model(config.model, self.model_config, self.device, seed=config.seed)
         self.batcher = DeviceBatcher(self.data, config.batch_size, config.image_size,
-                                     self.device, seed=config.seed)
+                                     self.device, seed=config.seed,
+                                     augmentation=config.augmentation())
 
     def step(self) -> dict[str, torch.Tensor]:
         batch = self.batcher.next_batch()
@@ -133,7 +146,10 @@ def train(config: TrainConfig, out: str | Path | None = None,
     the user's runs folder). Yields events; raises AtelierError on bad input
     before anything is written."""
     control = control or RunControl()
-    session = TrainingSession(config)
+    try:
+        session = TrainingSession(config, cancel=lambda: control.stopped)
+    except LoadCancelled:
+        return  # stopped while the data was loading: nothing was started or written
     run = RunDir.create(out, config.model)
     run.write_config({"model": config.model, "model_config": session.model_config.to_dict(),
                       "train": config.to_dict(), "device": str(session.device),
@@ -144,7 +160,8 @@ def train(config: TrainConfig, out: str | Path | None = None,
 
 # Settings a resumed run may change; anything else would silently break it.
 RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "device", "sample_every",
-                     "report_seconds", "autosave_seconds", "keep_last", "keep_best")
+                     "report_seconds", "autosave_seconds", "keep_last", "keep_best",
+                     "data_cache")
 
 
 def resume(run_path: str | Path, control: RunControl | None = None,

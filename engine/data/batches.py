@@ -11,6 +11,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from engine.data.augment import Augmentation, augment
 from engine.data.sources import ImageSet
 
 
@@ -26,7 +27,8 @@ class DeviceBatcher:
     """Shuffled, endless batches of images scaled to [-1, 1] at `image_size`."""
 
     def __init__(self, data: ImageSet, batch_size: int, image_size: int,
-                 device: torch.device, seed: int = 0) -> None:
+                 device: torch.device, seed: int = 0,
+                 augmentation: Augmentation | None = None) -> None:
         self.images = torch.from_numpy(data.images.copy()).to(device)
         self.labels = (torch.from_numpy(data.labels.astype("int64")).to(device)
                        if data.labels is not None else None)
@@ -37,18 +39,26 @@ class DeviceBatcher:
         # and sampling noise, and reproducible from the seed alone.
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(seed)
+        # Augmentation draws from its own generator, so turning it on does not
+        # change which images a batch holds.
+        self.augmentation = augmentation or Augmentation()
+        self.augment_generator = torch.Generator(device="cpu")
+        self.augment_generator.manual_seed(seed + 1)
         self.epoch = 0
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
         """Where the data order stands, so a resumed run sees the same batches."""
-        return ({"data.order": self._order.cpu(), "rng.data": self.generator.get_state()},
+        return ({"data.order": self._order.cpu(), "rng.data": self.generator.get_state(),
+                 "rng.augment": self.augment_generator.get_state()},
                 {"epoch": self.epoch, "cursor": self._cursor})
 
     def load_state(self, tensors: dict[str, torch.Tensor], counters: dict[str, int]) -> None:
         self._order = tensors["data.order"].to(self.device)
         self.generator.set_state(tensors["rng.data"].cpu())
+        if "rng.augment" in tensors:   # checkpoints from before augmentation lack it
+            self.augment_generator.set_state(tensors["rng.augment"].cpu())
         self.epoch, self._cursor = int(counters["epoch"]), int(counters["cursor"])
 
     def _new_epoch(self) -> None:
@@ -62,6 +72,7 @@ class DeviceBatcher:
         index = self._order[self._cursor:self._cursor + self.batch_size]
         self._cursor += self.batch_size
         images = to_model_range(self.images.index_select(0, index), self.image_size)
+        images = augment(images, self.augmentation, self.augment_generator)
         labels = self.labels.index_select(0, index) if self.labels is not None else None
         return Batch(images, labels)
 

@@ -1,4 +1,8 @@
-"""Data specs ("mnist", "idx:PATH") and the images they name."""
+"""The in-memory data set (ImageSet) and the built-in sources `mnist` and `idx:PATH`.
+
+Specs are parsed and dispatched by engine.data.registry; other sources (folders
+of pictures, CIFAR-10, .npz) live in their own modules and register there.
+"""
 from __future__ import annotations
 
 import functools
@@ -8,14 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.idx import read_idx
+from engine.data.registry import DATA_SOURCES, DataRequest, load_data, register_source
+from engine.data.report import LoadReport
 from engine.errors import DataError
 from resources import resource_path
 
-# Specs a user can type today; the GUI lists these in its data picker.
-DATA_SOURCES = {
-    "mnist": "MNIST digits (bundled, 60,000 training images)",
-    "idx:PATH": "MNIST-format IDX files in a folder (e.g. Fashion-MNIST)",
-}
+__all__ = ["DATA_SOURCES", "ImageSet", "load_data"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class ImageSet:
     images: np.ndarray
     labels: np.ndarray | None
     class_names: tuple[str, ...] | None = None
+    report: LoadReport | None = None    # what was found, skipped (and why), from cache
 
     @property
     def channels(self) -> int:
@@ -49,20 +52,6 @@ class ImageSet:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-
-def load_data(spec: str, split: str = "train") -> ImageSet:
-    """Load the data set a spec names. split is "train" or "test"."""
-    spec = (spec or "").strip()
-    if split not in ("train", "test"):
-        raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
-    if spec == "mnist":
-        return _bundled_mnist(split)
-    if spec.startswith("idx:"):
-        folder = Path(spec[4:]).expanduser()
-        return _load_idx_folder(folder, split, name=spec)
-    known = ", ".join(DATA_SOURCES)
-    raise DataError(f"unknown data spec {spec!r}; known: {known}")
 
 
 @functools.lru_cache(maxsize=2)
@@ -98,3 +87,16 @@ def _load_idx_folder(folder: Path, split: str, name: str) -> ImageSet:
         if labels.shape != (images.shape[0],):
             raise DataError(f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images")
     return ImageSet(name=name, images=images[:, None, :, :], labels=labels)
+
+
+def _load_mnist(request: DataRequest) -> ImageSet:
+    return _bundled_mnist(request.split)
+
+
+def _load_idx(request: DataRequest) -> ImageSet:
+    return _load_idx_folder(request.path, request.split, name=request.spec)
+
+
+register_source("mnist", _load_mnist, "MNIST digits (bundled, 60,000 training images)",
+                takes_path=False)
+register_source("idx", _load_idx, "MNIST-format IDX files in a folder (e.g. Fashion-MNIST)")
