@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
 from desktop_app.pages.animate_page import AnimatePage
+from desktop_app.pages.data_page import DataPage
 from desktop_app.pages.gallery_page import GalleryPage
 from desktop_app.pages.runs_page import RunsPage
 from desktop_app.recovery import offer_recovery
@@ -41,6 +42,12 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.animate_page, "Animate")
         self.runs_page = RunsPage(self.worker)
         self.tabs.addTab(self.runs_page, "Runs")
+        # Pictures are previewed at the size the Train page will train at.
+        self.data_page = DataPage(self.worker,
+                                  image_size=lambda: self.train_page.image_size_combo.currentData())
+        self.tabs.addTab(self.data_page, "Data")
+        self.data_page.status.connect(self._show_status)
+        self.data_page.useData.connect(self._use_data)
         self.setCentralWidget(self.tabs)
 
         for page in (self.train_page, self.gallery_page, self.animate_page, self.runs_page):
@@ -66,6 +73,10 @@ class MainWindow(QMainWindow):
 
     def _show_status(self, text: str) -> None:
         self.statusBar().showMessage(text)
+
+    def _use_data(self, spec: str, label: str) -> None:
+        self.train_page.set_data(spec, label)
+        self.tabs.setCurrentWidget(self.train_page)
 
     def _on_training_event(self, event: object) -> None:
         # The gallery follows the run being trained once it has weights on disk.

@@ -104,6 +104,8 @@ class EngineWorker(QObject):
     generationEnded = Signal()            # a gallery generation ended, done or failed
     idle = Signal()                       # no job is running any more
     jobEnded = Signal(str)                # a job of this name ended, done or failed
+    dataScanEvent = Signal(object)        # engine.data LoadProgress, DataSummary or ScanCancelled
+    dataScanEnded = Signal()              # a data scan ended: done, cancelled or failed
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -194,6 +196,30 @@ class EngineWorker(QObject):
         self._start("bundle", lambda _: str(export_bundle(run_dir, path)),
                     self.bundleExported.emit, "Export failed")
 
+    # -- data ------------------------------------------------------------------------
+    @property
+    def is_scanning(self) -> bool:
+        return any(job.objectName() == "data-scan" for job in self._jobs)
+
+    def scan_data(self, spec: str, size: int, cache: bool = True) -> bool:
+        """Load a data spec on a thread, streaming progress then a DataSummary;
+        cancel_scan() stops it between files. One scan at a time."""
+        from engine.data.summary import scan
+
+        if self.is_scanning:
+            self.error.emit("Data", "A data set is already loading. Cancel it first.", "")
+            return False
+        self._start("data-scan",
+                    lambda control: scan(spec, size=size, cache=cache,
+                                         cancel=lambda: control.stopped),
+                    self.dataScanEvent.emit, "Could not load the data", streaming=True)
+        return True
+
+    def cancel_scan(self) -> None:
+        for job in list(self._jobs):
+            if job.objectName() == "data-scan":
+                job.control.stop()
+
     # -- lifetime ----------------------------------------------------------------
     def _start(self, name: str, work: Callable[[RunControl], Any],
                on_item: Callable[[Any], None], error_title: str, streaming: bool = False) -> _Job:
@@ -215,6 +241,8 @@ class EngineWorker(QObject):
         if job.objectName() == "sampling":
             self.generationEnded.emit()
         self.jobEnded.emit(job.objectName())
+        if job.objectName() == "data-scan":
+            self.dataScanEnded.emit()
         if not self._jobs:
             self.idle.emit()
 

@@ -150,6 +150,14 @@ class TrainPage(QWidget):
             self.image_size_combo.setCurrentIndex(self.image_size_combo.findData(28))
         self.image_size_combo.setEnabled(is_conv)
 
+    def set_data(self, spec: str, label: str) -> None:
+        """Train on `spec` (chosen on the Data page); it stays in the list."""
+        index = self.data_combo.findData(spec)
+        if index < 0:
+            self.data_combo.addItem(label, spec)
+            index = self.data_combo.count() - 1
+        self.data_combo.setCurrentIndex(index)
+
     # -- actions -----------------------------------------------------------------
     def config(self) -> TrainConfig:
         """The settings as a TrainConfig; 'no limit' on both means the default budget."""
