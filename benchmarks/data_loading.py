@@ -2,7 +2,8 @@
 
     python benchmarks/data_loading.py --images 10000 --side 512 --size 64 --repeats 3
 
-Generates the data once in a temporary folder (not timed), then for each repeat
+Generates the data once in a temporary folder (not timed; 500 distinct JPEGs
+copied to the requested count), then for each repeat
 runs `latent-atelier-cli data SPEC --json` in a fresh process and reports its
 wall time and peak resident memory (max RSS of the child). The folder is loaded
 with the cache off (a cold decode), then once more with the cache filled (a
@@ -42,12 +43,17 @@ def _write_jpegs(args: tuple[Path, int, int, int]) -> None:
             folder / f"{i:05d}.jpg", quality=90)
 
 
-def make_folder(folder: Path, count: int, side: int) -> None:
+def make_folder(folder: Path, count: int, side: int, unique: int = 500) -> None:
+    """`unique` distinct JPEGs, copied byte for byte up to `count` files: each
+    file is still opened and decoded on its own, and encoding is the slow part."""
     folder.mkdir(parents=True, exist_ok=True)
     workers = os.cpu_count() or 1
-    chunks = [(folder, i, min(count, i + 250), side) for i in range(0, count, 250)]
+    distinct = min(count, unique)
+    chunks = [(folder, i, min(distinct, i + 50), side) for i in range(0, distinct, 50)]
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_write_jpegs, chunks))
+    for i in range(distinct, count):
+        (folder / f"{i:05d}.jpg").write_bytes((folder / f"{i % distinct:05d}.jpg").read_bytes())
 
 
 def make_cifar(folder: Path) -> None:

@@ -104,6 +104,12 @@ def test_bad_files_raise_a_reason(tmp_path, make, reason):
         decode_image(path, DecodeOptions(size=8))
 
 
+def test_a_format_outside_the_list_is_refused_by_name(tmp_path):
+    path = messy.plain(tmp_path / "icon.png", size=(16, 16), fmt="ICO")   # wrong extension too
+    with pytest.raises(UnusableImage, match="unsupported format ICO"):
+        decode_image(path, DecodeOptions(size=8))
+
+
 def test_pixel_limit_is_checked_from_the_header_before_decoding(tmp_path):
     path = messy.plain(tmp_path / "big.png", size=(300, 300))
     with pytest.raises(UnusableImage, match="300 x 300 pixels is over the limit"):
