@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -65,19 +64,21 @@ def make_cifar(folder: Path) -> None:
         (folder / f"{name}.bin").write_bytes(records.tobytes())
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, dict]:
-    """(seconds, peak MB, JSON result) of one CLI command in a fresh process."""
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, float, dict]:
+    """(wall seconds, CPU seconds, peak MB, JSON result) of one CLI command in a
+    fresh process. CPU time (all threads) is what a busy machine distorts least."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _CHILD, *args, "--json"], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - start
-    peak_kb = int(proc.stderr.rsplit("maxrss", 1)[1])
-    return seconds, peak_kb / 1024, json.loads(proc.stdout)
+    peak_kb, cpu = proc.stderr.rsplit("maxrss", 1)[1].split()
+    return seconds, float(cpu), int(peak_kb) / 1024, json.loads(proc.stdout)
 
 
 # The child reports its own peak (Linux: KB), so each case is measured alone.
 _CHILD = ("import resource, sys; from engine.cli import main; code = main(sys.argv[1:]); "
-          "sys.stderr.write('maxrss %d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+          "u = resource.getrusage(resource.RUSAGE_SELF); "
+          "sys.stderr.write('maxrss %d %.3f' % (u.ru_maxrss, u.ru_utime + u.ru_stime)); "
           "sys.exit(code)")
 
 
@@ -95,7 +96,8 @@ def main() -> None:
         t = time.perf_counter()
         make_folder(tmp_path / "jpegs", args.images, args.side)
         make_cifar(tmp_path / "cifar")
-        print(f"generated data in {time.perf_counter() - t:.0f} s", flush=True)
+        print(f"generated data in {time.perf_counter() - t:.0f} s; load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
         spec = f"folder:{tmp_path / 'jpegs'}"
         cases = {
             "folder, cold (no cache)": (["data", spec, "--size", str(args.size), "--no-cache"], None),
@@ -105,15 +107,17 @@ def main() -> None:
         for name, (cli, prepare) in cases.items():
             if prepare == "fill":
                 run_cli(cli, env)   # fill the cache once
-            loads, walls, peaks = [], [], []
+            loads, walls, cpus, peaks = [], [], [], []
             for _ in range(args.repeats):
-                wall, peak, result = run_cli(cli, env)
+                wall, cpu, peak, result = run_cli(cli, env)
                 loads.append(result["seconds"])   # the load itself, as the engine timed it
                 walls.append(wall)                # plus Python, torch and CLI start-up
+                cpus.append(cpu)
                 peaks.append(peak)
             print(f"{name}: {result['count']:,} images -> {result['size']}, load median "
                   f"{statistics.median(loads):.2f} s (runs {', '.join(f'{t:.2f}' for t in loads)}), "
-                  f"whole process {statistics.median(walls):.1f} s, peak RSS {max(peaks):.0f} MB, "
+                  f"whole process {statistics.median(walls):.1f} s wall, "
+                  f"{statistics.median(cpus):.1f} s CPU, peak RSS {max(peaks):.0f} MB, "
                   f"from cache: {result['from_cache']}", flush=True)
 
 
