@@ -98,14 +98,16 @@ def parse_spec(spec: str) -> tuple[DataSource, Path | None, dict[str, str]]:
     spec = (spec or "").strip()
     known = ", ".join(DATA_SOURCES)
     name, colon, rest = spec.partition(":")
-    source = _SOURCES.get(name)
+    bare_name, question, _ = name.partition("?")   # "moving-mnist?seed=3": options, no path
+    source = _SOURCES.get(bare_name if not colon else name)
     if source is None or (colon and not source.takes_path):
         raise DataError(f"unknown data spec {spec!r}; known: {known}")
     if source.takes_path and not rest.strip():
         raise DataError(f"unknown data spec {spec!r}: {name} needs a path ({name}:PATH); "
                         f"known: {known}")
     if not source.takes_path:
-        return source, None, {}
+        _, options = _split_options(name, source) if question else ("", {})
+        return source, None, options
     path_text, options = _split_options(rest, source)
     return source, Path(path_text).expanduser(), options
 

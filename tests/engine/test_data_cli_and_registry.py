@@ -36,6 +36,24 @@ def test_a_new_source_is_one_register_call(monkeypatch):
         registry.register_source("blank", load, "again")
 
 
+def test_a_source_without_a_path_can_take_options(monkeypatch):
+    monkeypatch.setattr(registry, "_SOURCES", dict(registry._SOURCES))
+    monkeypatch.setattr(registry, "DATA_SOURCES", dict(registry.DATA_SOURCES))
+    seen = {}
+
+    def load(request):
+        seen.update(path=request.path, options=request.options)
+        return ImageSet(request.spec, np.zeros((2, 1, 4, 4), np.uint8), None)
+
+    registry.register_source("bouncing", load, "generated", takes_path=False, options=("seed",))
+    registry.load_data("bouncing?seed=7")
+    assert seen == {"path": None, "options": {"seed": "7"}}
+    with pytest.raises(DataError, match="unknown option 'speed'"):
+        registry.load_data("bouncing?speed=2")
+    with pytest.raises(DataError, match="unknown data spec"):
+        registry.load_data("bouncing:somewhere")
+
+
 def test_a_path_containing_a_question_mark_is_a_path(tmp_path):
     folder = tmp_path / "what?"
     messy.plain(folder / "a.png")
