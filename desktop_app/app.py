@@ -1,21 +1,44 @@
-"""Start the desktop app: `latent-atelier` or `python -m desktop_app`."""
+"""Start the desktop app: `latent-atelier` or `python -m desktop_app`.
+
+    latent-atelier                     open the window
+    latent-atelier --self-test OUTDIR  check the installation without showing a window
+    latent-atelier --version
+"""
 from __future__ import annotations
 
-import logging
+import argparse
 import sys
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.app_logging import configure_logging
+from desktop_app.app_paths import DISPLAY_NAME, logs_dir, set_application_identity
 from engine import __version__
 from resources import resource_path
 
 
+def parse_arguments(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our options, and the rest (Qt's own, e.g. -platform) for QApplication."""
+    parser = argparse.ArgumentParser(prog="latent-atelier", description=DISPLAY_NAME)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--self-test", metavar="OUTDIR", default=None,
+                        help="without a window: train a few steps on the bundled MNIST, sample, "
+                             "export a GIF into OUTDIR, print a report; exit 0 if all worked")
+    return parser.parse_known_args(args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
-    app.setApplicationName("Latent Atelier")
-    app.setOrganizationName("LatentAtelier")
+    argv = list(sys.argv if argv is None else argv)
+    options, qt_args = parse_arguments(argv[1:])
+    if options.self_test is not None:
+        from desktop_app.self_test_mode import run_headless_self_test
+
+        return run_headless_self_test(options.self_test, [argv[0], *qt_args])
+
+    app = QApplication.instance() or QApplication([argv[0], *qt_args])
+    set_application_identity(app)
+    log_path = configure_logging(logs_dir())
     app.setApplicationVersion(__version__)
     icon = resource_path("icons", "latent-atelier.png")
     if icon.exists():
@@ -27,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     collector = GuiThreadGarbageCollector(parent=app)
     collector.start()
     window = MainWindow()
+    window.errors.log_path = log_path
     window.errors.install_hooks()
     # Quitting by any route (menu, signal, session end) still stops and saves.
     app.aboutToQuit.connect(lambda: window.worker.shutdown())

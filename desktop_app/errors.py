@@ -6,6 +6,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
@@ -32,6 +33,8 @@ class ErrorPresenter(QObject):
         self._parent = parent_widget
         self.history: list[ShownError] = []
         self.dialog: QMessageBox | None = None
+        # Set by the app once its log file is open; dialogs then say where it is.
+        self.log_path: Path | None = None
         # Signals make report() safe to call from any thread.
         self._report.connect(self._show)
 
@@ -51,6 +54,8 @@ class ErrorPresenter(QObject):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if details:
             box.setDetailedText(details)
+        if self.log_path is not None:
+            box.setInformativeText(f"This was written to the log: {self.log_path}")
         box.open()  # non-blocking: the app keeps running behind it
         self.dialog = box
         self.shown.emit(error)

@@ -8,6 +8,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
+from desktop_app.help_menu import HelpMenu
 from desktop_app.pages.animate_page import AnimatePage
 from desktop_app.pages.data_page import DataPage
 from desktop_app.pages.gallery_page import GalleryPage
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.errors.shown.connect(self._cancel_close)
         self._closing = False
         self.timelapse_dialog: TimelapseDialog | None = None
+        self.help_menu = HelpMenu(self)
         self.statusBar().showMessage("Ready. Choose settings and press Train.")
         self.recovery_dialog = None
         QTimer.singleShot(0, self, self._offer_recovery)   # once the window is up

@@ -27,3 +27,8 @@ def user_data_dir() -> Path:
 
 def default_runs_dir() -> Path:
     return user_data_dir() / "runs"
+
+
+def logs_dir() -> Path:
+    """Where the app writes its rotating log (and a crash log for hard faults)."""
+    return user_data_dir() / "logs"

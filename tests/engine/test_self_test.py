@@ -1,0 +1,59 @@
+"""The installation self-test: train, sample, export, and no network."""
+from __future__ import annotations
+
+import socket
+
+import pytest
+from PIL import Image
+
+from engine import self_test
+from engine.self_test import SelfTestError, run_self_test
+
+
+def test_self_test_trains_samples_and_exports_a_gif(tmp_path, data_spec):
+    report = run_self_test(tmp_path / "out", steps=2, data=data_spec)
+    assert report.steps == 2
+    assert (tmp_path / "out" / "run" / "manifest.json").exists()
+    with Image.open(report.grid_png) as grid:
+        assert grid.size[0] > 28 * 4 * 2   # 4 x 4 tiles, enlarged twice
+    with Image.open(report.timelapse_gif) as gif:
+        assert gif.format == "GIF" and gif.n_frames == report.frames >= 2
+    lines = report.lines()
+    assert lines[0].endswith("passed") and "network connections attempted: 0" in lines
+
+
+def test_self_test_names_the_stage_that_failed(tmp_path):
+    empty = tmp_path / "no-mnist"
+    empty.mkdir()
+    with pytest.raises(SelfTestError, match="^training failed: .*no-mnist"):
+        run_self_test(tmp_path / "out", steps=2, data=f"idx:{empty}")
+
+
+def test_self_test_fails_when_anything_touches_the_network(tmp_path, monkeypatch):
+    def stages_that_phone_home(out, steps, data, report):
+        try:  # TEST-NET-1: never routed, so nothing leaves the machine
+            socket.create_connection(("192.0.2.1", 9), timeout=0.01).close()
+        except OSError:
+            pass
+
+    monkeypatch.setattr(self_test, "_stages", stages_that_phone_home)
+    with pytest.raises(SelfTestError, match=r"tried to use the network: socket\.\w+ .*192\.0\.2\.1"):
+        run_self_test(tmp_path / "out")
+
+
+def test_the_network_watch_ignores_local_sockets_and_stops_when_closed(tmp_path):
+    path = str(tmp_path / "bus")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+    with self_test._NetworkWatch() as watch:
+        client = socket.socket(socket.AF_UNIX)
+        client.connect(path)   # a Unix socket (the desktop bus, say) is not the network
+        client.close()
+    server.close()
+    assert watch.attempts == []
+    try:  # after the watch closed, nothing is recorded any more
+        socket.create_connection(("192.0.2.1", 9), timeout=0.01).close()
+    except OSError:
+        pass
+    assert watch.attempts == []
