@@ -10,10 +10,12 @@ import argparse
 import sys
 
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from desktop_app.app_logging import configure_logging
+from desktop_app.gui_gc import GuiThreadGarbageCollector
 from desktop_app.app_paths import DISPLAY_NAME, logs_dir, set_application_identity
+from desktop_app.startup import start_with_engine
 from engine import __version__
 from resources import resource_path
 
@@ -44,17 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
 
-    from desktop_app.gui_gc import GuiThreadGarbageCollector
-    from desktop_app.main_window import MainWindow
+    def main_window() -> QMainWindow:
+        # Runs once the engine is imported (desktop_app.startup), on the GUI thread.
+        from desktop_app.main_window import MainWindow
 
+        window = MainWindow()
+        window.errors.log_path = log_path
+        window.errors.install_hooks()
+        # Quitting by any route (menu, signal, session end) still stops and saves.
+        app.aboutToQuit.connect(lambda: window.worker.shutdown())
+        windows.append(window)
+        return window
+
+    # Before the engine import starts its thread: garbage is collected on the GUI thread only.
     collector = GuiThreadGarbageCollector(parent=app)
     collector.start()
-    window = MainWindow()
-    window.errors.log_path = log_path
-    window.errors.install_hooks()
-    # Quitting by any route (menu, signal, session end) still stops and saves.
-    app.aboutToQuit.connect(lambda: window.worker.shutdown())
-    window.show()
+    windows: list[QMainWindow] = []   # keeps the main window alive for app.exec()
+    startup = start_with_engine(main_window, log_path)  # noqa: F841 - shown until replaced
     return app.exec()
 
 

@@ -8,6 +8,7 @@
     runs     list the runs in the runs folder: model, steps, last loss, state
     bench    measure training throughput
     data     load a data spec and report what it holds and what was skipped
+    self-test  check the installation: train, sample, export a GIF, offline
 """
 from __future__ import annotations
 
@@ -119,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decode again instead of reusing the cached decoded set")
     p.add_argument("--preview", default=None, help="also write a PNG grid of the first images")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("self-test", help="check the installation: a few training steps on the "
+                                         "bundled MNIST, a sample grid and a GIF in OUTDIR")
+    p.add_argument("out", metavar="OUTDIR", help="folder for the run, samples.png and timelapse.gif")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.cli_animate import run_animate, run_keyframes
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
                "keyframes": run_keyframes, "export": _export, "runs": _runs,
-               "bench": _bench, "data": _data}[args.command]
+               "bench": _bench, "data": _data, "self-test": _self_test}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:
@@ -323,6 +329,16 @@ class _LoadBar:
     def close(self) -> None:
         if self._shown:
             sys.stderr.write("\n")
+
+
+def _self_test(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from engine.self_test import run_self_test
+
+    report = run_self_test(args.out)
+    _print(args, dataclasses.asdict(report), "\n".join(report.lines()))
+    return 0
 
 
 def _usage(message: str) -> int:

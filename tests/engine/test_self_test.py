@@ -1,7 +1,9 @@
 """The installation self-test: train, sample, export, and no network."""
 from __future__ import annotations
 
+import json
 import socket
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -57,3 +59,22 @@ def test_the_network_watch_ignores_local_sockets_and_stops_when_closed(tmp_path)
     except OSError:
         pass
     assert watch.attempts == []
+
+
+def test_cli_self_test_reports_json_and_exits_zero(tmp_path, monkeypatch, capsys):
+    from engine import cli
+
+    monkeypatch.setattr(self_test, "SELF_TEST_STEPS", 2)
+    assert cli.main(["self-test", str(tmp_path / "out"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["steps"] == 2 and report["network_attempts"] == []
+    assert Path(report["timelapse_gif"]).exists()
+
+
+def test_cli_self_test_failure_is_one_line_and_exit_one(tmp_path, capsys):
+    from engine import cli
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "run").write_text("in the way")
+    assert cli.main(["self-test", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.startswith("error: training failed: ")
