@@ -1,6 +1,7 @@
 """Start the desktop app: `latent-atelier` or `python -m desktop_app`.
 
     latent-atelier                     open the window
+    latent-atelier FILE                and open a model bundle (or run folder) in the gallery
     latent-atelier --self-test OUTDIR  check the installation without showing a window
     latent-atelier --version
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMainWindow
 
@@ -21,13 +23,21 @@ from resources import resource_path
 
 
 def parse_arguments(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Our options, and the rest (Qt's own, e.g. -platform) for QApplication."""
+    """Our options, and the rest (Qt's own, e.g. -platform) for QApplication.
+
+    A bare argument that is not the value of an option is a model bundle or run
+    folder to open (what the desktop passes for a double-clicked bundle):
+    options.open, or None."""
     parser = argparse.ArgumentParser(prog="latent-atelier", description=DISPLAY_NAME)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--self-test", metavar="OUTDIR", default=None,
                         help="without a window: train a few steps on the bundled MNIST, sample, "
                              "export a GIF into OUTDIR, print a report; exit 0 if all worked")
-    return parser.parse_known_args(args)
+    options, rest = parser.parse_known_args(args)
+    bare = [i for i, arg in enumerate(rest)
+            if not arg.startswith("-") and (i == 0 or not rest[i - 1].startswith("-"))]
+    options.open = rest.pop(bare[-1]) if bare else None
+    return options, rest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         # Quitting by any route (menu, signal, session end) still stops and saves.
         app.aboutToQuit.connect(lambda: window.worker.shutdown())
         windows.append(window)
+        if options.open:
+            QTimer.singleShot(0, window, lambda: window.open_in_gallery(options.open))
         return window
 
     # Before the engine import starts its thread: garbage is collected on the GUI thread only.

@@ -75,7 +75,8 @@ def linux_package(folder: Path, make_archive: bool) -> tuple[Path, Path | None]:
     for script in ("install.sh", "uninstall.sh"):
         shutil.copy2(LINUX_FILES / script, staging / script)
         (staging / script).chmod(0o755)
-    shutil.copy2(LINUX_FILES / "latent-atelier.desktop", staging / "latent-atelier.desktop")
+    for entry in ("latent-atelier.desktop", "latent-atelier-mime.xml"):
+        shutil.copy2(LINUX_FILES / entry, staging / entry)
     icons = staging / "icons"
     icons.mkdir()
     for size in (16, 24, 32, 48, 64, 128, 256, 512):

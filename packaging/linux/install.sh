@@ -4,6 +4,8 @@
 #   the command             ~/.local/bin/latent-atelier (a link to the executable)
 #   the menu entry          ${XDG_DATA_HOME:-~/.local/share}/applications/latent-atelier.desktop
 #   the icon, every size    ${XDG_DATA_HOME:-~/.local/share}/icons/hicolor/NxN/apps/latent-atelier.png
+#   the bundle file type    ${XDG_DATA_HOME:-~/.local/share}/mime/packages/latent-atelier.xml
+#                           (*.atelier.safetensors opens in the app)
 # Your runs, settings and logs live elsewhere (${XDG_DATA_HOME:-~/.local/share}/LatentAtelier)
 # and are never touched. Run it again to update; uninstall.sh removes it.
 set -eu
@@ -34,11 +36,15 @@ for icon in "$here"/icons/latent-atelier-*.png; do
 done
 
 # Exec with the full path: ~/.local/bin is not on every desktop session's PATH.
-sed -e "s|^Exec=latent-atelier$|Exec=\"$app_dir/LatentAtelier\"|" \
+sed -e "s|^Exec=latent-atelier |Exec=\"$app_dir/LatentAtelier\" |" \
     -e "s|^TryExec=latent-atelier|TryExec=$app_dir/LatentAtelier|" \
     "$here/latent-atelier.desktop" > "$data_home/applications/latent-atelier.desktop"
 
-# Refresh the menu and icon caches where the tools exist; harmless otherwise.
+mkdir -p "$data_home/mime/packages"
+cp "$here/latent-atelier-mime.xml" "$data_home/mime/packages/latent-atelier.xml"
+
+# Refresh the menu, file-type and icon caches where the tools exist; harmless otherwise.
+command -v update-mime-database >/dev/null 2>&1 && update-mime-database "$data_home/mime" || true
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$data_home/applications" || true
 command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q -t "$data_home/icons/hicolor" || true
 

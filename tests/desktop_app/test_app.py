@@ -52,3 +52,9 @@ def test_self_test_failure_exits_non_zero_with_the_reason(headless, tmp_path, ca
 def test_unknown_arguments_are_left_for_qt():
     options, rest = app.parse_arguments(["--self-test", "x", "-platform", "offscreen"])
     assert options.self_test == "x" and rest == ["-platform", "offscreen"]
+    assert options.open is None
+
+
+def test_a_bare_argument_is_a_bundle_to_open():
+    options, rest = app.parse_arguments(["-platform", "xcb", "/home/a/digits.atelier.safetensors"])
+    assert options.open == "/home/a/digits.atelier.safetensors" and rest == ["-platform", "xcb"]

@@ -64,8 +64,8 @@ def test_linux_package_has_app_scripts_icons_and_an_archive_that_keeps_modes(mon
     (app / "LatentAtelier").chmod(0o755)
     staging, archive = build.linux_package(app, make_archive=True)
     assert {p.name for p in staging.iterdir()} == {
-        "LatentAtelier", "install.sh", "uninstall.sh", "latent-atelier.desktop", "icons",
-        "README.txt"}
+        "LatentAtelier", "install.sh", "uninstall.sh", "latent-atelier.desktop",
+        "latent-atelier-mime.xml", "icons", "README.txt"}
     assert build.folder_size(staging) > 0
     with tarfile.open(archive) as tar:
         members = {m.name: m for m in tar.getmembers()}

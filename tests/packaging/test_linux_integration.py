@@ -26,7 +26,11 @@ def desktop_entry(path: Path) -> configparser.SectionProxy:
 def test_desktop_entry_has_what_menus_need():
     entry = desktop_entry(LINUX / "latent-atelier.desktop")
     assert entry["Type"] == "Application" and entry["Name"] == "Latent Atelier"
-    assert entry["Exec"] == "latent-atelier" and entry["Icon"] == "latent-atelier"
+    assert entry["Exec"] == "latent-atelier %f" and entry["Icon"] == "latent-atelier"
+    assert entry["MimeType"] == "application/x-latent-atelier-bundle;"
+    mime = (LINUX / "latent-atelier-mime.xml").read_text()
+    assert 'type="application/x-latent-atelier-bundle"' in mime
+    assert 'pattern="*.atelier.safetensors"' in mime
     assert entry["Terminal"] == "false" and entry["Categories"].endswith(";")
     validator = shutil.which("desktop-file-validate")
     if validator:
@@ -44,7 +48,7 @@ def package(tmp_path) -> Path:
     (app / "LatentAtelier").write_text("#!/bin/sh\necho stand-in app \"$@\"\n")
     (app / "LatentAtelier").chmod(0o755)
     (app / "_internal" / "lib.so").write_bytes(b"\0" * 10)
-    for name in ("install.sh", "uninstall.sh", "latent-atelier.desktop"):
+    for name in ("install.sh", "uninstall.sh", "latent-atelier.desktop", "latent-atelier-mime.xml"):
         shutil.copy2(LINUX / name, root / name)
     icons = root / "icons"
     icons.mkdir()
@@ -75,7 +79,8 @@ def test_install_puts_app_menu_entry_and_icons_in_xdg_places_and_uninstall_remov
     assert subprocess.run([str(link), "--version"], capture_output=True,
                           text=True).stdout.strip() == "stand-in app --version"
     entry = desktop_entry(share / "applications" / "latent-atelier.desktop")
-    assert entry["Exec"] == f'"{app}"' and entry["TryExec"] == str(app)
+    assert entry["Exec"] == f'"{app}" %f' and entry["TryExec"] == str(app)
+    assert (share / "mime" / "packages" / "latent-atelier.xml").exists()
     for size in ICON_SIZES:
         assert (share / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "latent-atelier.png").exists()
 
@@ -85,6 +90,7 @@ def test_install_puts_app_menu_entry_and_icons_in_xdg_places_and_uninstall_remov
     run_script(package / "uninstall.sh", home)
     assert not (share / "latent-atelier").exists() and not link.exists()
     assert not (share / "applications" / "latent-atelier.desktop").exists()
+    assert not (share / "mime" / "packages" / "latent-atelier.xml").exists()
     assert not list((share / "icons").rglob("latent-atelier.png"))
     assert user_runs.exists(), "uninstalling must never delete the user's runs"
 
