@@ -9,6 +9,7 @@
     bench    measure training throughput
     data     load a data spec and report what it holds and what was skipped
     self-test  check the installation: train, sample, export a GIF, offline
+    likelihood  a VAE run's test negative ELBO and importance-weighted NLL (nats/image)
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class _Parser(argparse.ArgumentParser):
 # Settings that define a run; `train --resume` refuses them (the run has its own).
 RUN_DEFINING = {"model": "--model", "data": "--data", "image_size": "--image-size",
                 "width": "--width", "batch_size": "--batch-size", "seed": "--seed", "out": "--out",
-                "flip": "--flip", "translate": "--translate", "color_jitter": "--color-jitter"}
+                "flip": "--flip", "translate": "--translate", "color_jitter": "--color-jitter",
+                "model_settings": "--set"}
 
 
 def _add_training_settings(p: argparse.ArgumentParser) -> None:
@@ -60,6 +62,9 @@ def _add_training_settings(p: argparse.ArgumentParser) -> None:
                    help="random brightness, contrast and saturation, strength 0-1 (e.g. 0.2)")
     p.add_argument("--no-data-cache", dest="data_cache", action="store_false", default=None,
                    help="decode a folder again instead of reusing the cached decoded set")
+    p.add_argument("--set", dest="model_settings", action="append", metavar="NAME=VALUE",
+                   default=None, help="a model setting, e.g. --set beta=4 --set warmup_steps=1000 "
+                   "(repeatable; see docs/ARCHITECTURE.md for each family's settings)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
                                          "bundled MNIST, a sample grid and a GIF in OUTDIR")
     p.add_argument("out", metavar="OUTDIR", help="folder for the run, samples.png and timelapse.gif")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("likelihood", help="a VAE run's test -ELBO and importance-weighted NLL")
+    p.add_argument("run", help="run directory of a VAE")
+    p.add_argument("--data", default=None, help="data spec (default: the run's own)")
+    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--limit", type=int, default=None, help="first N images for -ELBO (default: all)")
+    p.add_argument("--k", type=int, default=0, help="importance samples for the IWAE NLL (0: skip)")
+    p.add_argument("--subset", type=int, default=1000, help="first N images for the IWAE NLL")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -133,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     from engine.cli_animate import run_animate, run_keyframes
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
                "keyframes": run_keyframes, "export": _export, "runs": _runs,
-               "bench": _bench, "data": _data, "self-test": _self_test}[args.command]
+               "bench": _bench, "data": _data, "self-test": _self_test,
+               "likelihood": _likelihood}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:
@@ -171,7 +188,8 @@ def _train_config(args: argparse.Namespace, **extra: Any):
              "width": args.width, "batch_size": args.batch_size, "learning_rate": args.lr,
              "seed": args.seed, "device": args.device, "flip": args.flip,
              "translate": args.translate, "color_jitter": args.color_jitter,
-             "data_cache": args.data_cache, **extra}
+             "data_cache": args.data_cache,
+             "model_settings": parse_model_settings(args.model_settings), **extra}
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -211,7 +229,7 @@ def _train(args: argparse.Namespace) -> int:
         for event in events:
             if args.json:
                 record = {"event": type(event).__name__, **{k: v for k, v in vars(event).items()
-                                                           if k != "grid"}}
+                                                           if k not in ("grid", "reconstructions")}}
                 print(json.dumps(record), flush=True)
             elif isinstance(event, RunStarted):
                 start = f" from step {event.start_step:,}" if event.start_step else ""
@@ -338,6 +356,39 @@ def _self_test(args: argparse.Namespace) -> int:
 
     report = run_self_test(args.out)
     _print(args, dataclasses.asdict(report), "\n".join(report.lines()))
+    return 0
+
+
+def parse_model_settings(pairs: list[str] | None) -> dict[str, Any] | None:
+    """["beta=4", "conditional=true"] -> {"beta": 4, "conditional": True}; values
+    are read as JSON (numbers, true/false), else kept as text."""
+    if not pairs:
+        return None
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise SystemExit(_usage(f"--set expects NAME=VALUE, not {pair!r}"))
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        settings[name.strip()] = value
+    return settings
+
+
+def _likelihood(args: argparse.Namespace) -> int:
+    from engine.likelihood import evaluate_run
+
+    if args.k < 0 or args.subset < 1 or (args.limit is not None and args.limit < 1):
+        raise SystemExit(_usage("likelihood: --k must be 0 or more, --subset and --limit 1 or more"))
+    r = evaluate_run(args.run, data=args.data, split=args.split, k=args.k, subset=args.subset,
+                     limit=args.limit, device=args.device, seed=args.seed)
+    text = (f"{r['model']} on {r['data']} {r['split']} ({r['images']} images"
+            f"{', binarized' if r['binarized'] else ''}): -ELBO {r['negative_elbo_nats']:.2f} nats")
+    if "iwae_nll_nats" in r:
+        text += f"; IWAE NLL (k={r['iwae_k']}, {r['iwae_images']} images) {r['iwae_nll_nats']:.2f} nats"
+    _print(args, r, text)
     return 0
 
 

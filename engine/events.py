@@ -40,6 +40,8 @@ class Samples:
     step: int
     grid: np.ndarray           # uint8 (H, W, C): the fixed-seed grid
     seeds: tuple[int, ...] = field(default_factory=tuple)
+    # VAEs: rows of data images, each followed by its reconstructions (uint8 grid)
+    reconstructions: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import torch
 from engine.control import RunControl
 from engine.data import LoadCancelled, load_data
 from engine.data.augment import Augmentation
-from engine.data.batches import DeviceBatcher
+from engine.data.batches import DeviceBatcher, to_model_range
 from engine.device import resolve_device
 from engine import checkpoints
 from engine.errors import AtelierError, ConfigError, RunDirError
@@ -27,7 +27,7 @@ from engine.events import (Finished, Notice, Progress, RunStarted, Samples, Save
                            TrainingEvent)
 from engine.images import make_grid, to_uint8
 from engine.memory import check_fits, estimate_training_memory
-from engine.models import build_model, model_config
+from engine.models import build_model, model_accepts, model_config
 from engine.runlock import RunLock, is_training
 from engine.runs import RunDir
 
@@ -46,7 +46,7 @@ class TrainConfig:
     image_size: int = 28
     width: int | None = None            # None: the model's default
     batch_size: int = 64
-    learning_rate: float = 2e-4
+    learning_rate: float | None = None  # None: the model's default (2e-4 GANs, 1e-3 VAEs)
     steps: int | None = None            # budget: steps, minutes or both (first reached wins)
     minutes: float | None = None
     seed: int = 0
@@ -60,12 +60,16 @@ class TrainConfig:
     translate: float = 0.0              # flipped or shifted digits are other digits);
     color_jitter: float = 0.0           # see engine.data.augment
     data_cache: bool = True             # reuse decoded folders (engine.data.cache)
+    # Further model settings by name (e.g. {"beta": 4.0, "warmup_steps": 1000});
+    # they define the run, so a resumed run keeps them.
+    model_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         if self.batch_size < 2:
             raise ConfigError(f"batch size must be at least 2 (batch normalisation needs two or "
                               f"more images per step), not {self.batch_size}")
-        if not (self.learning_rate > 0) or not math.isfinite(self.learning_rate):
+        if self.learning_rate is not None and (not (self.learning_rate > 0)
+                                               or not math.isfinite(self.learning_rate)):
             raise ConfigError(f"learning rate must be a positive number, not {self.learning_rate}")
         if self.steps is not None and self.steps < 1:
             raise ConfigError(f"steps must be at least 1, not {self.steps}")
@@ -94,9 +98,15 @@ class TrainConfig:
             return DEFAULT_STEPS, None
         return self.steps, (self.minutes * 60 if self.minutes is not None else None)
 
-    def _model_settings(self, channels: int) -> dict[str, Any]:
-        return {"image_size": self.image_size, "width": self.width,
-                "learning_rate": self.learning_rate, "channels": channels}
+    def _model_settings(self, channels: int, num_classes: int = 0) -> dict[str, Any]:
+        if not isinstance(self.model_settings, dict):
+            raise ConfigError("model settings must be a mapping of names to values")
+        settings = {**self.model_settings, "image_size": self.image_size, "width": self.width,
+                    "learning_rate": self.learning_rate, "channels": channels}
+        if model_accepts(self.model, "num_classes"):
+            # Class-conditional models take their classes from the data's labels.
+            settings["num_classes"] = num_classes
+        return settings
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,7 +129,8 @@ class TrainingSession:
                               cancel=cancel)
         if len(self.data) < 2:
             raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at least 2")
-        self.model_config = model_config(config.model, **config._model_settings(self.data.channels))
+        self.model_config = model_config(config.model, **config._model_settings(
+            self.data.channels, self.data.num_classes))
         self.memory_estimate = estimate_training_memory(
             config.model, self.model_config, self.data, min(config.batch_size, len(self.data)),
             config.image_size, self.device)
@@ -138,6 +149,29 @@ class TrainingSession:
     def sample_grid(self) -> np.ndarray:
         """The fixed-seed grid (seeds 0-63, 8 x 8) as a fresh uint8 array."""
         return make_grid(to_uint8(self.model.sample(list(SAMPLE_SEEDS))), columns=8)
+
+    def reconstruction_grid(self) -> np.ndarray | None:
+        """For models that reconstruct (VAEs): rows of 8 data images, each row
+        followed by its reconstructions; None for models that do not."""
+        reconstruct = getattr(self.model, "reconstruct", None)
+        if reconstruct is None:
+            return None
+        images, labels = self._reconstruction_inputs()
+        recon = reconstruct(images, labels)
+        pairs = torch.stack([images.view(4, 8, *images.shape[1:]),
+                             recon.view(4, 8, *recon.shape[1:])], dim=1)
+        return make_grid(to_uint8(pairs.reshape(-1, *images.shape[1:])), columns=8)
+
+    def _reconstruction_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # The same 32 images every time (data set order, repeated if it has fewer),
+        # chosen without touching the batcher so a run stays exactly resumable.
+        index = torch.arange(32) % len(self.data)
+        images = to_model_range(torch.from_numpy(self.data.images[index.numpy()]),
+                                self.config.image_size).to(self.device)
+        labels = None
+        if self.data.labels is not None:
+            labels = torch.from_numpy(self.data.labels[index.numpy()].astype("int64")).to(self.device)
+        return images, labels
 
 
 def train(config: TrainConfig, out: str | Path | None = None,
@@ -452,7 +486,8 @@ class _Loop:
         self.run_dir.save_sample_grid(self.step, grid, {
             "model": self.session.config.model, "step": self.step, "seeds": list(SAMPLE_SEEDS)},
             tile=tile)
-        return Samples(step=self.step, grid=grid, seeds=SAMPLE_SEEDS)
+        return Samples(step=self.step, grid=grid, seeds=SAMPLE_SEEDS,
+                       reconstructions=self.session.reconstruction_grid())
 
     def _save(self, ended: str | None = None) -> Saved:
         self._check_finite()

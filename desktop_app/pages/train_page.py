@@ -12,7 +12,7 @@ from desktop_app.widgets.loss_plot import LossPlot
 from engine.device import available_devices
 from engine.errors import ConfigError
 from engine.events import Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged
-from engine.models import MODEL_DESCRIPTIONS
+from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
 
@@ -39,8 +39,8 @@ class TrainPage(QWidget):
         self.model_combo = _combo("modelCombo", MODEL_DESCRIPTIONS)
         self.model_combo.setCurrentIndex(self.model_combo.findData("dcgan"))
         self.image_size_combo = _combo("imageSizeCombo", {s: f"{s} x {s}" for s in IMAGE_SIZES})
-        self.width_spin = _spin("widthSpin", 4, 512, 32, "Base channel count of the DCGAN "
-                                "(64 at 64 x 64 is the pytorch/examples network)")
+        self.width_spin = _spin("widthSpin", 4, 512, 32, "Base channel count of a convolutional "
+                                "model (DCGAN: 64 at 64 x 64 is the pytorch/examples network)")
         self.batch_spin = _spin("batchSizeSpin", 2, 4096, 64, "Images per training step")
         self.lr_spin = QDoubleSpinBox(objectName="learningRateSpin", decimals=6, minimum=0.0,
                                       maximum=1.0, singleStep=0.0001, value=0.0002)
@@ -123,13 +123,20 @@ class TrainPage(QWidget):
         self.loss_plot.setObjectName("lossPlot")
         self.sample_view = ImageView("Samples from fixed seeds appear here while training.")
         self.sample_view.setObjectName("sampleGrid")
+        self.reconstruction_view = ImageView("Data images and their reconstructions appear here.")
+        self.reconstruction_view.setObjectName("reconstructionGrid")
 
         views = QSplitter(Qt.Orientation.Horizontal)
         plot_box, sample_box = QGroupBox("Losses"), QGroupBox("Samples (seeds 0-63)")
         QVBoxLayout(plot_box).addWidget(self.loss_plot)
         QVBoxLayout(sample_box).addWidget(self.sample_view)
+        # VAEs only: each row of data images is followed by its reconstructions.
+        self.reconstruction_box = QGroupBox("Reconstructions (odd rows: data)")
+        QVBoxLayout(self.reconstruction_box).addWidget(self.reconstruction_view)
         views.addWidget(plot_box)
         views.addWidget(sample_box)
+        views.addWidget(self.reconstruction_box)
+        self.reconstruction_box.hide()
         views.setSizes([500, 400])
 
         right = QVBoxLayout()
@@ -144,7 +151,10 @@ class TrainPage(QWidget):
         self._on_model_changed()
 
     def _on_model_changed(self) -> None:
-        is_conv = self.model_combo.currentData() == "dcgan"
+        model = self.model_combo.currentData()
+        is_conv = model in CONVOLUTIONAL_MODELS
+        # Each family trains best at its own learning rate (VAEs 1e-3, GANs 2e-4).
+        self.lr_spin.setValue(model_defaults(model).learning_rate)
         self.width_spin.setEnabled(is_conv)
         if not is_conv:
             self.image_size_combo.setCurrentIndex(self.image_size_combo.findData(28))
@@ -166,7 +176,7 @@ class TrainPage(QWidget):
         model = self.model_combo.currentData()
         return TrainConfig(model=model, data=self.data_combo.currentData(),
                            image_size=self.image_size_combo.currentData(),
-                           width=self.width_spin.value() if model == "dcgan" else None,
+                           width=self.width_spin.value() if model in CONVOLUTIONAL_MODELS else None,
                            batch_size=self.batch_spin.value(), learning_rate=self.lr_spin.value(),
                            steps=steps, minutes=minutes, seed=self.seed_spin.value(),
                            device=self.device_combo.currentData(),
@@ -229,6 +239,9 @@ class TrainPage(QWidget):
                                    f" · ETA {format_seconds(event.eta_seconds)}")
         elif isinstance(event, Samples):
             self.sample_view.set_image(event.grid)
+            self.reconstruction_box.setVisible(event.reconstructions is not None)
+            if event.reconstructions is not None:
+                self.reconstruction_view.set_image(event.reconstructions)
             self.export_button.setEnabled(True)
         elif isinstance(event, StateChanged):
             paused = event.state == "paused"
@@ -247,8 +260,9 @@ class TrainPage(QWidget):
                   self.minutes_spin, self.seed_spin, self.device_combo, self.train_button,
                   self.autosave_spin, self.keep_last_spin):
             w.setEnabled(not busy)
-        self.width_spin.setEnabled(not busy and self.model_combo.currentData() == "dcgan")
-        self.image_size_combo.setEnabled(not busy and self.model_combo.currentData() == "dcgan")
+        is_conv = self.model_combo.currentData() in CONVOLUTIONAL_MODELS
+        self.width_spin.setEnabled(not busy and is_conv)
+        self.image_size_combo.setEnabled(not busy and is_conv)
         self.pause_button.setEnabled(busy)
         self.stop_button.setEnabled(busy)
         self.pause_button.setText("Pause")

@@ -1,6 +1,7 @@
 """Model registry: a model name (as users type it) -> its family and preset."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -9,21 +10,48 @@ import torch
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig
 from engine.models.gan import GanConfig, GanModel
+from engine.models.vae import VaeConfig, VaeModel
 
 # name -> (family class, preset applied before the user's own settings)
 MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
     "mlp-gan": (GanModel, {"architecture": "mlp"}),
     "dcgan": (GanModel, {"architecture": "dcgan"}),
+    "mlp-vae": (VaeModel, {"architecture": "mlp"}),
+    "conv-vae": (VaeModel, {"architecture": "conv"}),
+    "cvae": (VaeModel, {"architecture": "mlp", "conditional": True}),
+    "conv-cvae": (VaeModel, {"architecture": "conv", "conditional": True}),
 }
 
 MODEL_DESCRIPTIONS = {
     "mlp-gan": "MLP GAN (fully connected)",
     "dcgan": "DCGAN (convolutional)",
+    "mlp-vae": "VAE, MLP 784-400-20",
+    "conv-vae": "VAE, convolutional",
+    "cvae": "Conditional VAE, MLP (class labels)",
+    "conv-cvae": "Conditional VAE, convolutional (class labels)",
 }
+
+
+# Models whose networks are convolutional: they take any supported image size and
+# a base width; the fully connected ones work at 28 x 28 in the GUI.
+CONVOLUTIONAL_MODELS = ("dcgan", "conv-vae", "conv-cvae")
 
 
 def model_names() -> list[str]:
     return list(MODEL_PRESETS)
+
+
+def model_accepts(name: str, setting: str) -> bool:
+    """Whether model `name`'s config has `setting` (e.g. "num_classes")."""
+    if name not in MODEL_PRESETS:
+        return False
+    return setting in {f.name for f in dataclasses.fields(MODEL_PRESETS[name][0].config_class)}
+
+
+def model_defaults(name: str) -> ModelConfig:
+    """Model `name`'s config with nothing but its preset (its default settings)."""
+    family, preset = MODEL_PRESETS[name]
+    return family.config_class.from_dict(preset)
 
 
 def model_config(name: str, **settings: Any) -> ModelConfig:
@@ -53,5 +81,6 @@ def build_model(name: str, config: ModelConfig, device: torch.device, seed: int 
         return family(config, device, seed=seed or 0)
 
 
-__all__ = ["GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
-           "build_model", "model_config", "model_names"]
+__all__ = ["CONVOLUTIONAL_MODELS", "GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
+           "VaeConfig", "VaeModel", "build_model", "model_accepts", "model_config",
+           "model_defaults", "model_names"]

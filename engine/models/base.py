@@ -81,9 +81,27 @@ class GenerativeModel(ABC):
         """The latent for each seed, drawn independently, so a tile is reproducible
         from its seed alone whatever else was sampled with it."""
 
+    @property
+    def num_classes(self) -> int:
+        """Classes a conditional model can draw (0 for an unconditional one)."""
+        return int(getattr(self.config, "num_classes", 0)) if self.uses_labels else 0
+
     @abstractmethod
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Images in [-1, 1] from latents. Called under inference mode."""
+    def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [-1, 1] from latents (and class labels for a conditional
+        model). Called under inference mode."""
+
+    def labels_for_seeds(self, seeds: list[int], labels: list[int] | None = None
+                         ) -> torch.Tensor | None:
+        """The class of each tile: the given ones, else seed modulo the number of
+        classes, so a tile is reproducible from its seed (and class) alone."""
+        if not self.uses_labels:
+            return None
+        count = max(self.num_classes, 1)
+        chosen = [int(s) % count for s in seeds] if labels is None else [int(c) for c in labels]
+        if len(chosen) != len(seeds) or any(not 0 <= c < count for c in chosen):
+            raise ConfigError(f"class labels must be one per seed, each from 0 to {count - 1}")
+        return torch.tensor(chosen, dtype=torch.long, device=self.device)
 
     # -- optional hooks for animation; families override what they support ------
     # Conditional families (uses_labels) set this to their number of classes; 0 = unconditional.
@@ -107,14 +125,23 @@ class GenerativeModel(ABC):
                           "use a latent walk or the training time-lapse")
 
     @torch.inference_mode()
-    def sample(self, seeds: list[int]) -> torch.Tensor:
-        """Images in [-1, 1] for the given seeds, on the model's device."""
+    def sample(self, seeds: list[int], labels: list[int] | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """Images in [-1, 1] for the given seeds (and classes), on the model's device.
+
+        temperature scales the latents: below 1 trades variety for typical images.
+        """
+        if not 0 < temperature <= 4:
+            raise ConfigError(f"temperature must be in (0, 4], not {temperature}")
         nets = self.networks()
         was_training = {name: net.training for name, net in nets.items()}
         for net in nets.values():
             net.eval()
         try:
-            return self.decode(self.latents_for_seeds(seeds).to(self.device))
+            latents = self.latents_for_seeds(seeds).to(self.device)
+            if temperature != 1.0:
+                latents = latents * temperature
+            return self.decode(latents, self.labels_for_seeds(seeds, labels))
         finally:
             for name, net in nets.items():
                 net.train(was_training[name])

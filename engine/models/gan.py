@@ -123,5 +123,5 @@ class GanModel(GenerativeModel):
             rows.append(torch.randn(self.config.latent_dim, generator=g))
         return torch.stack(rows) if rows else torch.empty(0, self.config.latent_dim)
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+    def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(latents)

@@ -11,6 +11,7 @@ from engine.cli import EXIT_USAGE, main
 from engine.control import RunControl
 from engine.errors import ConfigError
 from engine.events import Progress, Samples
+from engine.models import model_names
 from engine.runs import RunDir
 from engine.sampling import sample_run
 from engine.training import resume, train
@@ -20,9 +21,14 @@ def weights(run) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     out = {}
-    for net in ("generator", "discriminator"):
-        out.update({f"{net}.{k}": v for k, v in load_file(str(RunDir(run).weights_path(net))).items()})
+    folder = RunDir(run).weights_path("any").parent
+    for path in sorted(folder.glob("*.safetensors")):  # every network and the trainer state
+        out.update({f"{path.stem}.{k}": v for k, v in load_file(str(path)).items()})
     return out
+
+
+def trainer_json(run) -> dict:
+    return json.loads((RunDir(run).weights_path("any").parent / "trainer.json").read_text())
 
 
 def assert_same_weights(a, b) -> None:
@@ -32,13 +38,16 @@ def assert_same_weights(a, b) -> None:
         assert torch.equal(wa[key], wb[key]), key
 
 
-@pytest.mark.parametrize("model", ["mlp-gan", "dcgan"])
+@pytest.mark.parametrize("model", model_names())
 def test_resume_equals_an_uninterrupted_run(tiny_config, tmp_path, model):
     list(train(tiny_config(model=model, steps=10), tmp_path / "straight"))
     list(train(tiny_config(model=model, steps=4), tmp_path / "parts"))
     events = list(resume(tmp_path / "parts", steps=10))
     assert events[0].start_step == 4 and events[-1].step == 10
     assert_same_weights(tmp_path / "straight", tmp_path / "parts")
+    # Counters a family keeps beside its optimisers (a VAE's KL warm-up step) match too.
+    assert trainer_json(tmp_path / "straight")["optimizers"] == \
+        trainer_json(tmp_path / "parts")["optimizers"]
     seeds = list(range(8))
     np.testing.assert_array_equal(sample_run(tmp_path / "straight", seeds, device="cpu"),
                                   sample_run(tmp_path / "parts", seeds, device="cpu"))
