@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
     p.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscale factor")
     p.add_argument("--device", default="auto")
+    p.add_argument("--class", dest="label", type=int, default=None,
+                   help="conditional models: the class of every image (default: seed mod classes)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="latent scale, below 1 for more typical images (default: 1)")
     p.add_argument("--out", required=True, help="grid.png, or FOLDER/ for one PNG per seed")
     p.add_argument("--json", action="store_true")
 
@@ -255,8 +259,12 @@ def _sample(args: argparse.Namespace) -> int:
     from engine.sampling import sample_run, seeds_from
 
     seeds = seeds_from(args.seed, args.n)
-    images = sample_run(args.run, seeds, device=args.device)
-    provenance = {"run": Path(args.run).name}
+    labels = None if args.label is None else [args.label] * len(seeds)
+    images = sample_run(args.run, seeds, device=args.device, labels=labels,
+                        temperature=args.temperature)
+    provenance = {"run": Path(args.run).name, "temperature": args.temperature}
+    if labels is not None:
+        provenance["class"] = args.label
     out = Path(args.out)
     if args.out.endswith(("/", "\\")) or out.is_dir():
         written = [str(save_png(img, out / f"seed_{seed:06d}.png", args.scale,

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.bundles import load_model_from
+from engine.bundles import BUNDLE_SUFFIX, inspect_bundle, load_model_from
 from engine.device import resolve_device
 from engine.errors import ConfigError
 from engine.images import to_uint8
+from engine.runs import RunDir
 
 MAX_SAMPLES = 4096
 
@@ -22,12 +23,29 @@ def seeds_from(first_seed: int, count: int) -> list[int]:
 
 
 def sample_run(run_dir: str | Path, seeds: list[int], device: str = "auto",
-               batch_size: int = 256) -> np.ndarray:
+               batch_size: int = 256, labels: list[int] | None = None,
+               temperature: float = 1.0) -> np.ndarray:
     """uint8 images (N, H, W, C) for `seeds` from the run's saved generator.
 
-    Tile i depends only on seeds[i], so the same seed always gives the same image.
+    Tile i depends only on seeds[i] (and, for a conditional model, its class:
+    labels[i], or seed mod classes when no labels are given) and the temperature,
+    so the same seed always gives the same image.
     """
     _, model = load_model_from(run_dir, resolve_device(device))
-    chunks = [to_uint8(model.sample(seeds[i:i + batch_size]))
+    chunks = [to_uint8(model.sample(seeds[i:i + batch_size],
+                                    None if labels is None else labels[i:i + batch_size],
+                                    temperature))
               for i in range(0, len(seeds), batch_size)]
     return np.concatenate(chunks)
+
+
+def run_classes(run_dir: str | Path) -> int:
+    """Classes a run's model draws from (0 unless it is class-conditional), read
+    from its config without loading weights."""
+    if str(run_dir).endswith(BUNDLE_SUFFIX):
+        model_config = inspect_bundle(run_dir).model_config
+    else:
+        model_config = RunDir(run_dir).read_config().get("model_config", {})
+    if not model_config.get("conditional"):
+        return 0
+    return int(model_config.get("num_classes", 0))

@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLab
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.qimage import to_pixmap, to_qimage
 from engine.bundles import BUNDLE_SUFFIX, inspect_bundle
+from desktop_app.widgets.sampling_controls import SamplingControls
 from engine.errors import AtelierError
 from engine.export import save_png
 from engine.runs import is_run_dir
+from engine.sampling import run_classes
 
 SEED_ROLE = Qt.ItemDataRole.UserRole
 TILE_PIXELS = 112
@@ -33,6 +35,9 @@ class GalleryPage(QWidget):
         self.run_dir: Path | None = None
         self.images: dict[int, np.ndarray] = {}   # seed -> uint8 image shown in a tile
         self.favourites: list[int] = []             # the run's favourite seeds
+        self.classes = 0                           # a conditional run's class count
+        self._request: tuple[list[int] | None, float] = (None, 1.0)  # labels, temperature
+        self.tile_classes: dict[int, int] = {}      # seed -> class of its tile (conditional)
         self._build()
         worker.samplesReady.connect(self._on_samples)
         worker.generationEnded.connect(self._on_generation_ended)
@@ -67,6 +72,8 @@ class GalleryPage(QWidget):
         controls.addWidget(self.seed_spin)
         controls.addWidget(self.generate_button)
         controls.addWidget(self.next_button)
+        self.sampling = SamplingControls()
+        controls.addWidget(self.sampling)
         controls.addStretch(1)
 
         self.grid = QListWidget(objectName="galleryGrid")
@@ -119,6 +126,11 @@ class GalleryPage(QWidget):
     def set_run(self, run_dir: str | Path | None) -> None:
         """Sample from this run; None while a new run has no saved weights yet."""
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        try:
+            self.classes = run_classes(self.run_dir) if self.run_dir is not None else 0
+        except AtelierError:
+            self.classes = 0   # not readable yet; generating reports any real problem
+        self.sampling.set_classes(self.classes)
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
         self.favourites = []
@@ -186,7 +198,9 @@ class GalleryPage(QWidget):
         self.status.emit(f"Generating {count} images from seed {first}…")
         self._generating = True
         self._update_enabled()
-        self.worker.generate(self.run_dir, list(range(first, first + count)))
+        seeds = list(range(first, first + count))
+        self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
+        self.worker.generate(self.run_dir, seeds, *self._request)
 
     def next_page(self) -> None:
         self.seed_spin.setValue(self.seed_spin.value() + self.count_spin.value())
@@ -195,17 +209,26 @@ class GalleryPage(QWidget):
     def _on_samples(self, seeds: list[int], images: np.ndarray) -> None:
         self.grid.clear()
         self.images = {}
+        self.tile_classes = {}
         scale = max(1, TILE_PIXELS // max(images.shape[1], 1))
-        for seed, image in zip(seeds, images):
+        labels, temperature = self._request
+        for i, (seed, image) in enumerate(zip(seeds, images)):
             self.images[seed] = image
-            item = QListWidgetItem(QIcon(to_pixmap(image, scale)), self._tile_text(seed))
+            if self.classes:
+                self.tile_classes[seed] = labels[i] if labels else seed % self.classes
+            text = self._tile_text(seed)
+            item = QListWidgetItem(QIcon(to_pixmap(image, scale)), text)
             item.setData(SEED_ROLE, seed)
-            item.setToolTip(f"Seed {seed}: double-click to save as PNG")
+            item.setToolTip(f"{text.capitalize()}, temperature {temperature:.2f}: "
+                            "double-click to save as PNG")
             self.grid.addItem(item)
         self.status.emit(f"Generated {len(seeds)} images (seeds {seeds[0]}–{seeds[-1]}).")
 
     def _tile_text(self, seed: int) -> str:
-        return f"★ seed {seed}" if seed in self.favourites else f"seed {seed}"
+        text = f"★ seed {seed}" if seed in self.favourites else f"seed {seed}"
+        if seed in self.tile_classes:
+            text += f" · class {self.tile_classes[seed]}"
+        return text
 
     # -- keyframes, favourites, clipboard -------------------------------------------------
     def selected_seeds(self) -> list[int]:
@@ -246,7 +269,9 @@ class GalleryPage(QWidget):
         self.status.emit(f"Generating {len(self.favourites)} favourites…")
         self._generating = True
         self._update_enabled()
-        self.worker.generate(self.run_dir, list(self.favourites))
+        seeds = list(self.favourites)
+        self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
+        self.worker.generate(self.run_dir, seeds, *self._request)
 
     def copy_selected(self) -> bool:
         seed = self.selected_seed()
@@ -276,13 +301,21 @@ class GalleryPage(QWidget):
                 return None
         try:
             written = save_png(self.images[seed], path, scale=self.scale_spin.value(),
-                               provenance={"run": self.run_dir.name if self.run_dir else None,
-                                           "seed": seed})
+                               provenance=self._provenance(seed))
         except AtelierError as exc:
             self.error.emit("Save tile", str(exc), "")
             return None
         self.status.emit(f"Saved seed {seed} to {written}")
         return written
+
+    def _provenance(self, seed: int) -> dict:
+        """What remakes the tile: run, seed, temperature and (conditional) class."""
+        _, temperature = self._request
+        record = {"run": self.run_dir.name if self.run_dir else None, "seed": seed,
+                  "temperature": temperature}
+        if seed in self.tile_classes:
+            record["class"] = self.tile_classes[seed]
+        return record
 
     def _on_generation_ended(self) -> None:
         self._generating = False

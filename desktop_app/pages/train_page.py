@@ -12,7 +12,7 @@ from desktop_app.widgets.loss_plot import LossPlot
 from engine.device import available_devices
 from engine.errors import ConfigError
 from engine.events import Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged
-from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults
+from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults, plotted_losses
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
 
@@ -192,7 +192,7 @@ class TrainPage(QWidget):
             self.settings_error.show()
             return
         self.settings_error.hide()
-        self.loss_plot.clear()
+        self.loss_plot.set_curves(plotted_losses(config.model))
         self.progress.setValue(0)
         self.eta_label.setText("Loading data and building the model…")
         self.worker.start_training(config)

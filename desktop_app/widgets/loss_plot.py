@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 # Curves users care about; other logged values (D(x), ...) stay in metrics.jsonl.
 CURVES = {"generator": "#e4572e", "discriminator": "#4c9be8"}
+PALETTE = ("#e4572e", "#4c9be8", "#59a14f", "#b07aa1", "#f1a340")
 
 
 def ema_step(state: tuple[float, float], value: float, smoothing: float) -> tuple[float, float]:
@@ -73,9 +74,26 @@ class LossPlot(QWidget):
 
     def clear(self) -> None:
         self.steps.clear()
-        for name in CURVES:
+        for name in self.curves:
             self.values[name].clear()
         self._resmooth()
+
+    def set_curves(self, names: tuple[str, ...] | list[str]) -> None:
+        """Plot these losses from now on (a model family's own, e.g. a VAE's
+        loss, reconstruction and KL); clears the plot."""
+        if list(names) == list(self.curves):
+            self.clear()
+            return
+        for curve in self.curves.values():
+            self.plot.removeItem(curve)
+        self.curves = {name: self.plot.plot([], [], name=name,
+                                            pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2))
+                       for i, name in enumerate(names)}
+        self.values = {name: [] for name in names}
+        self._smoothed = {name: [] for name in names}
+        self._ema_state = {name: (0.0, 0.0) for name in names}
+        self.steps.clear()
+        self._dirty = True
 
     def add_point(self, step: int, losses: dict[str, float]) -> None:
         self.steps.append(step)

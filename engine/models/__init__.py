@@ -48,6 +48,11 @@ def model_accepts(name: str, setting: str) -> bool:
     return setting in {f.name for f in dataclasses.fields(MODEL_PRESETS[name][0].config_class)}
 
 
+def plotted_losses(name: str) -> tuple[str, ...]:
+    """The losses of model `name` worth a curve in the GUI."""
+    return MODEL_PRESETS[name][0].plotted_losses
+
+
 def model_defaults(name: str) -> ModelConfig:
     """Model `name`'s config with nothing but its preset (its default settings)."""
     family, preset = MODEL_PRESETS[name]
@@ -83,4 +88,4 @@ def build_model(name: str, config: ModelConfig, device: torch.device, seed: int 
 
 __all__ = ["CONVOLUTIONAL_MODELS", "GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
            "VaeConfig", "VaeModel", "build_model", "model_accepts", "model_config",
-           "model_defaults", "model_names"]
+           "model_defaults", "model_names", "plotted_losses"]

@@ -43,6 +43,8 @@ class GenerativeModel(ABC):
 
     family: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]]
+    # The losses a person watches (the GUI plots these); others go to metrics.jsonl only.
+    plotted_losses: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig, device: torch.device, seed: int = 0) -> None:
         config.validate()

@@ -57,6 +57,7 @@ def adam(net: nn.Module, c: GanConfig, device: torch.device) -> torch.optim.Adam
 class GanModel(GenerativeModel):
     family = "gan"
     config_class = GanConfig
+    plotted_losses = ("generator", "discriminator")
 
     def __init__(self, config: GanConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)

@@ -91,6 +91,7 @@ class _Pair(nn.Module):
 class VaeModel(GenerativeModel):
     family = "vae"
     config_class = VaeConfig
+    plotted_losses = ("loss", "reconstruction", "KL")
 
     def __init__(self, config: VaeConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
