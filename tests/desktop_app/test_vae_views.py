@@ -73,3 +73,12 @@ def test_gallery_hides_the_class_picker_for_unconditional_runs(window, tmp_path)
     window.gallery_page.set_run(tmp_path / "run")
     assert not window.gallery_page.sampling.class_combo.isVisibleTo(window.gallery_page)
     assert window.gallery_page.sampling.labels_for([1, 2]) is None
+
+
+def test_the_new_controls_are_documented(window):
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
+    for name in ["reconstructionGrid", "galleryClassCombo", "temperatureSlider", "temperatureLabel"]:
+        assert window.findChild(object, name) is not None, name
+        assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
