@@ -16,6 +16,13 @@ from engine.models.vae import VaeConfig, VaeModel
 MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
     "mlp-gan": (GanModel, {"architecture": "mlp"}),
     "dcgan": (GanModel, {"architecture": "dcgan"}),
+    # Hinge loss, spectral norm, DiffAugment and a generator EMA: the setting
+    # that keeps a GAN from collapsing on a few hundred images.
+    "small-data-gan": (GanModel, {"architecture": "dcgan", "loss": "hinge", "spectral_norm": True,
+                                  "augment": "translation,cutout,color", "ema_decay": 0.999}),
+    "wgan-gp": (GanModel, {"architecture": "dcgan", "loss": "wgan-gp", "beta2": 0.9}),
+    "cgan": (GanModel, {"architecture": "dcgan", "conditional": True, "loss": "hinge",
+                        "spectral_norm": True, "ema_decay": 0.999}),
     "mlp-vae": (VaeModel, {"architecture": "mlp"}),
     "conv-vae": (VaeModel, {"architecture": "conv"}),
     "cvae": (VaeModel, {"architecture": "mlp", "conditional": True}),
@@ -25,6 +32,9 @@ MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
 MODEL_DESCRIPTIONS = {
     "mlp-gan": "MLP GAN (fully connected)",
     "dcgan": "DCGAN (convolutional)",
+    "small-data-gan": "GAN for small data sets (hinge, spectral norm, DiffAugment, EMA)",
+    "wgan-gp": "WGAN-GP (convolutional critic, gradient penalty)",
+    "cgan": "Conditional GAN (class labels, projection discriminator, EMA)",
     "mlp-vae": "VAE, MLP 784-400-20",
     "conv-vae": "VAE, convolutional",
     "cvae": "Conditional VAE, MLP (class labels)",
@@ -34,7 +44,7 @@ MODEL_DESCRIPTIONS = {
 
 # Models whose networks are convolutional: they take any supported image size and
 # a base width; the fully connected ones work at 28 x 28 in the GUI.
-CONVOLUTIONAL_MODELS = ("dcgan", "conv-vae", "conv-cvae")
+CONVOLUTIONAL_MODELS = ("dcgan", "small-data-gan", "wgan-gp", "cgan", "conv-vae", "conv-cvae")
 
 
 def model_names() -> list[str]:

@@ -143,7 +143,9 @@ class GenerativeModel(ABC):
             latents = self.latents_for_seeds(seeds).to(self.device)
             if temperature != 1.0:
                 latents = latents * temperature
-            return self.decode(latents, self.labels_for_seeds(seeds, labels))
+            classes = self.labels_for_seeds(seeds, labels)
+            # Unconditional families may define decode(latents) alone.
+            return self.decode(latents) if classes is None else self.decode(latents, classes)
         finally:
             for name, net in nets.items():
                 net.train(was_training[name])

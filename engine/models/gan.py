@@ -1,6 +1,14 @@
-"""The GAN family: `mlp-gan` and `dcgan`, trained with the non-saturating loss."""
+"""The GAN family: `mlp-gan`, `dcgan` and presets over them.
+
+Losses: non-saturating (the default), hinge, and WGAN-GP. Options: spectral
+normalisation of the discriminator, class-conditional generation (one-hot class
+beside the latent; projection discriminator), an exponential moving average of
+the generator's weights (sampled instead of the raw generator when enabled), and
+differentiable augmentation for small data sets.
+"""
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import torch
@@ -9,10 +17,12 @@ from torch import nn
 
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.diffaugment import diff_augment, parse_policy
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
-                                        MlpGenerator, dcgan_init_)
+                                        MlpGenerator, dcgan_init_, spectral_norm_)
 
 ARCHITECTURES = ("mlp", "dcgan")
+LOSSES = ("nonsaturating", "hinge", "wgan-gp")
 DCGAN_SIZES = (28, 32, 64)
 
 
@@ -26,11 +36,27 @@ class GanConfig(ModelConfig):
     learning_rate: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    loss: str = "nonsaturating"     # or "hinge", "wgan-gp"
+    gp_weight: float = 10.0         # WGAN-GP's gradient penalty weight
+    spectral_norm: bool = False     # on every discriminator layer (its batch norms go)
+    conditional: bool = False
+    num_classes: int = 0            # set from the data's labels by the trainer
+    ema_decay: float = 0.0          # 0: off; else the generator's weight average, sampled
+    augment: str = ""               # differentiable augmentation, e.g. "translation,cutout,color"
 
     def validate(self) -> None:
         super().validate()
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(f"unknown GAN architecture {self.architecture!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown GAN loss {self.loss!r}; choose {', '.join(LOSSES)}")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"EMA decay must be in [0, 1), not {self.ema_decay}")
+        if not 0 <= self.gp_weight <= 1000:
+            raise ConfigError(f"gradient penalty weight must be between 0 and 1000, not {self.gp_weight}")
+        if not 0 <= self.num_classes <= 1000:
+            raise ConfigError(f"number of classes must be between 0 and 1000, not {self.num_classes}")
+        parse_policy(self.augment)
         if self.architecture == "dcgan" and self.image_size not in DCGAN_SIZES:
             raise ConfigError(f"dcgan image size must be one of {DCGAN_SIZES}, not {self.image_size}")
         if self.architecture == "mlp" and not 8 <= self.image_size <= 128:
@@ -62,14 +88,23 @@ class GanModel(GenerativeModel):
     def __init__(self, config: GanConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
         c = config
+        if c.conditional and c.num_classes < 2:
+            raise ConfigError("a conditional GAN needs data with class labels (two or more "
+                              "classes); this data set has none")
+        classes = c.num_classes if c.conditional else 0
         if c.architecture == "mlp":
-            self.generator: nn.Module = MlpGenerator(c.latent_dim, c.image_size, c.channels)
-            self.discriminator: nn.Module = MlpDiscriminator(c.image_size, c.channels)
+            self.generator: nn.Module = MlpGenerator(c.latent_dim, c.image_size, c.channels, classes)
+            self.discriminator: nn.Module = MlpDiscriminator(c.image_size, c.channels, classes)
         else:
-            self.generator = DcganGenerator(c.latent_dim, c.image_size, c.channels, c.width)
-            self.discriminator = DcganDiscriminator(c.image_size, c.channels, c.width)
+            batch_norm = not (c.spectral_norm or c.loss == "wgan-gp")
+            self.generator = DcganGenerator(c.latent_dim, c.image_size, c.channels, c.width, classes)
+            self.discriminator = DcganDiscriminator(c.image_size, c.channels, c.width, classes,
+                                                    batch_norm=batch_norm)
             dcgan_init_(self.generator)
             dcgan_init_(self.discriminator)
+        if c.spectral_norm:
+            spectral_norm_(self.discriminator)
+        self.policy = parse_policy(c.augment)
         # channels_last lets oneDNN (CPU) and cuDNN (GPU) pick their fastest
         # convolution kernels; it changes memory layout, not the network.
         self.memory_format = (torch.channels_last if c.architecture == "dcgan"
@@ -78,43 +113,104 @@ class GanModel(GenerativeModel):
         self.discriminator.to(device, memory_format=self.memory_format)
         self.opt_g = adam(self.generator, c, device)
         self.opt_d = adam(self.discriminator, c, device)
+        # The averaged generator is saved as its own network, so a resumed run
+        # and the gallery both get it.
+        self.generator_ema: nn.Module | None = None
+        if c.ema_decay > 0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator, "discriminator": self.discriminator}
+        nets = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.generator_ema is not None:
+            nets["generator_ema"] = self.generator_ema
+        return nets
+
+    @property
+    def uses_labels(self) -> bool:
+        return self.config.conditional
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
                    ) -> dict[str, torch.Tensor]:
+        c = self.config
         n = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)
-        z = torch.randn(n, self.config.latent_dim, device=self.device, generator=self.noise)
-        fake = self.generator(z)
+        y = labels if self.uses_labels else None
+        onehot = self._onehot(y)
+        z = torch.randn(n, c.latent_dim, device=self.device, generator=self.noise)
+        fake = self.generator(z, onehot)
 
-        # Discriminator: real -> 1, fake -> 0. Real and fake go through separately
-        # so BatchNorm sees each batch on its own, as in the DCGAN paper.
+        # Discriminator. Real and fake go through separately so BatchNorm sees
+        # each batch on its own, as in the DCGAN paper.
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())
-        loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        real_seen, fake_seen = self._augment(real), self._augment(fake.detach())
+        real_logits = self.discriminator(real_seen, y)
+        fake_logits = self.discriminator(fake_seen, y)
+        if c.loss == "nonsaturating":    # real -> 1, fake -> 0
+            loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        elif c.loss == "hinge":
+            loss_d = F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        else:
+            loss_d = fake_logits.mean() - real_logits.mean() + \
+                c.gp_weight * self._gradient_penalty(real_seen, fake_seen, y)
         loss_d.backward()
         self.opt_d.step()
 
-        # Generator, non-saturating: maximise log D(G(z)). The discriminator's
-        # own weight gradients are not needed here, so skip computing them.
+        # Generator (non-saturating: maximise log D(G(z)); hinge and WGAN: the
+        # critic's score). The discriminator's own weight gradients are not
+        # needed here, so skip computing them.
         self.discriminator.requires_grad_(False)
         try:
             self.opt_g.zero_grad(set_to_none=True)
-            loss_g = F.softplus(-self.discriminator(fake)).mean()
+            logits = self.discriminator(self._augment(fake), y)
+            loss_g = F.softplus(-logits).mean() if c.loss == "nonsaturating" else -logits.mean()
             loss_g.backward()
             self.opt_g.step()
         finally:
             self.discriminator.requires_grad_(True)
+        if self.generator_ema is not None:
+            self._update_ema()
         with torch.no_grad():
-            return {"generator": loss_g.detach(), "discriminator": loss_d.detach(),
-                    "D(x)": torch.sigmoid(real_logits).mean(),
-                    "D(G(z))": torch.sigmoid(fake_logits).mean()}
+            losses = {"generator": loss_g.detach(), "discriminator": loss_d.detach()}
+            if c.loss == "nonsaturating":
+                losses.update({"D(x)": torch.sigmoid(real_logits).mean(),
+                               "D(G(z))": torch.sigmoid(fake_logits).mean()})
+            else:
+                losses.update({"D(x)": real_logits.mean(), "D(G(z))": fake_logits.mean()})
+            return losses
+
+    def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.policy:
+            return images
+        return diff_augment(images, self.policy, self.noise).contiguous(
+            memory_format=self.memory_format)
+
+    def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor,
+                          labels: torch.Tensor | None) -> torch.Tensor:
+        """(|grad D(x_hat)| - 1)^2 on random points between real and fake
+        images (Gulrajani et al., 2017)."""
+        mix = torch.rand(real.shape[0], 1, 1, 1, device=self.device, generator=self.noise)
+        between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+        score = self.discriminator(between, labels).sum()
+        (grad,) = torch.autograd.grad(score, between, create_graph=True)
+        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.config.ema_decay
+        for averaged, current in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            averaged.lerp_(current, 1 - decay)
+        # Batch-norm statistics are copied, not averaged: they describe the
+        # current generator's activations.
+        for averaged, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            averaged.copy_(current)
+
+    def _onehot(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        if labels is None:
+            return None
+        return F.one_hot(labels.to(self.device).long(), self.config.num_classes).float()
 
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
         rows = []
@@ -125,4 +221,7 @@ class GanModel(GenerativeModel):
         return torch.stack(rows) if rows else torch.empty(0, self.config.latent_dim)
 
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generator(latents)
+        generator = self.generator_ema if self.generator_ema is not None else self.generator
+        if self.uses_labels and labels is None:
+            raise ConfigError("this conditional GAN needs a class label for each image")
+        return generator(latents, self._onehot(labels if self.uses_labels else None))
