@@ -106,8 +106,7 @@ class GenerativeModel(ABC):
         return torch.tensor(chosen, dtype=torch.long, device=self.device)
 
     # -- optional hooks for animation; families override what they support ------
-    # Conditional families (uses_labels) set this to their number of classes; 0 = unconditional.
-    num_classes: int = 0
+    # num_classes (a property above) is the conditional families' class count; 0 = unconditional.
     # The name of the family's own generative process ("denoising", "drawing",
     # "continuation", ...) when it implements process_frames(); None if it has none.
     process_name: ClassVar[str | None] = None

@@ -207,6 +207,15 @@ class GanModel(GenerativeModel):
         for averaged, current in zip(self.generator_ema.buffers(), self.generator.buffers()):
             averaged.copy_(current)
 
+    def decode_with_classes(self, latents: torch.Tensor,
+                            class_weights: torch.Tensor | None) -> torch.Tensor:
+        """A class mixture goes where the one-hot class would, so a walk morphs
+        between classes."""
+        if not self.uses_labels or class_weights is None:
+            return self.decode(latents)
+        generator = self.generator_ema if self.generator_ema is not None else self.generator
+        return generator(latents, class_weights.to(self.device).float())
+
     def _onehot(self, labels: torch.Tensor | None) -> torch.Tensor | None:
         if labels is None:
             return None
@@ -223,5 +232,6 @@ class GanModel(GenerativeModel):
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         generator = self.generator_ema if self.generator_ema is not None else self.generator
         if self.uses_labels and labels is None:
-            raise ConfigError("this conditional GAN needs a class label for each image")
+            raise ConfigError("this conditional GAN needs a class for each image "
+                              "(for an animation: give its keyframes classes)")
         return generator(latents, self._onehot(labels if self.uses_labels else None))

@@ -171,6 +171,15 @@ class VaeModel(GenerativeModel):
         params = self.decoder(latents.to(self.device), self._onehot(labels))
         return mean_image(self.likelihood, params).contiguous()
 
+    def decode_with_classes(self, latents: torch.Tensor,
+                            class_weights: torch.Tensor | None) -> torch.Tensor:
+        """A class mixture goes where the one-hot class would, so a walk morphs
+        between classes."""
+        if not self.uses_labels or class_weights is None:
+            return self.decode(latents)
+        params = self.decoder(latents.to(self.device), class_weights.to(self.device).float())
+        return mean_image(self.likelihood, params).contiguous()
+
     # -- resume state --------------------------------------------------------------
     def training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors, settings = super().training_state()
@@ -244,7 +253,8 @@ class VaeModel(GenerativeModel):
         if not self.uses_labels:
             return None
         if labels is None:
-            raise ConfigError("this conditional VAE needs a class label for each image")
+            raise ConfigError("this conditional VAE needs a class for each image "
+                              "(for an animation: give its keyframes classes)")
         return F.one_hot(labels.to(self.device).long(), self.config.num_classes).float()
 
     def _evaluating(self):

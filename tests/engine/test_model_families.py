@@ -96,3 +96,15 @@ def test_conditional_models_take_a_class_per_tile(name):
 def test_unconditional_models_ignore_labels(name):
     model = make(name)
     assert model.num_classes == 0 and model.labels_for_seeds([1, 2]) is None
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if make(n).uses_labels])
+def test_a_one_hot_class_mixture_decodes_as_that_class(name):
+    model = make(name)
+    with torch.inference_mode():
+        for net in model.networks().values():
+            net.eval()
+        z = model.latents_for_seeds([2, 3])
+        one_hot = torch.nn.functional.one_hot(torch.tensor([4, 6]), 10).float()
+        torch.testing.assert_close(model.decode_with_classes(z, one_hot),
+                                   model.decode(z, torch.tensor([4, 6])))
