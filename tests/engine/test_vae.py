@@ -21,7 +21,8 @@ from engine.models.vae_networks import conv_plan
 from engine.training import TrainConfig, TrainingSession, train
 
 CPU = torch.device("cpu")
-REFERENCE = Path("/work/shared/bench/reference_loops.py")
+# The shared reference loops sit beside the checkout, as benchmarks/ expects.
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "bench" / "reference_loops.py"
 
 
 def make(name: str = "mlp-vae", seed: int = 0, **settings) -> VaeModel:
