@@ -3,7 +3,7 @@
 
     python benchmarks/suite.py [--repeats 3] [--steps 10] [--warmup 3] [--device cpu]
         [--reference ../shared/bench/reference_loops.py] [--out FILE.md] [--update-docs]
-        [--only dcgan-64 ...]
+        [--only dcgan-64 ...] [--quality-minutes 3 --quality-samples 10000]
 
 For each case, each repetition runs `latent-atelier-cli bench` and then the
 matching loop of the reference script (the conventional pytorch/examples loop:
@@ -12,6 +12,10 @@ process, alternating so both see the same machine state. Prints (and with --out
 writes) a Markdown table of medians and ratios; --update-docs replaces the
 generated section of docs/BENCHMARKS.md. Models not registered in this build are
 listed as skipped. Benchmarks measure; nothing here asserts a time.
+
+With --quality-minutes M it also trains each registered model of QUALITY_MODELS
+for M minutes of wall-clock time on MNIST (app defaults) and scores the result
+with `latent-atelier-cli eval`: quality after a fixed CPU budget.
 
 The reference path defaults to ../shared/bench/reference_loops.py relative to
 the repository root; it is not part of the repository.
@@ -53,6 +57,10 @@ CASES = [
          ("--image-size", "28", "--width", "32", "--batch-size", "64"), None),
     Case("mlp-gan", "mlp-gan 28x28, batch 64", ("mlp-gan",), ("--batch-size", "64"), None),
 ]
+
+
+# Models trained for the quality-per-minute table (those not in this build are skipped).
+QUALITY_MODELS = ("dcgan", "mlp-gan", "mlp-vae", "conv-vae", "row-lstm", "draw", "ddpm")
 
 
 def registered_models() -> list[str]:
@@ -112,6 +120,36 @@ def table(results: dict[str, dict], skipped: list[str], args: argparse.Namespace
     return "\n".join(lines) + "\n"
 
 
+def quality(models: list[str], args: argparse.Namespace) -> str:
+    """Train each model for a fixed time, then score it with `eval`."""
+    import tempfile
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in models:
+            out = Path(tmp) / model
+            trained = run_json([sys.executable, "-m", "engine", "train", "--model", model,
+                                "--data", "mnist", "--minutes", str(args.quality_minutes),
+                                "--device", args.device, "--seed", "0", "--out", str(out),
+                                "--json"])
+            scores = run_json([sys.executable, "-m", "engine", "eval", str(out), "--samples",
+                               str(args.quality_samples), "--device", args.device, "--json"])
+            likelihood = ", ".join(f"{k[:-5]} {v:.2f}" for k, v in sorted(scores.items())
+                                   if k.endswith("_nats")) or "(none)"
+            rows.append(f"| `{model}` | {trained['step']:,} | {scores['fd']:.3f} | "
+                        f"{scores['kid'] * 1000:.2f} | {scores.get('class_coverage', float('nan')):.3f} | "
+                        f"{scores.get('confident_fraction', float('nan')) * 100:.1f}% | {likelihood} | "
+                        f"{scores['seconds']:.1f} |")
+            print(f"quality {model}: step {trained['step']}, FD {scores['fd']:.3f}",
+                  file=sys.stderr, flush=True)
+    return "\n".join([
+        "", f"Quality after {args.quality_minutes:g} minutes of training (wall clock, device "
+        f"{args.device}, MNIST, app defaults, seed 0), scored by `latent-atelier-cli eval "
+        f"--samples {args.quality_samples}` on the shipped MNIST evaluator (FD@"
+        f"{args.quality_samples}):", "",
+        "| model | steps | FD | KID x 1e3 | class coverage | confident | NLL (nats/image) "
+        "| eval seconds |", "|---|---|---|---|---|---|---|---|", *rows]) + "\n"
+
+
 def update_docs(text: str) -> None:
     doc = DOCS.read_text(encoding="utf-8")
     block = f"{BEGIN}\n{text}{END}"
@@ -133,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="also write the Markdown table here")
     p.add_argument("--update-docs", action="store_true", help="rewrite the generated section "
                    "of docs/BENCHMARKS.md")
+    p.add_argument("--quality-minutes", type=float, default=0.0,
+                   help="also train each model this long and score it (0: skip)")
+    p.add_argument("--quality-samples", type=int, default=10_000)
     p.add_argument("--json", action="store_true", help="print raw results as JSON too")
     args = p.parse_args(argv)
     if args.repeats < 1 or args.steps < 1:
@@ -150,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[case.key] = measure(case, model, args)
     text = table(results, skipped, args)
+    if args.quality_minutes > 0:
+        text += quality([m for m in QUALITY_MODELS if m in known], args)
     print(text)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
