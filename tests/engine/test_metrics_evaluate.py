@@ -92,3 +92,12 @@ def test_real_features_are_cached_and_a_corrupt_cache_is_recomputed(run_copy, at
     again = list(evaluate_run(run_copy, config))
     assert again[-1].result["fd"] == first[-1].result["fd"]
     assert [e.stage for e in again if isinstance(e, EvalProgress)].count("reference") == 4
+
+
+def test_the_runs_list_shows_the_last_losses_not_an_evaluation(run_copy):
+    from engine.run_index import summarize
+
+    before = summarize(run_copy)
+    run_evaluation(run_copy, EvalConfig(**FAST))
+    after = summarize(run_copy)
+    assert after.losses == before.losses and "fd" not in after.losses
