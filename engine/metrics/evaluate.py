@@ -83,12 +83,13 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
     return images.clamp(-1, 1).add(1).mul(127.5).round().div(127.5).sub(1)
 
 
-def reference_split(spec: str) -> tuple[str, ImageSet]:
-    """The data set's test split, or its training split where it has none."""
+def reference_split(spec: str, size: int) -> tuple[str, ImageSet]:
+    """The data set's test split, or its training split where it has none.
+    `size` is the side that sources of arbitrary pictures decode to."""
     try:
-        return "test", load_data(spec, "test")
+        return "test", load_data(spec, "test", size=size)
     except DataError:
-        return "train", load_data(spec, "train")
+        return "train", load_data(spec, "train", size=size)
 
 
 def _features_of_uint8(extractor: FeatureExtractor, images: np.ndarray, batch_size: int,
@@ -121,7 +122,7 @@ def evaluate_run(run_dir: str | Path, config: EvalConfig | None = None,
     model_name, model = run.load_model(device)
     manifest = read_manifest(run.path) or {}
     spec = saved.get("data", {}).get("spec") or saved.get("train", {}).get("data", "mnist")
-    split, reference = reference_split(spec)
+    split, reference = reference_split(spec, model.config.image_size)
     extractor = make_extractor(config.features, model.config.channels, device)
     return _evaluate(run, config, control, model_name, model, manifest, spec, split, reference,
                      extractor)
