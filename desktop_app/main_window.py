@@ -8,6 +8,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
+from desktop_app.evaluate_dialog import EvaluateDialog
 from desktop_app.help_menu import HelpMenu
 from desktop_app.pages.animate_page import AnimatePage
 from desktop_app.pages.data_page import DataPage
@@ -68,6 +69,10 @@ class MainWindow(QMainWindow):
         self.errors.shown.connect(self._cancel_close)
         self._closing = False
         self.timelapse_dialog: TimelapseDialog | None = None
+        self.evaluate_dialog: EvaluateDialog | None = None
+        run_menu = self.menuBar().addMenu("&Run")
+        self.evaluate_action = run_menu.addAction("&Evaluate run…", self.open_evaluate)
+        self.evaluate_action.setObjectName("evaluateAction")
         self.help_menu = HelpMenu(self)
         self.statusBar().showMessage("Ready. Choose settings and press Train.")
         self.recovery_dialog = None
@@ -127,6 +132,19 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.timelapse_dialog = dialog
         dialog.accepted.connect(lambda: self.worker.export_timelapse(run, *dialog.choice()))
+        dialog.open()
+
+    # -- evaluation ------------------------------------------------------------------
+    def open_evaluate(self) -> None:
+        """The Evaluate dialog for the gallery's run, else the current run."""
+        if self.evaluate_dialog is not None:
+            self.evaluate_dialog.raise_()
+            return
+        run = self.gallery_page.run_dir or self.worker.current_run
+        dialog = EvaluateDialog(self.worker, run, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda: setattr(self, "evaluate_dialog", None))
+        self.evaluate_dialog = dialog
         dialog.open()
 
     # -- closing -----------------------------------------------------------------------

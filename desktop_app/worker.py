@@ -99,6 +99,8 @@ class EngineWorker(QObject):
     samplesReady = Signal(object, object)  # (seeds list, uint8 images (N, H, W, C))
     exportFinished = Signal(str)          # path written
     bundleExported = Signal(str)          # model bundle written (path)
+    evaluationEvent = Signal(object)      # engine.metrics.evaluate.EvalProgress / EvalFinished
+    evaluationEnded = Signal()            # an evaluation ended: done, stopped or failed
     error = Signal(str, str, str)         # title, message, details
     busyChanged = Signal(bool)            # a training run started or ended
     generationEnded = Signal()            # a gallery generation ended, done or failed
@@ -111,6 +113,7 @@ class EngineWorker(QObject):
         super().__init__(parent)
         self._jobs: set[_Job] = set()
         self._training: _Job | None = None
+        self._evaluation: _Job | None = None
         self.current_run: Path | None = None
 
     # -- training ---------------------------------------------------------------
@@ -222,6 +225,27 @@ class EngineWorker(QObject):
             if job.objectName() == "data-scan":
                 job.control.stop()
 
+    # -- evaluation ------------------------------------------------------------------
+    def evaluate(self, run_dir: str | Path, config: Any) -> bool:
+        """Score a run's checkpoint (engine.metrics.evaluate), one evaluation at a time."""
+        from engine.metrics.evaluate import evaluate_run
+
+        if self._evaluation is not None:
+            self.error.emit("Evaluate", "An evaluation is already running.", "")
+            return False
+        self._evaluation = self._start(
+            "evaluation", lambda control: evaluate_run(run_dir, config, control),
+            self.evaluationEvent.emit, "Evaluation failed", streaming=True)
+        return True
+
+    def cancel_evaluation(self) -> None:
+        if self._evaluation is not None:
+            self._evaluation.control.stop()
+
+    @property
+    def is_evaluating(self) -> bool:
+        return self._evaluation is not None
+
     # -- lifetime ----------------------------------------------------------------
     def _start(self, name: str, work: Callable[[RunControl], Any],
                on_item: Callable[[Any], None], error_title: str, streaming: bool = False) -> _Job:
@@ -242,6 +266,9 @@ class EngineWorker(QObject):
             self.trainingStopped.emit()
         if job.objectName() == "sampling":
             self.generationEnded.emit()
+        if job is self._evaluation:
+            self._evaluation = None
+            self.evaluationEnded.emit()
         self.jobEnded.emit(job.objectName())
         if job.objectName() == "data-scan":
             self.dataScanEnded.emit()

@@ -10,6 +10,7 @@
     data     load a data spec and report what it holds and what was skipped
     self-test  check the installation: train, sample, export a GIF, offline
     likelihood  a VAE run's test negative ELBO and importance-weighted NLL (nats/image)
+    eval     score a run's current checkpoint (FD, KID, classes, likelihood)
 """
 from __future__ import annotations
 
@@ -143,6 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=0, help="importance samples for the IWAE NLL (0: skip)")
     p.add_argument("--subset", type=int, default=1000, help="first N images for the IWAE NLL")
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("eval", help="score a run's current checkpoint and record it in its metrics")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--samples", type=int, default=10_000,
+                   help="generated images (default 10,000; FD at other counts is labelled)")
+    p.add_argument("--seed", type=int, default=0, help="selects sample seeds and KID subsets")
+    p.add_argument("--features", choices=["auto", "evaluator", "random"], default="auto",
+                   help="auto: the shipped MNIST evaluator for one-channel data, else random features")
+    p.add_argument("--importance-samples", type=int, default=100,
+                   help="samples per image for importance-weighted likelihood bounds")
+    p.add_argument("--likelihood-limit", type=int, default=None,
+                   help="score the likelihood on the first N test images only")
+    p.add_argument("--no-likelihood", action="store_true", help="skip the test-set likelihood")
+    p.add_argument("--no-record", action="store_true", help="do not append to the run's metrics")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
     return parser
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
                "keyframes": run_keyframes, "export": _export, "runs": _runs,
                "bench": _bench, "data": _data, "self-test": _self_test,
-               "likelihood": _likelihood}[args.command]
+               "likelihood": _likelihood, "eval": _eval}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:
@@ -397,6 +411,30 @@ def _likelihood(args: argparse.Namespace) -> int:
     if "iwae_nll_nats" in r:
         text += f"; IWAE NLL (k={r['iwae_k']}, {r['iwae_images']} images) {r['iwae_nll_nats']:.2f} nats"
     _print(args, r, text)
+def _eval(args: argparse.Namespace) -> int:
+    from engine.control import RunControl
+    from engine.metrics.evaluate import EvalConfig, EvalFinished, EvalProgress, evaluate_run, format_result
+
+    config = EvalConfig(samples=args.samples, seed=args.seed, device=args.device,
+                        features=args.features, likelihood=not args.no_likelihood,
+                        importance_samples=args.importance_samples,
+                        likelihood_limit=args.likelihood_limit, record=not args.no_record)
+    control = RunControl()
+    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
+    try:
+        for event in evaluate_run(args.run, config, control):
+            if isinstance(event, EvalProgress) and not args.json:
+                sys.stderr.write(f"\r{event.stage}: {event.done:,}/{event.total:,}   ")
+                sys.stderr.flush()
+            elif isinstance(event, EvalFinished):
+                if not args.json:
+                    sys.stderr.write("\n")
+                if event.result is None:
+                    sys.stderr.write("evaluation stopped; nothing recorded\n")
+                    return 130
+                _print(args, event.result, format_result(event.result))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return 0
 
 

@@ -136,7 +136,8 @@ def _last_metrics(path: Path) -> tuple[int, dict[str, float]]:
             record = json.loads(line)
         except ValueError:
             continue   # cut short by a crash, or the first, partial line of the tail
-        if isinstance(record, dict):
+        # Evaluation lines ("kind": "evaluation", engine.metrics) hold scores, not losses.
+        if isinstance(record, dict) and "kind" not in record:
             losses = {k: float(v) for k, v in record.items()
                       if k not in _NOT_LOSSES and isinstance(v, (int, float))}
             step = record.get("step")

@@ -149,6 +149,28 @@ class GenerativeModel(ABC):
             for name, net in nets.items():
                 net.train(was_training[name])
 
+    # -- optional: likelihood ------------------------------------------------------
+    # Families with a likelihood (VAEs: a bound; autoregressive models: exact)
+    # set `likelihood_data` to the test-image protocol their likelihood is
+    # defined on and override `negative_log_likelihood`; engine.metrics.likelihood
+    # prepares the images, batches them and reports nats/image and bits/dim.
+    #   "binarized": pixels in {-1, 1}, the test set binarized once by sampling
+    #                Bernoulli(intensity) with a fixed seed (dynamic binarization);
+    #   "8bit":      the 256 intensity levels as float in [-1, 1] (a discrete
+    #                likelihood over 256 values per sub-pixel).
+    likelihood_data: ClassVar[str | None] = None
+
+    def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
+                                importance_samples: int) -> dict[str, torch.Tensor]:
+        """Per-image negative log-likelihood estimates in nats, each of shape (N,).
+
+        Keys name the estimate: "nll" for an exact likelihood, "neg_elbo" for the
+        evidence lower bound, "iw_nll" for the importance-weighted bound with
+        `importance_samples` samples. Called under inference mode after eval();
+        draw any noise from `generator` so scores are reproducible.
+        """
+        raise NotImplementedError(f"the {self.family} family has no likelihood")
+
     def training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Everything besides the weights that the next step depends on, as
         (tensors, JSON-able values): optimiser state and the noise generator."""

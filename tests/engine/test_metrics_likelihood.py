@@ -1,0 +1,104 @@
+"""The likelihood hook: a family declares its test-image protocol and returns
+per-image NLL in nats; the plumbing binarizes, batches and converts to bits/dim."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine.errors import ConfigError
+from engine.metrics.likelihood import (has_likelihood, negative_log_likelihoods,
+                                       prepare_test_images)
+from engine.models.base import GenerativeModel, ModelConfig
+
+
+class PixelBernoulli(GenerativeModel):
+    """Independent Bernoulli pixels: its exact NLL has a closed form to check against."""
+
+    family = "test-bernoulli"
+    config_class = ModelConfig
+    likelihood_data = "binarized"
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__(ModelConfig(), torch.device("cpu"))
+        self.net = nn.Module()
+        self.net.logits = nn.Parameter(torch.full((1, 28, 28), math.log(p / (1 - p))))
+        self.calls: list[int] = []
+
+    def networks(self):
+        return {"pixels": self.net}
+
+    def optimizers(self):
+        return {}
+
+    def train_step(self, real):
+        return {}
+
+    def latents_for_seeds(self, seeds):
+        return torch.zeros(len(seeds), 1)
+
+    def decode(self, latents):
+        return torch.zeros(len(latents), 1, 28, 28)
+
+    def negative_log_likelihood(self, images, generator, importance_samples):
+        assert not torch.is_grad_enabled() and not self.net.training
+        self.calls.append(len(images))
+        target = (images + 1) / 2
+        logits = self.net.logits.expand_as(images)
+        nll = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        return {"nll": nll.flatten(1).sum(1)}
+
+
+def test_a_coin_flip_model_scores_exactly_one_bit_per_dimension():
+    images = prepare_test_images(np.random.default_rng(0).integers(0, 256, (10, 1, 28, 28),
+                                                                   dtype=np.uint8), "binarized")
+    model = PixelBernoulli(0.5)
+    events = list(negative_log_likelihoods(model, images, batch_size=4))
+    done, result = events[-1]
+    assert [d for d, r in events[:-1]] == [4, 8, 10] and model.calls == [4, 4, 2]
+    assert done == 10
+    assert result["nll_nats"] == pytest.approx(784 * math.log(2))
+    assert result["nll_bits_per_dim"] == pytest.approx(1.0)
+    assert model.net.training  # put back as it was
+
+
+def test_a_better_model_scores_lower():
+    images = prepare_test_images(np.zeros((6, 1, 28, 28), dtype=np.uint8), "binarized")
+    worse = list(negative_log_likelihoods(PixelBernoulli(0.5), images))[-1][1]
+    better = list(negative_log_likelihoods(PixelBernoulli(0.1), images))[-1][1]
+    assert better["nll_nats"] == pytest.approx(-784 * math.log(0.9), rel=1e-5)
+    assert better["nll_nats"] < worse["nll_nats"]
+
+
+def test_binarization_is_seeded_and_follows_intensity():
+    images = np.full((200, 1, 28, 28), 64, dtype=np.uint8)
+    a = prepare_test_images(images, "binarized", binarize_seed=0)
+    assert torch.equal(a, prepare_test_images(images, "binarized", binarize_seed=0))
+    assert not torch.equal(a, prepare_test_images(images, "binarized", binarize_seed=1))
+    assert set(a.unique().tolist()) == {-1.0, 1.0}
+    assert float((a > 0).float().mean()) == pytest.approx(64 / 255, abs=0.01)
+    eight_bit = prepare_test_images(np.array([[[[0, 255]]]], dtype=np.uint8), "8bit")
+    assert eight_bit.flatten().tolist() == [-1.0, 1.0]
+
+
+def test_families_without_a_likelihood_are_refused_clearly():
+    class NoLikelihood(PixelBernoulli):
+        likelihood_data = None
+
+    assert not has_likelihood(NoLikelihood()) and has_likelihood(PixelBernoulli())
+    with pytest.raises(ConfigError, match="no likelihood"):
+        next(negative_log_likelihoods(NoLikelihood(), torch.zeros(1, 1, 28, 28)))
+    with pytest.raises(ConfigError, match="protocol"):
+        prepare_test_images(np.zeros((1, 1, 2, 2), dtype=np.uint8), "continuous")
+
+
+def test_a_badly_shaped_estimate_is_reported():
+    class Broken(PixelBernoulli):
+        def negative_log_likelihood(self, images, generator, importance_samples):
+            return {"nll": torch.zeros(len(images), 2)}
+
+    with pytest.raises(ValueError, match="shape"):
+        list(negative_log_likelihoods(Broken(), torch.zeros(3, 1, 28, 28)))
