@@ -8,17 +8,26 @@ import torch
 
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.convlstm import ConvLstmConfig, ConvLstmModel
+from engine.models.draw import DrawConfig, DrawModel
 from engine.models.gan import GanConfig, GanModel
+from engine.models.row_lstm import RowLstmConfig, RowLstmModel
 
 # name -> (family class, preset applied before the user's own settings)
 MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
     "mlp-gan": (GanModel, {"architecture": "mlp"}),
     "dcgan": (GanModel, {"architecture": "dcgan"}),
+    "row-lstm": (RowLstmModel, {}),
+    "draw": (DrawModel, {}),
+    "convlstm": (ConvLstmModel, {}),
 }
 
 MODEL_DESCRIPTIONS = {
     "mlp-gan": "MLP GAN (fully connected)",
     "dcgan": "DCGAN (convolutional)",
+    "row-lstm": "PixelRNN Row LSTM (binarized, exact likelihood, draws row by row)",
+    "draw": "DRAW (recurrent VAE painting a canvas with attention)",
+    "convlstm": "ConvLSTM next-frame model: continues image sequences",
 }
 
 
@@ -53,5 +62,6 @@ def build_model(name: str, config: ModelConfig, device: torch.device, seed: int 
         return family(config, device, seed=seed or 0)
 
 
-__all__ = ["GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
+__all__ = ["ConvLstmConfig", "ConvLstmModel", "DrawConfig", "DrawModel", "RowLstmConfig",
+           "RowLstmModel", "GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
            "build_model", "model_config", "model_names"]
