@@ -164,10 +164,13 @@ def _stack(pictures: list[Image.Image], path: Path) -> np.ndarray:
         side = min(s[0] for s in sizes)
         pictures = [p.resize((side, side), Image.Resampling.LANCZOS) if p.size[0] != side else p
                     for p in pictures]
-    colour = any(p.mode == "RGB" for p in pictures)
-    arrays = [np.asarray(p.convert("RGB" if colour else "L")) for p in pictures]
-    frames = np.stack(arrays)
-    return frames.transpose(0, 3, 1, 2).copy() if colour else frames[:, None].copy()
+    if all(p.mode == "L" for p in pictures):
+        return np.stack([np.asarray(p) for p in pictures])[:, None].copy()
+    frames = np.stack([np.asarray(p.convert("RGB")) for p in pictures]).transpose(0, 3, 1, 2)
+    # A GIF's palette frames come back as RGB; grey ones stay one channel.
+    if (frames[:, 0] == frames[:, 1]).all() and (frames[:, 1] == frames[:, 2]).all():
+        return frames[:, :1].copy()
+    return frames.copy()
 
 
 def animation_windows(frames: np.ndarray, window: int = WINDOW) -> np.ndarray:
