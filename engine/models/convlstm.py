@@ -89,6 +89,9 @@ class ConvLstmNetwork(nn.Module):
         self.register_buffer("prompts", torch.zeros(PROMPTS, c.context_frames, c.channels,
                                                     size, size, dtype=torch.uint8))
         self.register_buffer("prompt_count", torch.zeros((), dtype=torch.long))
+        # Context length of the kept openings (sequences shorter than context_frames
+        # have fewer); 0 until the first training step.
+        self.register_buffer("prompt_frames", torch.zeros((), dtype=torch.long))
 
     def zero_state(self, frame: torch.Tensor) -> State:
         n, s = frame.shape[0], self.c.image_size // self.c.patch
@@ -169,11 +172,9 @@ class ConvLstmModel(GenerativeModel):
         if have >= PROMPTS:
             return
         take = context[:PROMPTS - have, :net.prompts.shape[1]]
-        if take.shape[1] < net.prompts.shape[1]:   # a shorter sequence: repeat its last frame
-            pad = take[:, -1:].expand(-1, net.prompts.shape[1] - take.shape[1], -1, -1, -1)
-            take = torch.cat([take, pad], dim=1)
-        net.prompts[have:have + len(take)] = take.mul(255).round().to(torch.uint8)
+        net.prompts[have:have + len(take), :take.shape[1]] = take.mul(255).round().to(torch.uint8)
         net.prompt_count.fill_(have + len(take))
+        net.prompt_frames.fill_(take.shape[1])
 
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
         """A seed picks one of the kept training openings (its index, as a float)."""
@@ -183,7 +184,8 @@ class ConvLstmModel(GenerativeModel):
         net = self.network
         count = max(1, int(net.prompt_count))
         index = latents[:, 0].long().to(net.prompts.device) % count
-        return net.prompts.index_select(0, index).float().div(255)
+        frames = int(net.prompt_frames) or net.prompts.shape[1]
+        return net.prompts[:, :frames].index_select(0, index).float().div(255)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         _, predicted = self.network.rollout(self._prompts(latents), self.config.future_frames)
