@@ -128,6 +128,7 @@ class ConvLstmNetwork(nn.Module):
 
 class ConvLstmModel(GenerativeModel):
     family = "rnn"
+    process_name = "continuation"
     config_class = ConvLstmConfig
 
     def __init__(self, config: ConvLstmConfig, device: torch.device, seed: int = 0) -> None:
@@ -192,7 +193,7 @@ class ConvLstmModel(GenerativeModel):
         return torch.sigmoid(predicted[:, -1]).mul(2).sub(1)
 
     @torch.inference_mode()
-    def process_frames(self, seeds: list[int]) -> torch.Tensor:
+    def process_batch(self, seeds: list[int]) -> torch.Tensor:
         """The kept openings, then the model's rollout: (k + future, N, C, H, W) in [-1, 1]."""
         with evaluating(self.network):
             context = self._prompts(self.latents_for_seeds(seeds))
@@ -208,3 +209,7 @@ class ConvLstmModel(GenerativeModel):
         with evaluating(self.network):
             _, predicted = self.network.rollout(context.add(1).mul(0.5).clamp(0, 1), count)
             return torch.sigmoid(predicted).mul(2).sub(1)
+
+    def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
+        """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""
+        return self.process_batch([seed])[:, 0]

@@ -135,6 +135,7 @@ class DrawNetwork(nn.Module):
 
 class DrawModel(GenerativeModel):
     family = "rnn"
+    process_name = "drawing"
     config_class = DrawConfig
 
     def __init__(self, config: DrawConfig, device: torch.device, seed: int = 0) -> None:
@@ -183,8 +184,12 @@ class DrawModel(GenerativeModel):
         return torch.sigmoid(self.network.generate(latents)[-1]).mul(2).sub(1)
 
     @torch.inference_mode()
-    def process_frames(self, seeds: list[int]) -> torch.Tensor:
+    def process_batch(self, seeds: list[int]) -> torch.Tensor:
         """The canvas after each of the T steps: (T, N, C, H, W) in [-1, 1]."""
         with evaluating(self.network):
             latents = self.latents_for_seeds(seeds).to(self.device)
             return torch.sigmoid(self.network.generate(latents)).mul(2).sub(1)
+
+    def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
+        """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""
+        return self.process_batch([seed])[:, 0]

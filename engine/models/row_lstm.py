@@ -136,6 +136,7 @@ class RowLstmNetwork(nn.Module):
 
 class RowLstmModel(GenerativeModel):
     family = "rnn"
+    process_name = "filling in"
     config_class = RowLstmConfig
 
     def __init__(self, config: RowLstmConfig, device: torch.device, seed: int = 0) -> None:
@@ -179,7 +180,7 @@ class RowLstmModel(GenerativeModel):
         return self._sample_rows(latents)[-1]
 
     @torch.inference_mode()
-    def process_frames(self, seeds: list[int]) -> torch.Tensor:
+    def process_batch(self, seeds: list[int]) -> torch.Tensor:
         """The image filling in row by row: (H, N, 1, H, W) in [-1, 1]."""
         with evaluating(self.network):
             return self._sample_rows(self.latents_for_seeds(seeds).to(self.device))
@@ -214,3 +215,6 @@ class RowLstmModel(GenerativeModel):
             frames.append(frame)
         return torch.stack(frames)
 
+    def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
+        """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""
+        return self.process_batch([seed])[:, 0]

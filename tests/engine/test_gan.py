@@ -25,7 +25,7 @@ def make(name: str = "dcgan", seed: int = 0, **settings) -> GanModel:
 
 
 def test_registry():
-    assert model_names() == ["mlp-gan", "dcgan"]
+    assert model_names()[:2] == ["mlp-gan", "dcgan"]   # other families follow
     assert set(MODEL_DESCRIPTIONS) == set(model_names())
     assert model_config("mlp-gan").architecture == "mlp"
     assert model_config("dcgan").architecture == "dcgan"

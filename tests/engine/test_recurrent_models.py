@@ -48,12 +48,14 @@ def test_sample_shapes_range_and_seed_determinism(name):
 @pytest.mark.parametrize("name", ["row-lstm", "draw", "convlstm"])
 def test_process_frames(name):
     model = make(name)
-    frames = model.process_frames([0, 5])
+    frames = model.process_batch([0, 5])
     expected_t = {"row-lstm": 8, "draw": 3, "convlstm": 3 + 2}[name]
     assert frames.shape == (expected_t, 2, 1, 8, 8)
     assert frames.min() >= -1 and frames.max() <= 1
     assert not frames.requires_grad
     assert model.network.training   # sampling put it back in training mode
+    # The animation hook: one seed, (T, C, H, W), the same frames.
+    assert torch.allclose(model.process_frames(5), frames[:, 1], atol=1e-5)
 
 
 # Black-and-white pictures, so dynamic binarization draws the same pixels each step.
@@ -84,7 +86,7 @@ def test_row_lstm_sample_is_exactly_the_sequential_sample():
 
 
 def test_row_lstm_fills_in_row_by_row():
-    frames = make("row-lstm").process_frames([7])[:, 0, 0]
+    frames = make("row-lstm").process_frames(7)[:, 0]
     for r in range(8):
         assert (frames[r, r + 1:] == 0).all()           # rows not yet drawn are grey
         assert set(frames[r, :r + 1].unique().tolist()) <= {-1.0, 1.0}
@@ -111,7 +113,7 @@ def test_draw_bound_is_reconstruction_plus_kl_and_positive():
 
 def test_draw_process_ends_on_the_sample():
     model = make("draw")
-    assert torch.allclose(model.process_frames([4])[-1], model.sample([4]), atol=1e-6)
+    assert torch.allclose(model.process_frames(4)[-1], model.sample([4])[0], atol=1e-6)
 
 
 def test_convlstm_continues_any_number_of_frames():
@@ -134,8 +136,8 @@ def test_convlstm_keeps_training_openings_for_the_gallery():
     assert int(model.network.prompt_count) == 3
     kept = model.network.prompts[:3].float().div(255).mul(2).sub(1)
     assert torch.allclose(kept, batch[:, :3], atol=1 / 255)
-    frames = model.process_frames([1])
-    assert torch.allclose(frames[:3, 0], batch[1, :3], atol=1 / 255)
+    frames = model.process_frames(1)
+    assert torch.allclose(frames[:3], batch[1, :3], atol=1 / 255)
 
 
 @pytest.mark.parametrize("name,settings,message", [
