@@ -129,14 +129,16 @@ def test_row_lstm_learns_the_pattern_data(data_spec, tmp_path):
 
 @pytest.mark.slow
 def test_draw_learns_the_pattern_data(data_spec, tmp_path):
-    run = tiny_run(tmp_path / "draw", model="draw", data=data_spec, steps=150,
-                   learning_rate=3e-3, width=32)
+    run = tiny_run(tmp_path / "draw", model="draw", data=data_spec, steps=80,
+                   learning_rate=3e-3, width=16)
     assert evaluate_run(run, device="cpu")["test_nll_bound_nats"] < 30
 
 
 @pytest.mark.slow
 def test_convlstm_learns_a_moving_square(tmp_path):
     animation = gif(tmp_path / "square.gif", count=12)
-    run = tiny_run(tmp_path / "conv", model="convlstm", data=f"frames:{animation}", steps=150,
-                   learning_rate=3e-3, width=16, batch_size=2)
-    assert evaluate_run(run, device="cpu")["mse_per_frame"] < 3
+    run = tiny_run(tmp_path / "conv", model="convlstm", data=f"frames:{animation}", steps=80,
+                   learning_rate=3e-3, width=8, batch_size=2)
+    # The moving square covers about 5 of the 64 pixels: predicting the motion, not
+    # a grey blur, is what gets the per-frame squared error under 2.
+    assert evaluate_run(run, device="cpu")["mse_per_frame"] < 2
