@@ -19,6 +19,7 @@ from engine.images import to_uint8
 from engine.models import MODEL_PRESETS
 from engine.runs import RunDir
 
+
 def default_kind(run_dir: str | Path) -> str:
     """What `animate RUN` exports when no kind is given: the model's own process
     where its family has one (row-lstm, draw, convlstm), else the training time-lapse."""

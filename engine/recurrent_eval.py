@@ -74,7 +74,7 @@ def evaluate_run(run_dir: str | Path, limit: int | None = None, device: str = "a
     start = time.perf_counter()
     with torch.inference_mode():
         if name == "row-lstm":
-            result = _likelihood(model, spec, limit, batch_size, lambda x: model.nll(x))
+            result = _likelihood(model, spec, limit, batch_size, model.nll, "test_nll_nats")
         elif name == "draw":
             noise = torch.Generator(device=model.device).manual_seed(BINARIZE_SEED)
 
@@ -83,7 +83,7 @@ def evaluate_run(run_dir: str | Path, limit: int | None = None, device: str = "a
                                   generator=noise, device=model.device)
                 reconstruction, kl = model.bound(x, eps)
                 return reconstruction + kl
-            result = _likelihood(model, spec, limit, batch_size, bound)
+            result = _likelihood(model, spec, limit, batch_size, bound, "test_nll_bound_nats")
         elif name == "convlstm":
             result = _next_frames(model, spec, limit, batch_size)
         else:
@@ -92,11 +92,11 @@ def evaluate_run(run_dir: str | Path, limit: int | None = None, device: str = "a
             "seconds": round(time.perf_counter() - start, 2), **result}
 
 
-def _likelihood(model, spec: str, limit: int | None, batch_size: int, nats) -> dict[str, Any]:
+def _likelihood(model, spec: str, limit: int | None, batch_size: int, nats,
+                key: str) -> dict[str, Any]:
     binary = binarized_test_set(spec, model.config.image_size, limit).to(model.device)
     total = sum(float(nats(chunk).sum()) for chunk in binary.split(batch_size))
     per_image = total / len(binary)
-    key = "test_nll_nats" if model.__class__.__name__ == "RowLstmModel" else "test_nll_bound_nats"
     return {key: per_image, "bits_per_dim": per_image / (binary[0].numel() * 0.6931471805599453),
             "images": len(binary)}
 

@@ -133,7 +133,8 @@ def _read_video(path: Path) -> list[Image.Image]:
             pictures.append(_shrink(Image.fromarray(frame, "RGB")))
         reader.close()
     except (OSError, RuntimeError, StopIteration, KeyError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable video ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: not a readable video ({reason})") from None
     return pictures
 
 
