@@ -17,8 +17,10 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def bench(config: TrainConfig, steps: int = 20, warmup: int = 3) -> dict[str, Any]:
-    """Images/s over `steps` timed training steps after `warmup` untimed ones."""
+def bench(config: TrainConfig, steps: int = 20, warmup: int = 3,
+          sample_count: int = 16) -> dict[str, Any]:
+    """Images/s over `steps` timed training steps after `warmup` untimed ones, and
+    the sampling rate of one batch of `sample_count` seeds (0: skip)."""
     session = TrainingSession(config)
     device = session.device
     if device.type == "cuda":
@@ -41,12 +43,34 @@ def bench(config: TrainConfig, steps: int = 20, warmup: int = 3) -> dict[str, An
         "seconds": seconds, "images_per_second": steps * batch / seconds,
         "parameters": session.model.parameter_count(),
     }
+    result.update(_sampling(session, sample_count))
+    if session.data.frames:   # sequence models: a training item is a whole sequence
+        result["frames_per_second"] = result["images_per_second"] * session.data.frames
     if device.type == "cuda":
         result["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         result["peak_memory_kind"] = "cuda allocated"
     else:
         result["peak_memory_mb"] = _peak_rss_mb()
         result["peak_memory_kind"] = "process max RSS"
+    return result
+
+
+def _sampling(session: TrainingSession, count: int) -> dict[str, Any]:
+    """Sampling throughput, the way the gallery samples (one batch of seeds)."""
+    if count < 1:
+        return {}
+    seeds = list(range(count))
+    session.model.sample(seeds[:2])   # warm-up: first-call allocations and kernel choice
+    _sync(session.device)
+    start = time.perf_counter()
+    session.model.sample(seeds)
+    _sync(session.device)
+    seconds = time.perf_counter() - start
+    result: dict[str, Any] = {"sample_count": count, "sample_seconds": seconds,
+                              "sample_images_per_second": count / seconds}
+    future = getattr(session.model.config, "future_frames", None)
+    if future:   # a next-frame model's sample is a rollout of `future` frames
+        result["sample_frames_per_second"] = count * future / seconds
     return result
 
 

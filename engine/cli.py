@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_settings(p)
     p.add_argument("--steps", type=int, default=20, help="timed steps")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--sample-count", type=int, default=16,
+                   help="seeds sampled in one timed batch (0: skip sampling)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("data", help="load a data spec; report counts, classes and skipped files")
@@ -318,9 +320,14 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.warmup < 0:
         raise SystemExit(_usage("bench: --steps must be at least 1 and --warmup 0 or more"))
-    result = bench(_train_config(args), steps=args.steps, warmup=args.warmup)
+    if args.sample_count < 0:
+        raise SystemExit(_usage("bench: --sample-count must be 0 or more"))
+    result = bench(_train_config(args), steps=args.steps, warmup=args.warmup,
+                   sample_count=args.sample_count)
+    sampling = (f"; sampling {result['sample_images_per_second']:.1f} images/s"
+                if "sample_images_per_second" in result else "")
     _print(args, result, f"{result['model']}: {result['images_per_second']:.1f} images/s "
-                         f"(batch {result['batch_size']}, {result['device']}, "
+                         f"training{sampling} (batch {result['batch_size']}, {result['device']}, "
                          f"peak memory {result['peak_memory_mb'] or 0:.0f} MB)")
     return 0
 

@@ -4,6 +4,8 @@
             --ease in-out --format gif --scale 4 --out walk.gif
     animate RUN --kind interpolate --from walk.gif --format mp4 --out walk.mp4
     animate RUN --kind timelapse --tiles 0,9 --out lapse.webp
+    animate RUN --out draw.gif      # row-lstm, draw, convlstm: their own process by default
+    animate RUN --kind continue --input anim.gif --frames 20 --out more.gif   # convlstm
     keyframes walk.gif          # the keyframes and provenance an export carries
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 
-KINDS = ("timelapse", "interpolate", "process")
+KINDS = ("timelapse", "interpolate", "process", "continue")
 
 
 def _int_list(text: str) -> list[int]:
@@ -35,7 +37,9 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser("animate", help="export an animation of a run (walk, time-lapse, process)")
     p.add_argument("run", help="run directory, or a model bundle for interpolate and process")
-    p.add_argument("--kind", choices=KINDS, default="timelapse")
+    p.add_argument("--kind", choices=KINDS, default=None,
+                   help="default: the model's own process where it has one (row-lstm, draw, "
+                        "convlstm), else timelapse")
     p.add_argument("--out", required=True, help="file to write (a folder for --format frames)")
     p.add_argument("--format", choices=list(FORMATS), default=None,
                    help="default: from the --out name (.gif, .png = apng, .webp, .mp4, no suffix = frames)")
@@ -54,6 +58,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--tiles", type=_int_list, default=None,
                    help="timelapse: only these tiles (0-63) of the sample grid; default the whole grid")
     p.add_argument("--seed", type=int, default=0, help="process: the seed to show")
+    p.add_argument("--input", default=None,
+                   help="continue: the animation to continue (GIF, frame folder, video)")
+    p.add_argument("--frames", type=int, default=20, help="continue: frames to add")
     out = p.add_argument_group("output")
     out.add_argument("--fps", type=float, default=None, help="frames per second, 0.1 to 50 "
                      "(default 10 for a time-lapse, 24 otherwise)")
@@ -97,6 +104,9 @@ def run_animate(args: argparse.Namespace) -> int:
     from engine.exporters import (ExportOptions, estimate_size, export_animation, format_for_path,
                                   human_size)
 
+    if args.kind is None:
+        from engine.process_animation import default_kind
+        args.kind = default_kind(args.run)
     fmt = args.format or format_for_path(args.out)
     options = ExportOptions(fps=args.fps if args.fps is not None else (10.0 if args.kind == "timelapse" else 24.0),
                             scale=args.scale, plays=args.plays, palette=args.palette,
@@ -115,6 +125,13 @@ def run_animate(args: argparse.Namespace) -> int:
         result["seeds"] = timeline.seeds
         text = f"{len(frames)} frames through seeds {', '.join(map(str, timeline.seeds))}" \
                + (", looping" if timeline.loop else "")
+    elif args.kind == "continue":
+        from engine.process_animation import continue_animation
+        if not args.input:
+            raise ConfigError("--kind continue needs --input ANIMATION (a GIF, frame folder or video)")
+        frames, provenance = continue_animation(args.run, args.input, args.frames, device=args.device)
+        result.update(input_frames=provenance["input_frames"], added_frames=args.frames)
+        text = f"{provenance['input_frames']} input + {args.frames} predicted frames"
     else:
         frames, provenance = process_frames(args.run, args.seed, device=args.device)
         text = f"{len(frames)} frames of {provenance['process']} for seed {args.seed}"

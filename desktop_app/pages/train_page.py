@@ -16,7 +16,8 @@ from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaul
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
 
-DATA_CHOICES = {"mnist": "MNIST digits (bundled)"}
+DATA_CHOICES = {"mnist": "MNIST digits (bundled)",
+                "moving-mnist": "Moving MNIST (image sequences, for convlstm)"}
 IMAGE_SIZES = (28, 32, 64)
 
 

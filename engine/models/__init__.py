@@ -9,8 +9,11 @@ import torch
 
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.convlstm import ConvLstmConfig, ConvLstmModel
+from engine.models.draw import DrawConfig, DrawModel
 from engine.models.gan import GanConfig, GanModel
 from engine.models.vae import VaeConfig, VaeModel
+from engine.models.row_lstm import RowLstmConfig, RowLstmModel
 
 # name -> (family class, preset applied before the user's own settings)
 MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
@@ -27,6 +30,9 @@ MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
     "conv-vae": (VaeModel, {"architecture": "conv"}),
     "cvae": (VaeModel, {"architecture": "mlp", "conditional": True}),
     "conv-cvae": (VaeModel, {"architecture": "conv", "conditional": True}),
+    "row-lstm": (RowLstmModel, {}),
+    "draw": (DrawModel, {}),
+    "convlstm": (ConvLstmModel, {}),
 }
 
 MODEL_DESCRIPTIONS = {
@@ -39,6 +45,9 @@ MODEL_DESCRIPTIONS = {
     "conv-vae": "VAE, convolutional",
     "cvae": "Conditional VAE, MLP (class labels)",
     "conv-cvae": "Conditional VAE, convolutional (class labels)",
+    "row-lstm": "PixelRNN Row LSTM (binarized, exact likelihood, draws row by row)",
+    "draw": "DRAW (recurrent VAE painting a canvas with attention)",
+    "convlstm": "ConvLSTM next-frame model: continues image sequences",
 }
 
 
@@ -99,3 +108,6 @@ def build_model(name: str, config: ModelConfig, device: torch.device, seed: int 
 __all__ = ["CONVOLUTIONAL_MODELS", "GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
            "VaeConfig", "VaeModel", "build_model", "model_accepts", "model_config",
            "model_defaults", "model_names", "plotted_losses"]
+__all__ = ["ConvLstmConfig", "ConvLstmModel", "DrawConfig", "DrawModel", "RowLstmConfig",
+           "RowLstmModel", "GanConfig", "GanModel", "GenerativeModel", "ModelConfig", "MODEL_DESCRIPTIONS",
+           "build_model", "model_config", "model_names"]

@@ -1,0 +1,195 @@
+"""`draw`: DRAW (Gregor et al. 2015), a recurrent VAE that paints on a canvas.
+
+Over T steps an encoder LSTM reads a glimpse of the image and of the error
+left on the canvas (through a grid of Gaussian filters whose centre, stride and
+width the decoder chooses), a latent z_t is drawn from the encoder's Gaussian,
+and a decoder LSTM writes a patch onto the canvas through its own filters. The
+loss is the negative ELBO on binarized pixels, a bound on -log p(x) in nats:
+reconstruction cross-entropy of sigmoid(canvas_T) plus the KL of every step.
+Sampling runs the decoder alone on z_t ~ N(0, I); the animation is the canvas
+after each step.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.errors import ConfigError
+from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.recurrent import adam, evaluating, per_seed
+
+
+@dataclasses.dataclass
+class DrawConfig(ModelConfig):
+    width: int = 256          # hidden units of the encoder and decoder LSTMs
+    latent_dim: int = 100     # size of each step's z_t
+    steps: int = 16           # T, glimpses (the paper uses 64 for MNIST)
+    read_size: int = 2        # N x N read filters (paper: 2)
+    write_size: int = 5       # N x N write filters (paper: 5)
+    learning_rate: float = 1e-3
+    grad_clip: float = 10.0
+
+    def validate(self) -> None:
+        super().validate()
+        if not 8 <= self.image_size <= 128:
+            raise ConfigError(f"draw image size must be between 8 and 128, not {self.image_size}")
+        if not 8 <= self.width <= 2048:
+            raise ConfigError(f"width must be between 8 and 2048, not {self.width}")
+        if not 1 <= self.latent_dim <= 1024:
+            raise ConfigError(f"latent size must be between 1 and 1024, not {self.latent_dim}")
+        if not 1 <= self.steps <= 256:
+            raise ConfigError(f"draw steps must be between 1 and 256, not {self.steps}")
+        for name in ("read_size", "write_size"):
+            value = getattr(self, name)
+            if not 1 <= value <= self.image_size:
+                raise ConfigError(f"{name} must be between 1 and the image size, not {value}")
+        if not (0 < self.learning_rate <= 1):
+            raise ConfigError(f"learning rate must be in (0, 1], not {self.learning_rate}")
+        if not self.grad_clip > 0:
+            raise ConfigError(f"grad_clip must be positive, not {self.grad_clip}")
+
+
+def filterbank(params: torch.Tensor, size: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attention from five numbers per image -> (Fy (B,n,H), Fx (B,n,W), gamma (B,1,1)).
+
+    Follows the paper: centre (gx, gy) scaled to the image, stride delta scaled
+    so the grid spans the image at exp(0) = 1, variance and intensity as logs.
+    """
+    gx_, gy_, log_var, log_delta, log_gamma = params.unbind(dim=1)
+    gx = (size + 1) / 2 * (gx_ + 1)
+    gy = (size + 1) / 2 * (gy_ + 1)
+    delta = (size - 1) / max(n - 1, 1) * torch.exp(log_delta)
+    var = torch.exp(log_var)
+    # Filter i (1-based in the paper) sits at g + (i - n/2 - 0.5) * delta.
+    grid = torch.arange(n, device=params.device, dtype=params.dtype) - n / 2 + 0.5
+    mu_x = gx[:, None] + grid[None] * delta[:, None]            # (B, n)
+    mu_y = gy[:, None] + grid[None] * delta[:, None]
+    pixels = torch.arange(1, size + 1, device=params.device, dtype=params.dtype)  # 1-based, as g is
+    fx = torch.exp(-(pixels[None, None] - mu_x[:, :, None]) ** 2 / (2 * var[:, None, None]))
+    fy = torch.exp(-(pixels[None, None] - mu_y[:, :, None]) ** 2 / (2 * var[:, None, None]))
+    fx = fx / fx.sum(-1, keepdim=True).clamp_min(1e-8)
+    fy = fy / fy.sum(-1, keepdim=True).clamp_min(1e-8)
+    return fy, fx, torch.exp(log_gamma)[:, None, None]
+
+
+class DrawNetwork(nn.Module):
+    def __init__(self, c: DrawConfig) -> None:
+        super().__init__()
+        self.c = c
+        reads = 2 * c.channels * c.read_size ** 2
+        self.read_attention = nn.Linear(c.width, 5)
+        self.encoder = nn.LSTMCell(reads + c.width, c.width)
+        self.posterior = nn.Linear(c.width, 2 * c.latent_dim)
+        self.decoder = nn.LSTMCell(c.latent_dim, c.width)
+        self.write_attention = nn.Linear(c.width, 5)
+        self.write_patch = nn.Linear(c.width, c.channels * c.write_size ** 2)
+
+    def read(self, x: torch.Tensor, error: torch.Tensor, h_dec: torch.Tensor) -> torch.Tensor:
+        fy, fx, gamma = filterbank(self.read_attention(h_dec), self.c.image_size, self.c.read_size)
+        both = torch.cat([x, error], dim=1)                          # (B, 2C, H, W)
+        glimpse = fy[:, None] @ both @ fx[:, None].transpose(-1, -2)  # (B, 2C, n, n)
+        return (gamma[:, None] * glimpse).flatten(1)
+
+    def write(self, h_dec: torch.Tensor) -> torch.Tensor:
+        c = self.c
+        fy, fx, gamma = filterbank(self.write_attention(h_dec), c.image_size, c.write_size)
+        patch = self.write_patch(h_dec).view(-1, c.channels, c.write_size, c.write_size)
+        return (fy[:, None].transpose(-1, -2) @ patch @ fx[:, None]) / gamma[:, None]
+
+    def zero_state(self, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (like.new_zeros(batch, self.c.width),) * 2
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Binary images (B, C, H, W) and standard normal noise (T, B, z) ->
+        (final canvas logits, summed KL per image)."""
+        b = x.shape[0]
+        canvas = torch.zeros_like(x)
+        enc, dec = self.zero_state(b, x), self.zero_state(b, x)
+        kl = x.new_zeros(b)
+        for eps in noise.unbind(0):
+            error = x - torch.sigmoid(canvas)
+            enc = self.encoder(torch.cat([self.read(x, error, dec[0]), dec[0]], dim=1), enc)
+            mu, log_sigma = self.posterior(enc[0]).chunk(2, dim=1)
+            z = mu + torch.exp(log_sigma) * eps
+            kl = kl + 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum(1)
+            dec = self.decoder(z, dec)
+            canvas = canvas + self.write(dec[0])
+        return canvas, kl
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (B, T, z) -> canvas logits after each step, (T, B, C, H, W)."""
+        c = self.c
+        b = z.shape[0]
+        canvas = z.new_zeros(b, c.channels, c.image_size, c.image_size)
+        dec = self.zero_state(b, z)
+        canvases = []
+        for z_t in z.unbind(1):
+            dec = self.decoder(z_t, dec)
+            canvas = canvas + self.write(dec[0])
+            canvases.append(canvas)
+        return torch.stack(canvases)
+
+
+class DrawModel(GenerativeModel):
+    family = "rnn"
+    process_name = "drawing"
+    config_class = DrawConfig
+
+    def __init__(self, config: DrawConfig, device: torch.device, seed: int = 0) -> None:
+        super().__init__(config, device, seed)
+        self.network = DrawNetwork(config).to(device)
+        self.optimizer = adam(self.network, config.learning_rate, device)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"draw": self.network}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"draw": self.optimizer}
+
+    def binarize(self, real: torch.Tensor) -> torch.Tensor:
+        """Dynamic binarization from the model's own noise (exact resume)."""
+        return torch.bernoulli(real.add(1).mul(0.5).clamp(0, 1), generator=self.noise)
+
+    def bound(self, binary: torch.Tensor, noise: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction nats, KL nats) per image; their sum bounds -log p(x)."""
+        if noise is None:
+            noise = torch.randn(self.config.steps, binary.shape[0], self.config.latent_dim,
+                                device=binary.device, generator=self.noise)
+        logits, kl = self.network(binary, noise)
+        reconstruction = F.binary_cross_entropy_with_logits(
+            logits, binary, reduction="none").flatten(1).sum(1)
+        return reconstruction, kl
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
+                   ) -> dict[str, torch.Tensor]:
+        binary = self.binarize(real)
+        self.optimizer.zero_grad(set_to_none=True)
+        reconstruction, kl = self.bound(binary)
+        loss = (reconstruction + kl).mean()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return {"nll_bound_nats": loss.detach(), "reconstruction": reconstruction.detach().mean(),
+                "kl": kl.detach().mean()}
+
+    def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
+        shape = (self.config.steps, self.config.latent_dim)
+        return per_seed(seeds, lambda g: torch.randn(*shape, generator=g), shape)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.network.generate(latents)[-1]).mul(2).sub(1)
+
+    @torch.inference_mode()
+    def process_batch(self, seeds: list[int]) -> torch.Tensor:
+        """The canvas after each of the T steps: (T, N, C, H, W) in [-1, 1]."""
+        with evaluating(self.network):
+            latents = self.latents_for_seeds(seeds).to(self.device)
+            return torch.sigmoid(self.network.generate(latents)).mul(2).sub(1)
+
+    def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
+        """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""
+        return self.process_batch([seed])[:, 0]
