@@ -153,6 +153,17 @@ class DrawModel(GenerativeModel):
         """Dynamic binarization from the model's own noise (exact resume)."""
         return torch.bernoulli(real.add(1).mul(0.5).clamp(0, 1), generator=self.noise)
 
+    likelihood_data = "binarized"
+
+    def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
+                                importance_samples: int) -> dict[str, torch.Tensor]:
+        """The evaluator's hook: DRAW's bound on -log p(x) for binarized images."""
+        binary = images.add(1).mul(0.5)
+        noise = torch.randn(self.config.steps, binary.shape[0], self.config.latent_dim,
+                            device=binary.device, generator=generator)
+        reconstruction, kl = self.bound(binary, noise)
+        return {"neg_elbo": reconstruction + kl}
+
     def bound(self, binary: torch.Tensor, noise: torch.Tensor | None = None
               ) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction nats, KL nats) per image; their sum bounds -log p(x)."""

@@ -155,6 +155,13 @@ class RowLstmModel(GenerativeModel):
         drawn fresh every step from the model's own noise (so resume is exact)."""
         return torch.bernoulli(real.add(1).mul(0.5).clamp(0, 1), generator=self.noise)
 
+    likelihood_data = "binarized"
+
+    def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
+                                importance_samples: int) -> dict[str, torch.Tensor]:
+        """The evaluator's hook: the exact NLL of binarized images ({-1, 1})."""
+        return {"nll": self.nll(images.add(1).mul(0.5))}
+
     def nll(self, binary: torch.Tensor) -> torch.Tensor:
         """Exact negative log-likelihood in nats of each binary image (N, 1, H, W)."""
         logits = self.network(binary)

@@ -102,3 +102,36 @@ def test_a_badly_shaped_estimate_is_reported():
 
     with pytest.raises(ValueError, match="shape"):
         list(negative_log_likelihoods(Broken(), torch.zeros(3, 1, 28, 28)))
+
+
+@pytest.mark.parametrize("name, keys", [("mlp-vae", {"neg_elbo", "iw_nll"}),
+                                        ("row-lstm", {"nll"}), ("draw", {"neg_elbo"})])
+def test_likelihood_families_answer_through_the_hook(name, keys):
+    from engine.models import build_model, model_config
+
+    settings = {"hidden": 32, "latent_dim": 4} if name == "mlp-vae" else {}
+    if name == "row-lstm":
+        settings = {"width": 4, "layers": 1}
+    model = build_model(name, model_config(name, **settings), torch.device("cpu"), seed=0)
+    assert has_likelihood(model) and model.likelihood_data == "binarized"
+    rng = np.random.default_rng(0)
+    images = prepare_test_images(rng.integers(0, 256, (6, 1, 28, 28), dtype=np.uint8), "binarized")
+    runs = [list(negative_log_likelihoods(model, images, batch_size=4, importance_samples=3))[-1][1]
+            for _ in range(2)]
+    assert runs[0] == runs[1]  # reproducible from the seed
+    result = runs[0]
+    assert {k[:-len("_nats")] for k in result if k.endswith("_nats")} == keys
+    for key in keys:
+        nats = result[f"{key}_nats"]
+        assert math.isfinite(nats) and nats > 0
+        assert result[f"{key}_bits_per_dim"] == pytest.approx(nats / (784 * math.log(2)))
+    if name == "mlp-vae":
+        assert result["iw_nll_nats"] <= result["neg_elbo_nats"] + 1.0
+
+
+def test_a_conditional_vae_reports_no_likelihood_without_classes():
+    from engine.models import build_model, model_config
+
+    model = build_model("cvae", model_config("cvae", hidden=16, latent_dim=2, num_classes=10),
+                        torch.device("cpu"), seed=0)
+    assert not has_likelihood(model)
