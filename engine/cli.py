@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=0, help="importance samples for the IWAE NLL (0: skip)")
     p.add_argument("--subset", type=int, default=1000, help="first N images for the IWAE NLL")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("eval", help="score a run's current checkpoint and record it in its metrics")
     p.add_argument("run", help="run directory")
     p.add_argument("--samples", type=int, default=10_000,
@@ -418,6 +421,9 @@ def _likelihood(args: argparse.Namespace) -> int:
     if "iwae_nll_nats" in r:
         text += f"; IWAE NLL (k={r['iwae_k']}, {r['iwae_images']} images) {r['iwae_nll_nats']:.2f} nats"
     _print(args, r, text)
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from engine.control import RunControl
     from engine.metrics.evaluate import EvalConfig, EvalFinished, EvalProgress, evaluate_run, format_result

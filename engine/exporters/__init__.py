@@ -7,7 +7,6 @@ the file's own metadata, which engine.exporters.provenance reads back.
 """
 from __future__ import annotations
 
-import io
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path

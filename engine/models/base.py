@@ -160,6 +160,13 @@ class GenerativeModel(ABC):
     #                likelihood over 256 values per sub-pixel).
     likelihood_data: ClassVar[str | None] = None
 
+    # What the family trains on: "images" (N, C, H, W) or "sequences"
+    # (N, T, C, H, W); and whether its samples come from per-seed latent noise
+    # (a GAN's z, a VAE's prior) that temperature scales, or from something
+    # else (a sequence model continuing the openings it keeps).
+    data_kind: ClassVar[str] = "images"
+    latent_noise: ClassVar[bool] = True
+
     def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
                                 importance_samples: int) -> dict[str, torch.Tensor]:
         """Per-image negative log-likelihood estimates in nats, each of shape (N,).

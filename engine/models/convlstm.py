@@ -129,6 +129,8 @@ class ConvLstmNetwork(nn.Module):
 class ConvLstmModel(GenerativeModel):
     family = "rnn"
     process_name = "continuation"
+    data_kind = "sequences"
+    latent_noise = False   # a sample continues one of the kept openings, chosen by seed
     config_class = ConvLstmConfig
 
     def __init__(self, config: ConvLstmConfig, device: torch.device, seed: int = 0) -> None:

@@ -24,7 +24,8 @@ def make(name: str, seed: int = 0, **settings):
 def batch(model, n: int = 8):
     c = model.config
     g = torch.Generator().manual_seed(0)
-    images = torch.rand(n, c.channels, c.image_size, c.image_size, generator=g) * 2 - 1
+    frames = (4,) if model.data_kind == "sequences" else ()
+    images = torch.rand(n, *frames, c.channels, c.image_size, c.image_size, generator=g) * 2 - 1
     labels = torch.arange(n) % model.num_classes if model.uses_labels else None
     return images, labels
 
@@ -32,7 +33,12 @@ def batch(model, n: int = 8):
 @pytest.mark.parametrize("name", model_names())
 @pytest.mark.parametrize("channels,size", [(1, 28), (3, 32)])
 def test_trains_and_samples_in_range(name, channels, size):
-    model = make(name, channels=channels, image_size=size)
+    try:
+        model = make(name, channels=channels, image_size=size)
+    except ConfigError as exc:
+        if channels == 3 and "channels must be 1" in str(exc):
+            pytest.skip(f"{name} models greyscale images only")
+        raise
     images, labels = batch(model)
     for _ in range(2):
         losses = model.train_step(images, labels)
@@ -42,13 +48,17 @@ def test_trains_and_samples_in_range(name, channels, size):
     assert samples.min() >= -1 and samples.max() <= 1
 
 
+LATENT_MODELS = [n for n in model_names() if make(n).latent_noise]
+
+
 @pytest.mark.parametrize("name", model_names())
 def test_a_tile_depends_only_on_its_seed(name):
     model = make(name)
     alone = model.sample([5])
     with_others = model.sample([3, 5, 9])
     torch.testing.assert_close(alone[0], with_others[1], rtol=0, atol=1e-6)
-    assert not torch.equal(with_others[0], with_others[1])
+    if make(name).latent_noise:  # noise differs per seed; kept openings may not, untrained
+        assert not torch.equal(with_others[0], with_others[1])
 
 
 @pytest.mark.parametrize("name", model_names())
@@ -68,7 +78,7 @@ def test_sampling_runs_under_inference_mode_and_restores_train_mode(name):
     assert all(net.training for net in model.networks().values())
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", LATENT_MODELS)
 def test_temperature_scales_the_latent(name):
     model = make(name)
     cold, normal = model.sample([4], temperature=0.5), model.sample([4])
