@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from engine import __version__
-from engine.atomic import atomic_write_bytes
-from engine.errors import ConfigError, RunDirError
+from engine.errors import ConfigError
+from engine.exporters.common import write_file
 from engine.images import upscale_nearest
 
 PROVENANCE_KEY = "latent-atelier"
@@ -48,7 +48,7 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 1,
     """Save one uint8 image as PNG (atomically), provenance in a text chunk."""
     _check_scale(scale)
     path = Path(path)
-    _write(path, png_bytes(image, scale, provenance))
+    write_file(path, png_bytes(image, scale, provenance))
     return path
 
 
@@ -62,14 +62,5 @@ def save_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0, 
     options = ExportOptions(fps=fps, scale=scale, plays=0 if loop == 0 else loop + 1)
     options.validate()
     data = gif_bytes(check_frames(frames), options, provenance)
-    _write(Path(path), data)
+    write_file(Path(path), data)
     return Path(path)
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        if not path.parent.exists():
-            path.parent.mkdir(parents=True)
-        atomic_write_bytes(path, data)
-    except OSError as exc:
-        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None

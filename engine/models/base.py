@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -231,3 +232,14 @@ def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
                 if torch.is_tensor(value) and value.shape == param.shape \
                         and value.stride() != param.stride():
                     optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
+def per_seed(seeds: list[int], draw: Callable[[torch.Generator], torch.Tensor],
+             shape: tuple[int, ...]) -> torch.Tensor:
+    """Stack draw(generator seeded with s) for each seed: a tile depends on its seed alone."""
+    rows = []
+    for seed in seeds:
+        g = torch.Generator(device="cpu")
+        g.manual_seed(int(seed))
+        rows.append(draw(g))
+    return torch.stack(rows) if rows else torch.empty(0, *shape)

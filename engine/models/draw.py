@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig
-from engine.models.recurrent import adam, evaluating, per_seed
+from engine.models.base import GenerativeModel, ModelConfig, per_seed
+
+from engine.models.recurrent import adam, evaluating
 
 
 @dataclasses.dataclass

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.base import GenerativeModel, ModelConfig, per_seed
 from engine.models.diffaugment import diff_augment, parse_policy
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
                                         MlpGenerator, dcgan_init_, spectral_norm_)
@@ -222,12 +222,8 @@ class GanModel(GenerativeModel):
         return F.one_hot(labels.to(self.device).long(), self.config.num_classes).float()
 
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
-        rows = []
-        for seed in seeds:
-            g = torch.Generator(device="cpu")
-            g.manual_seed(int(seed))
-            rows.append(torch.randn(self.config.latent_dim, generator=g))
-        return torch.stack(rows) if rows else torch.empty(0, self.config.latent_dim)
+        dim = self.config.latent_dim
+        return per_seed(seeds, lambda g: torch.randn(dim, generator=g), (dim,))
 
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         generator = self.generator_ema if self.generator_ema is not None else self.generator

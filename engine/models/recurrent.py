@@ -1,7 +1,7 @@
 """Small pieces the recurrent families (row-lstm, draw, convlstm) share."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
@@ -13,17 +13,6 @@ def adam(net: nn.Module, learning_rate: float, device: torch.device) -> torch.op
     if device.type in ("cpu", "cuda"):
         return torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)
     return torch.optim.Adam(net.parameters(), lr=learning_rate, foreach=True)
-
-
-def per_seed(seeds: list[int], draw: Callable[[torch.Generator], torch.Tensor],
-             shape: tuple[int, ...]) -> torch.Tensor:
-    """Stack draw(generator seeded with s) for each seed: a tile depends on its seed alone."""
-    rows = []
-    for seed in seeds:
-        g = torch.Generator(device="cpu")
-        g.manual_seed(int(seed))
-        rows.append(draw(g))
-    return torch.stack(rows) if rows else torch.empty(0, *shape)
 
 
 @contextmanager

@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig
-from engine.models.recurrent import adam, evaluating, per_seed
+from engine.models.base import GenerativeModel, ModelConfig, per_seed
+
+from engine.models.recurrent import adam, evaluating
 
 UNFILLED = 0.0   # how not-yet-sampled pixels look in the filling-in animation (mid grey)
 

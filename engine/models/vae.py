@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.base import GenerativeModel, ModelConfig, per_seed
 from engine.models.gan import adam
 from engine.models.likelihoods import (LIKELIHOODS, PARAMETERS_PER_CHANNEL, choose_likelihood,
                                        log_likelihood, mean_image)
@@ -166,12 +166,8 @@ class VaeModel(GenerativeModel):
                     "reconstruction": reconstruction.mean().detach(), "KL": kl.mean().detach()}
 
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
-        rows = []
-        for seed in seeds:
-            g = torch.Generator(device="cpu")
-            g.manual_seed(int(seed))
-            rows.append(torch.randn(self.config.latent_dim, generator=g))
-        return torch.stack(rows) if rows else torch.empty(0, self.config.latent_dim)
+        dim = self.config.latent_dim
+        return per_seed(seeds, lambda g: torch.randn(dim, generator=g), (dim,))
 
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         params = self.decoder(latents.to(self.device), self._onehot(labels))
