@@ -52,7 +52,11 @@ def _add_training_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, default=None, help="28 (default), 32 or 64 for dcgan")
     p.add_argument("--width", type=int, default=None, help="dcgan base width (64 = pytorch/examples)")
     p.add_argument("--batch-size", type=int, default=None, help="default: 64")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 2e-4)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default: the model's own, e.g. 2e-4 for GANs)")
+    p.add_argument("--lr-schedule", choices=("auto", "constant", "cosine"), default=None,
+                   help="learning rate over the budget: constant, cosine decay to 0, or auto "
+                        "(the model's own: cosine for the MLP VAEs; default)")
     p.add_argument("--seed", type=int, default=None, help="default: 0")
     p.add_argument("--device", default=None, help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)")
     # Augmentation for small data sets; off by default (see engine.data.augment).
@@ -209,7 +213,7 @@ def _train_config(args: argparse.Namespace, **extra: Any):
     from engine.training import TrainConfig
     given = {"model": args.model, "data": args.data, "image_size": args.image_size,
              "width": args.width, "batch_size": args.batch_size, "learning_rate": args.lr,
-             "seed": args.seed, "device": args.device, "flip": args.flip,
+             "lr_schedule": args.lr_schedule, "seed": args.seed, "device": args.device, "flip": args.flip,
              "translate": args.translate, "color_jitter": args.color_jitter,
              "data_cache": args.data_cache,
              "model_settings": parse_model_settings(args.model_settings), **extra}
@@ -227,11 +231,12 @@ def _train(args: argparse.Namespace) -> int:
         typed = [flag for key, flag in RUN_DEFINING.items() if getattr(args, key) is not None]
         if typed:
             raise SystemExit(_usage(f"train --resume: {', '.join(typed)} cannot change for a "
-                                    "saved run (allowed: --steps, --minutes, --lr, --device, "
+                                    "saved run (allowed: --steps, --minutes, --lr, --lr-schedule, --device, "
                                     "--sample-every, --autosave-seconds, --keep-last, "
                                     "--keep-best, --no-data-cache)"))
         events = resume(args.resume, control, steps=args.steps, minutes=args.minutes,
-                        learning_rate=args.lr, device=args.device, sample_every=args.sample_every,
+                        learning_rate=args.lr, lr_schedule=args.lr_schedule,
+                        device=args.device, sample_every=args.sample_every,
                         autosave_seconds=args.autosave_seconds, keep_last=args.keep_last,
                         keep_best=args.keep_best, data_cache=args.data_cache)
     else:

@@ -27,9 +27,10 @@ from engine.events import (Finished, Notice, Progress, RunStarted, Samples, Save
                            TrainingEvent)
 from engine.images import make_grid, to_uint8
 from engine.memory import check_fits, estimate_training_memory
-from engine.models import build_model, model_accepts, model_config
+from engine.models import build_model, default_lr_schedule, model_accepts, model_config
 from engine.runlock import RunLock, is_training
 from engine.runs import RunDir
+from engine.schedule import apply_schedule, check_schedule
 
 DEFAULT_STEPS = 2000
 SAMPLE_SEEDS = tuple(range(64))     # the fixed-seed grid: tile i is gallery seed i
@@ -46,7 +47,8 @@ class TrainConfig:
     image_size: int = 28
     width: int | None = None            # None: the model's default
     batch_size: int = 64
-    learning_rate: float | None = None  # None: the model's default (2e-4 GANs, 1e-3 VAEs)
+    learning_rate: float | None = None  # None: the model's default (e.g. 2e-4 GANs, 3e-3 MLP VAEs)
+    lr_schedule: str = "auto"           # constant, cosine, or auto: the model's own (engine.schedule)
     steps: int | None = None            # budget: steps, minutes or both (first reached wins)
     minutes: float | None = None
     seed: int = 0
@@ -84,9 +86,14 @@ class TrainConfig:
             raise ConfigError(f"sample_every must be at least 1, not {self.sample_every}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be between 0 and 2**63 - 1, not {self.seed}")
+        if self.lr_schedule != "auto":
+            check_schedule(self.lr_schedule)
         self.augmentation().validate()
         # The model's own checks (image size, width) run when its config is built.
         model_config(self.model, **self._model_settings(channels=1))
+
+    def resolved_lr_schedule(self) -> str:
+        return default_lr_schedule(self.model) if self.lr_schedule == "auto" else self.lr_schedule
 
     def augmentation(self) -> Augmentation:
         return Augmentation(flip=self.flip, translate=self.translate,
@@ -193,7 +200,7 @@ def train(config: TrainConfig, out: str | Path | None = None,
 
 
 # Settings a resumed run may change; anything else would silently break it.
-RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "device", "sample_every",
+RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "lr_schedule", "device", "sample_every",
                      "report_seconds", "autosave_seconds", "keep_last", "keep_best",
                      "data_cache")
 
@@ -213,8 +220,10 @@ def resume(run_path: str | Path, control: RunControl | None = None,
     if refused:
         raise ConfigError(f"cannot change {', '.join(refused)} when resuming {run.path}; "
                           "start a new run instead")
+    # Runs saved before schedules existed trained at a constant rate; keep them so.
+    saved_train = {"lr_schedule": "constant", **saved["train"]}
     try:
-        config = TrainConfig(**saved["train"])
+        config = TrainConfig(**saved_train)
     except TypeError as exc:
         raise RunDirError(f"{run.path / 'config.json'}: unreadable training settings ({exc})") from None
     changes = {k: v for k, v in changes.items() if v is not None and v != getattr(config, k)}
@@ -244,7 +253,12 @@ def resume(run_path: str | Path, control: RunControl | None = None,
 
 def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession) -> None:
     now = {k: v for k, v in session.model_config.to_dict().items() if k != "learning_rate"}
-    before = {k: v for k, v in saved["model_config"].items() if k != "learning_rate"}
+    # Settings added since the run was saved take their defaults, as loading does.
+    try:
+        saved_config = type(session.model_config).from_dict(saved["model_config"]).to_dict()
+    except (ConfigError, TypeError):
+        saved_config = saved["model_config"]
+    before = {k: v for k, v in saved_config.items() if k != "learning_rate"}
     if now != before:
         diff = ", ".join(f"{k} {before.get(k)} -> {now.get(k)}" for k in sorted(set(now) | set(before))
                          if now.get(k) != before.get(k))
@@ -275,6 +289,7 @@ class _Loop:
         self._bad_step: torch.Tensor | None = None   # on a GPU: first step with a bad loss
         self._write_failing = False
         self._last_losses: dict[str, float] = {}     # the latest report's means, for keep_best
+        self._lr_schedule = session.config.resolved_lr_schedule()
 
     @property
     def elapsed(self) -> float:
@@ -304,6 +319,8 @@ class _Loop:
             reason = self._reason_to_end()
             if reason:
                 break
+            apply_schedule(list(s.model.optimizers().values()), self._lr_schedule,
+                           self._budget_fraction())
             try:
                 losses = s.step()
             except torch.OutOfMemoryError:
@@ -456,6 +473,16 @@ class _Loop:
         return Progress(step=self.step, total_steps=self.total_steps, fraction=fraction, losses=means,
                         images_per_second=images_per_second, elapsed_seconds=elapsed,
                         eta_seconds=eta)
+
+    def _budget_fraction(self) -> float:
+        """How much of the budget is spent, for the learning-rate schedule: by
+        steps when the run has a step budget (exact on resume), else by this
+        session's share of its time budget."""
+        if self.total_steps:
+            return self.step / self.total_steps
+        if self.budget_seconds:
+            return (self.elapsed - self._start_elapsed) / self.budget_seconds
+        return 0.0
 
     def _fraction_and_eta(self, elapsed: float) -> tuple[float, float | None]:
         fractions, etas = [], []

@@ -214,6 +214,8 @@ class GenerativeModel(ABC):
         for optimizer in self.optimizers().values():
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate
+                if "initial_lr" in group:   # the base of a learning-rate schedule
+                    group["initial_lr"] = learning_rate
 
     def parameter_count(self) -> int:
         return sum(p.numel() for net in self.networks().values() for p in net.parameters())

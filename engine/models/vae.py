@@ -36,6 +36,7 @@ class VaeConfig(ModelConfig):
     architecture: str = "mlp"
     latent_dim: int = 20
     hidden: int = 400               # MLP hidden units (784-400-20 is the reference)
+    hidden_layers: int = 1          # MLP hidden layers on each side (1 is the reference)
     width: int = 32                 # conv base channel count
     likelihood: str = "auto"        # auto: bernoulli for grey images, logistic for colour
     conditional: bool = False
@@ -63,9 +64,9 @@ class VaeConfig(ModelConfig):
         if self.binarize and choose_likelihood(self.likelihood, self.channels) != "bernoulli":
             raise ConfigError("binarize needs the bernoulli likelihood")
         for name, low, high in (("latent size", 1, 1024), ("hidden units", 8, 8192),
-                                ("width", 4, 512)):
+                                ("hidden layers", 1, 8), ("width", 4, 512)):
             value = {"latent size": self.latent_dim, "hidden units": self.hidden,
-                     "width": self.width}[name]
+                     "hidden layers": self.hidden_layers, "width": self.width}[name]
             if not low <= value <= high:
                 raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
         if not 0 <= self.num_classes <= 1000:
@@ -110,9 +111,10 @@ class VaeModel(GenerativeModel):
         classes = c.num_classes if c.conditional else 0
         if c.architecture == "mlp":
             pixels = c.channels * c.image_size * c.image_size
-            self.encoder: nn.Module = MlpEncoder(pixels, c.hidden, c.latent_dim, classes)
+            self.encoder: nn.Module = MlpEncoder(pixels, c.hidden, c.latent_dim, classes,
+                                                 c.hidden_layers)
             self.decoder: nn.Module = MlpDecoder(c.latent_dim, c.hidden, c.image_size, c.channels,
-                                                 out, classes)
+                                                 out, classes, c.hidden_layers)
             self.memory_format = torch.contiguous_format
         else:
             self.encoder = ConvEncoder(c.image_size, c.channels, c.width, c.latent_dim, classes)

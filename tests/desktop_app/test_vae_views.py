@@ -21,7 +21,7 @@ def click(qtbot, window, name: str) -> None:
 def test_a_vae_trains_with_its_own_learning_rate_and_shows_reconstructions(qtbot, window):
     page = window.train_page
     page.model_combo.setCurrentIndex(page.model_combo.findData("mlp-vae"))
-    assert page.lr_spin.value() == pytest.approx(1e-3)
+    assert page.lr_spin.value() == pytest.approx(3e-3)
     assert not page.width_spin.isEnabled() and not page.image_size_combo.isEnabled()
     page.model_combo.setCurrentIndex(page.model_combo.findData("conv-vae"))
     assert page.width_spin.isEnabled()

@@ -39,6 +39,26 @@ def test_mlp_vae_is_the_pytorch_examples_size():
         assert model.parameter_count() == sum(p.numel() for p in module.VAE().parameters())
 
 
+def test_deeper_mlp_adds_hidden_layers_and_keeps_the_reference_names():
+    one, two = make(), make(hidden_layers=2, hidden=64)
+    assert "deeper.0.weight" not in one.encoder.state_dict()
+    assert set(one.encoder.state_dict()) < set(two.encoder.state_dict())
+    assert two.parameter_count() == make(hidden=64).parameter_count() + 2 * (64 * 64 + 64)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    assert torch.isfinite(two.train_step(x)["loss"])
+    with pytest.raises(ConfigError, match="hidden layers must be between 1 and 8"):
+        make(hidden_layers=0)
+
+
+def test_the_encoder_reads_intensities_in_zero_to_one():
+    # The reference feeds [0, 1]; our images are [-1, 1] and are shifted first.
+    model = make()
+    enc = model.encoder
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    expected = torch.relu(enc.hidden((x.flatten(1) + 1) / 2))
+    assert torch.allclose(enc.mu(expected), enc(x)[0])
+
+
 @pytest.mark.parametrize("size,widths,side", [(28, [8, 16], 7), (32, [8, 16], 8),
                                               (36, [8, 16], 9), (64, [8, 16, 32], 8)])
 def test_conv_plan(size, widths, side):
@@ -163,7 +183,7 @@ def one_thread():
 
 def test_conditional_samples_follow_the_label(two_class_folder, one_thread):
     # A 2-d latent with beta 4 leaves where the square is to the label.
-    config = TrainConfig(model="cvae", data=f"idx:{two_class_folder}", batch_size=16, steps=150,
+    config = TrainConfig(model="cvae", data=f"idx:{two_class_folder}", batch_size=16, steps=300,
                          learning_rate=1e-2, device="cpu",
                          model_settings={"hidden": 64, "latent_dim": 2, "beta": 4.0})
     session = TrainingSession(config)
@@ -196,7 +216,9 @@ def test_a_vae_run_shows_reconstructions_and_a_gan_run_does_not(tiny_config, tmp
 def test_a_run_records_model_settings_and_the_vae_learning_rate(tiny_config, tmp_path):
     list(train(tiny_config(model="mlp-vae", steps=1, model_settings={"beta": 2.0}), tmp_path / "r"))
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert saved["model_config"]["beta"] == 2.0 and saved["model_config"]["learning_rate"] == 1e-3
+    # The MLP VAE's own rate (3e-3, decayed by its cosine schedule), not a GAN's 2e-4.
+    assert saved["model_config"]["beta"] == 2.0 and saved["model_config"]["learning_rate"] == 3e-3
+    assert saved["train"]["lr_schedule"] == "auto"
     assert saved["model_config"]["num_classes"] == 10   # from the data's labels
     with pytest.raises(ConfigError, match="unknown VaeConfig settings: nope"):
         list(train(tiny_config(model="mlp-vae", model_settings={"nope": 1}), tmp_path / "bad"))
