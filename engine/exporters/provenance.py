@@ -66,6 +66,10 @@ def read_timeline(path: str | Path) -> tuple[Timeline, dict[str, Any]]:
     try:
         if "timeline" in info:
             return Timeline.from_dict(info["timeline"]), info
+        if info.get("kind") == "morph":
+            raise DataError(f"{Path(path).name}: has no keyframe seeds (it is a reconstruction morph "
+                            f"of {', '.join(map(str, info.get('inputs', [])))}; re-render it with "
+                            "animate --kind morph --input those pictures)")
         seeds = info.get("seeds") or ([info["seed"]] if "seed" in info else [])
         if info.get("kind") == "timelapse" or not seeds:
             raise DataError(f"{Path(path).name}: has no keyframes (it is "
