@@ -191,6 +191,11 @@ class GalleryPage(QWidget):
         urls = event.mimeData().urls()
         if len(urls) == 1 and urls[0].isLocalFile():
             event.acceptProposedAction()
+            from engine.data.decode import IMAGE_SUFFIXES
+            if Path(urls[0].toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
+                # A picture is for the reconstruction view (which says if this run has none).
+                self.reconstruction.reconstruct_files([urls[0].toLocalFile()])
+                return
             self.open_source(urls[0].toLocalFile())
 
     def _choose_run(self) -> None:

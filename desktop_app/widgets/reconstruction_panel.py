@@ -131,6 +131,7 @@ class ReconstructionPanel(QGroupBox):
         reason = "Open a VAE run to reconstruct pictures." if self.run_dir is None \
             else reconstruction_unavailable(self.run_dir)
         self.available = reason is None
+        self.reason = reason
         self._reconstructor = Reconstructor(self.run_dir) if self.available else None
         for widget in (self.drop, self.open_button, self.class_combo):
             widget.setEnabled(self.available)
@@ -169,6 +170,7 @@ class ReconstructionPanel(QGroupBox):
 
     def _request(self, request: tuple[str, Any]) -> None:
         if not self.available or self._reconstructor is None:
+            self._say(self.reason or "Open a VAE run to reconstruct pictures.", error=True)
             return
         if self._busy:
             self._pending = request   # only the latest picture matters
