@@ -181,3 +181,15 @@ def test_a_bad_picture_in_a_morph_is_reported_clearly(qtbot, window, runs):
     studio.morph_panel.add_pictures([runs["pictures"]["square"], runs["pictures"]["empty"]])
     qtbot.waitUntil(lambda: bool(shown), timeout=30_000)
     assert "empty.png" in shown[0].message and "empty file" in shown[0].message
+
+
+def test_picture_files_dropped_on_the_morph_list_are_added(window, runs):
+    from tests.desktop_app.test_gallery_reconstruction import drop, files
+
+    studio = window.animate_page
+    studio.open_run(runs["vae"])
+    studio.set_kind("morph")
+    target = window.findChild(QWidget, "morphPictureList").viewport()
+    assert drop(target, files(runs["pictures"]["square"], runs["pictures"]["bar"]))
+    paths, labels = studio.morph_panel.pictures()
+    assert [Path(p).name for p in paths] == ["square.png", "bar.jpg"] and labels is None
