@@ -88,3 +88,19 @@ def morph_frames(source: str | Path, paths: list[str | Path], labels: list[int] 
                  device: str = "auto", **settings: Any) -> tuple[np.ndarray, dict[str, Any]]:
     """(frames, provenance) of a reconstruction morph with a run's (or bundle's) VAE."""
     return MorphRenderer(source, device).render(paths, labels, **settings)
+
+
+def find_inputs(export: str | Path, info: dict[str, Any]) -> list[str] | None:
+    """The pictures a morph export was made from, when they lie beside it with the
+    same contents (checked by digest); None otherwise."""
+    names, digests = info.get("inputs"), info.get("input_sha256")
+    if not isinstance(names, list) or not isinstance(digests, list) or len(names) != len(digests):
+        return None
+    folder = Path(export).expanduser().parent
+    found = []
+    for name, digest in zip(names, digests):
+        candidate = folder / Path(str(name)).name
+        if not candidate.is_file() or _digest(candidate) != digest:
+            return None
+        found.append(str(candidate))
+    return found

@@ -471,14 +471,25 @@ class AnimatePage(QWidget):
             self.open_animation(path)
 
     def open_animation(self, path: str | Path) -> None:
-        """Read the keyframes an exported file carries (on the worker) and show them."""
-        from engine.exporters.provenance import read_timeline
+        """Read what an exported file carries (on the worker) and show it: a walk's
+        keyframes, a process's seed, or a morph's pictures when they are found."""
+        from engine.exporters.provenance import read_provenance, read_timeline
 
         path = Path(path)
-        self.worker.submit("read-keyframes", lambda: (str(path), *read_timeline(path)),
-                           self._on_animation_read, "Could not open the animation")
 
-    def _on_animation_read(self, result: tuple[str, Timeline, dict]) -> None:
+        def work() -> tuple[str, Any, dict]:
+            info = read_provenance(path)
+            if info.get("kind") == "process":
+                return str(path), "process", info
+            if info.get("kind") == "morph":
+                from engine.morph import find_inputs
+                return str(path), "morph", {**info, "found": find_inputs(path, info)}
+            return (str(path), *read_timeline(path))
+
+        self.worker.submit("read-keyframes", work, self._on_animation_read,
+                           "Could not open the animation")
+
+    def _on_animation_read(self, result: tuple[str, Any, dict]) -> None:
         path, timeline, info = result
         run_name = info.get("run")
         if self.run_dir is None:
@@ -491,11 +502,42 @@ class AnimatePage(QWidget):
             self.fps_spin.setValue(float(info["fps"]))
         if isinstance(info.get("scale"), int) and 1 <= info["scale"] <= 64:
             self.scale_spin.setValue(info["scale"])
-        self.set_timeline(timeline)
         note = ""
         if run_name and self.run_dir is not None and self.run_dir.name != run_name:
             note = f" It was made from run {run_name}; open that run to re-render it exactly."
+        if timeline == "process" or timeline == "morph":
+            self.status.emit(self._restore_kind(timeline, Path(path).name, info) + note)
+            return
+        self.set_timeline(timeline)
         self.status.emit(f"Opened {Path(path).name}: {len(timeline.keyframes)} keyframes.{note}")
+
+    def _restore_kind(self, kind: str, name: str, info: dict) -> str:
+        """Show a process or morph export's settings; returns the status line."""
+        if kind == "process":
+            seeds = info.get("seeds") or [0]
+            self.process_panel.seed_spin.setValue(int(seeds[0]))
+            self.set_kind("process")
+            return f"Opened {name}: the model's {info.get('process', 'process')} for seed {seeds[0]}."
+        found = info.get("found")
+        if not found:
+            return (f"Opened {name}: a morph of {', '.join(info.get('inputs', []))}; put those "
+                    "pictures beside it (or add them) to re-render it.")
+        settings = info.get("morph", {})
+        self._loading = True
+        try:
+            self.morph_panel.picture_list.clear()
+            for picture, label in zip(found, info.get("labels") or [None] * len(found)):
+                self.morph_panel.add_pictures([picture], label)
+            self.frames_between_spin.setValue(int(settings.get("frames_between", 24)))
+            for combo, key in ((self.ease_combo, "ease"), (self.interpolation_combo, "interpolation")):
+                if combo.findData(settings.get(key)) >= 0:
+                    combo.setCurrentIndex(combo.findData(settings.get(key)))
+            self.loop_check.setChecked(bool(settings.get("loop", False)))
+            self.set_kind("morph")
+        finally:
+            self._loading = False
+        self._timeline_changed()
+        return f"Opened {name}: a morph of {len(found)} pictures."
 
     def _update_enabled(self) -> None:
         has_selection = bool(self.keyframe_list.selectedItems())

@@ -193,3 +193,48 @@ def test_picture_files_dropped_on_the_morph_list_are_added(window, runs):
     assert drop(target, files(runs["pictures"]["square"], runs["pictures"]["bar"]))
     paths, labels = studio.morph_panel.pictures()
     assert [Path(p).name for p in paths] == ["square.png", "bar.jpg"] and labels is None
+
+
+def test_opening_process_and_morph_exports_restores_them(qtbot, window, runs, tmp_path):
+    import shutil
+
+    studio = window.animate_page
+    studio.open_run(runs["row-lstm"])
+    studio.set_kind("process")
+    studio.process_panel.seed_spin.setValue(4)
+    qtbot.waitUntil(lambda: ready(studio), timeout=60_000)
+    process_gif = tmp_path / "process.gif"
+    export(qtbot, studio, process_gif)
+    studio.process_panel.seed_spin.setValue(0)
+    studio.set_kind("interpolate")
+    studio.open_animation(process_gif)
+    qtbot.waitUntil(lambda: studio.kind() == "process" and studio.process_panel.seed == 4,
+                    timeout=10_000)
+
+    # A morph comes back when its pictures lie beside it, unchanged.
+    studio.open_run(runs["vae"])
+    studio.set_kind("morph")
+    for name in ("square", "bar"):
+        shutil.copy(runs["pictures"][name], tmp_path)
+    studio.morph_panel.add_pictures([tmp_path / "square.png", tmp_path / "bar.jpg"])
+    studio.frames_between_spin.setValue(2)
+    qtbot.waitUntil(lambda: ready(studio), timeout=60_000)
+    rendered = studio.frames.copy()
+    morph_gif = tmp_path / "morph.gif"
+    export(qtbot, studio, morph_gif)
+    studio.morph_panel.picture_list.clear()
+    studio.frames_between_spin.setValue(5)
+    studio.set_kind("interpolate")
+    studio.open_animation(morph_gif)
+    qtbot.waitUntil(lambda: studio.kind() == "morph" and ready(studio), timeout=60_000)
+    assert studio.frames_between_spin.value() == 2
+    np.testing.assert_array_equal(studio.frames, rendered)
+    # Changed pictures are not taken for the originals.
+    (tmp_path / "bar.jpg").write_bytes(runs["pictures"]["rgba"].read_bytes())
+    studio.morph_panel.picture_list.clear()
+    messages: list = []
+    studio.status.connect(messages.append)
+    studio.open_animation(morph_gif)
+    qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
+    assert "put those pictures beside it" in messages[-1]
+    assert studio.morph_panel.picture_list.count() == 0

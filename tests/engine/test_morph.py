@@ -80,3 +80,26 @@ def test_cli_animate_kind_morph_needs_pictures(vae_run, pictures, tmp_path, caps
     assert main(["animate", str(vae_run), "--kind", "morph", "--seeds", "1,2",
                  "--out", str(tmp_path / "m.gif")]) == 1
     assert "not --seeds" in capsys.readouterr().err
+
+
+def test_process_exports_name_their_seed_instead_of_inventing_a_walk(tmp_path):
+    from engine.exporters import ExportOptions, export_animation
+
+    frames = np.zeros((3, 4, 4, 1), np.uint8)
+    out = export_animation(frames, tmp_path / "p.gif", "gif", ExportOptions(),
+                           {"kind": "process", "process": "drawing", "seeds": [9]})
+    with pytest.raises(DataError, match="--kind process --seed 9"):
+        read_timeline(out)
+
+
+def test_a_bundle_reconstructs_and_morphs_like_its_run(vae_run, pictures, tmp_path):
+    from engine.bundles import export_bundle
+
+    bundle = export_bundle(vae_run, tmp_path / "vae.atelier.safetensors")
+    paths = [pictures["square"], pictures["bar"]]
+    np.testing.assert_array_equal(reconstruct_files(bundle, paths, device="cpu").reconstructions,
+                                  reconstruct_files(vae_run, paths, device="cpu").reconstructions)
+    frames, info = morph_frames(bundle, paths, device="cpu", frames_between=2)
+    np.testing.assert_array_equal(frames, morph_frames(vae_run, paths, device="cpu",
+                                                       frames_between=2)[0])
+    assert info["step"] == 2
