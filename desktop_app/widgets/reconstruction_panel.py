@@ -101,7 +101,9 @@ class ReconstructionPanel(QGroupBox):
         row.addWidget(self.open_button)
         row.addWidget(self.class_label)
         row.addWidget(self.class_combo, 1)
-        views = QGridLayout()
+        self.views = QWidget()     # hidden for models that cannot reconstruct
+        views = QGridLayout(self.views)
+        views.setContentsMargins(0, 0, 0, 0)
         views.addWidget(QLabel("Original", alignment=Qt.AlignmentFlag.AlignCenter), 0, 0)
         views.addWidget(QLabel("Reconstruction", alignment=Qt.AlignmentFlag.AlignCenter), 0, 1)
         views.addWidget(self.original_view, 1, 0)
@@ -110,7 +112,7 @@ class ReconstructionPanel(QGroupBox):
         layout.addWidget(self.drop)
         layout.addLayout(row)
         layout.addWidget(self.message)
-        layout.addLayout(views)
+        layout.addWidget(self.views)
         layout.addStretch(1)
         worker.jobEnded.connect(self._on_job_ended)
         self.set_run(None)
@@ -135,6 +137,7 @@ class ReconstructionPanel(QGroupBox):
         self._reconstructor = Reconstructor(self.run_dir) if self.available else None
         for widget in (self.drop, self.open_button, self.class_combo):
             widget.setEnabled(self.available)
+        self.views.setVisible(self.available)
         self.drop.label.setText("Drop a picture here (a file, or an image from the Data page)"
                                 if self.available else "Reconstruction is for VAEs")
         self.original_view.clear()

@@ -63,6 +63,7 @@ def test_dropping_a_file_shows_it_encoded_and_decoded_with_its_elbo(qtbot, windo
     panel = gallery.reconstruction
     drop_area = window.findChild(QWidget, "reconstructionDrop")
     assert drop_area.isEnabled() and not panel.class_combo.isVisibleTo(gallery)
+    assert panel.views.isVisibleTo(gallery)
     assert drop(drop_area, files(pictures["bar"]))
     qtbot.waitUntil(lambda: panel.result is not None and shown(panel), timeout=30_000)
     expected = reconstruct_files(runs["vae"], [pictures["bar"]], device="cpu")
@@ -127,6 +128,7 @@ def test_models_that_are_not_vaes_disable_the_view_and_say_why(window, runs):
     assert not window.findChild(QWidget, "reconstructionDrop").isEnabled()
     assert not window.findChild(QPushButton, "reconstructionOpenButton").isEnabled()
     assert "needs a VAE" in panel.message.text() and "dcgan" in panel.message.text()
+    assert not panel.views.isVisibleTo(gallery)
     # A picture dropped anyway (the page takes it) is not opened as a model: the view says why.
     errors: list = []
     window.errors.shown.connect(errors.append)
