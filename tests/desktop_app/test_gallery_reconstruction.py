@@ -2,6 +2,7 @@
 or Open image...), its zoom, and dragging a tile out of the Data page preview."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 def drop(widget: QWidget, mime: QMimeData) -> bool:
     """Drag `mime` onto the widget and release it there, as a person would."""
     centre = widget.rect().center()
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    with warnings.catch_warnings():   # PySide marks Qt 6's only QDragEnterEvent constructor deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False
