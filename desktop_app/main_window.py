@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.gallery_page.keyframesChosen.connect(
             lambda run, seeds: self.animate_page.add_keyframes(seeds, run_dir=run))
         self.gallery_page.compareRequested.connect(self.compare_checkpoints)
+        self.gallery_page.processRequested.connect(self.play_process)
         self.runs_page.openRequested.connect(self.open_in_gallery)
         self.runs_page.resumeRequested.connect(self.resume_run)
         self.train_page.exportRequested.connect(self.export_timelapse)
@@ -92,6 +93,11 @@ class MainWindow(QMainWindow):
             self.gallery_page.set_run(event.run_dir if event.start_step else None)
         elif isinstance(event, (Saved, Finished)) and self.gallery_page.run_dir is None:
             self.gallery_page.set_run(event.run_dir)
+
+    def play_process(self, run, seed: int) -> None:
+        """The gallery's Play process: the Animate page renders and plays it."""
+        self.tabs.setCurrentWidget(self.animate_page)
+        self.animate_page.show_process(run, seed)
 
     def compare_checkpoints(self, run, seeds: list[int]) -> None:
         from desktop_app.compare_dialog import CompareDialog

@@ -51,7 +51,14 @@ def render_walk(model: GenerativeModel, timeline: Timeline,
     same frames (bit for bit on the same device).
     """
     timeline.validate()
-    latents = timeline_latents(model.latents_for_seeds(timeline.seeds), timeline)
+    return render_path(model, model.latents_for_seeds(timeline.seeds), timeline, batch_size)
+
+
+def render_path(model: GenerativeModel, keyframe_latents: torch.Tensor, timeline: Timeline,
+                batch_size: int = DECODE_BATCH) -> np.ndarray:
+    """uint8 frames of the timeline's path through the given keyframe latents (K, ...):
+    a seed's prior draw for a walk, an encoded picture's posterior mean for a morph."""
+    latents = timeline_latents(keyframe_latents, timeline)
     classes = timeline_class_weights(timeline, model.num_classes)
     chunks = []
     with evaluating(model):

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0,
                    help="latent scale, below 1 for more typical images (default: 1)")
     p.add_argument("--out", required=True, help="grid.png, or FOLDER/ for one PNG per seed")
+    p.add_argument("--reconstruct", nargs="+", metavar="IMAGE", default=None,
+                   help="VAEs: reconstruct these pictures instead of sampling; --out shows each "
+                        "beside its reconstruction, and -ELBO (nats) is printed")
     p.add_argument("--json", action="store_true")
 
     from engine.cli_animate import add_parsers as add_animation_parsers
@@ -278,6 +281,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    if args.reconstruct:
+        from engine.cli_reconstruct import run_reconstruct
+        return run_reconstruct(args)
     from engine.export import save_png
     from engine.images import make_grid
     from engine.sampling import sample_run, seeds_from

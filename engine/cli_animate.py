@@ -6,6 +6,7 @@
     animate RUN --kind timelapse --tiles 0,9 --out lapse.webp
     animate RUN --out draw.gif      # row-lstm, draw, convlstm: their own process by default
     animate RUN --kind continue --input anim.gif --frames 20 --out more.gif   # convlstm
+    animate RUN --kind morph --input a.png,b.png,c.png --frames-between 24 --loop --out m.gif  # VAEs
     keyframes walk.gif          # the keyframes and provenance an export carries
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 
-KINDS = ("timelapse", "interpolate", "process", "continue")
+KINDS = ("timelapse", "interpolate", "process", "continue", "morph")
 
 
 def _int_list(text: str) -> list[int]:
@@ -43,23 +44,24 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", required=True, help="file to write (a folder for --format frames)")
     p.add_argument("--format", choices=list(FORMATS), default=None,
                    help="default: from the --out name (.gif, .png = apng, .webp, .mp4, no suffix = frames)")
-    walk = p.add_argument_group("interpolate (latent walk)")
+    walk = p.add_argument_group("interpolate (latent walk) and morph")
     walk.add_argument("--seeds", type=_int_list, default=None, help="keyframe seeds, e.g. 1,7,42")
     walk.add_argument("--labels", type=_int_list, default=None,
                       help="a class per keyframe for conditional models (others ignore it)")
     walk.add_argument("--from", dest="from_file", default=None,
                       help="take the keyframes and settings from an exported file")
     walk.add_argument("--frames-between", type=int, default=None, help="frames between keyframes (default 24)")
-    walk.add_argument("--ease", choices=EASINGS, default=None, help="default: linear")
+    walk.add_argument("--ease", choices=EASINGS, default=None, help="default: linear (in-out for a morph)")
     walk.add_argument("--interpolation", choices=INTERPOLATIONS, default=None,
-                      help="slerp (default; right for Gaussian latents) or lerp")
+                      help="slerp (default; right for Gaussian latents) or lerp (a morph's default)")
     walk.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
                       help="walk back to the first keyframe for a seamless loop")
     p.add_argument("--tiles", type=_int_list, default=None,
                    help="timelapse: only these tiles (0-63) of the sample grid; default the whole grid")
     p.add_argument("--seed", type=int, default=0, help="process: the seed to show")
     p.add_argument("--input", default=None,
-                   help="continue: the animation to continue (GIF, frame folder, video)")
+                   help="continue: the animation to continue (GIF, frame folder, video); "
+                        "morph: two or more pictures, comma-separated (a.png,b.png)")
     p.add_argument("--frames", type=int, default=20, help="continue: frames to add")
     out = p.add_argument_group("output")
     out.add_argument("--fps", type=float, default=None, help="frames per second, 0.1 to 50 "
@@ -132,6 +134,11 @@ def run_animate(args: argparse.Namespace) -> int:
         frames, provenance = continue_animation(args.run, args.input, args.frames, device=args.device)
         result.update(input_frames=provenance["input_frames"], added_frames=args.frames)
         text = f"{provenance['input_frames']} input + {args.frames} predicted frames"
+    elif args.kind == "morph":
+        frames, provenance = _morph(args)
+        result["inputs"] = provenance["inputs"]
+        text = f"{len(frames)} frames morphing through {', '.join(provenance['inputs'])}" \
+               + (", looping" if provenance["morph"]["loop"] else "")
     else:
         frames, provenance = process_frames(args.run, args.seed, device=args.device)
         text = f"{len(frames)} frames of {provenance['process']} for seed {args.seed}"
@@ -146,6 +153,19 @@ def run_animate(args: argparse.Namespace) -> int:
         record["format"] = fmt
     _emit(args, record, f"wrote {path} ({text})")
     return 0
+
+
+def _morph(args: argparse.Namespace):
+    from engine.morph import morph_frames
+
+    if args.from_file is not None or args.seeds is not None:
+        raise ConfigError("--kind morph takes pictures (--input a.png,b.png), not --seeds or --from")
+    if not args.input:
+        raise ConfigError("--kind morph needs --input a.png,b.png[,c.png ...] (two or more pictures)")
+    paths = [part.strip() for part in args.input.split(",") if part.strip()]
+    return morph_frames(args.run, paths, labels=args.labels, device=args.device,
+                        frames_between=args.frames_between, ease=args.ease, loop=args.loop,
+                        interpolation=args.interpolation)
 
 
 def run_keyframes(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ class AnimatePage(QWidget):
         self._player = QTimer(self)
         self._player.timeout.connect(self._next_frame)
         worker.jobEnded.connect(self._on_job_ended)
+        self._show_kind_panels()
         self._update_enabled()
 
     # -- building ------------------------------------------------------------------
@@ -119,17 +120,19 @@ class AnimatePage(QWidget):
                        self.interpolation_combo.currentIndexChanged, self.loop_check.toggled):
             signal.connect(self._timeline_changed)
 
-        keyframes_box = QGroupBox("Keyframes")
-        kf = QVBoxLayout(keyframes_box)
+        self.keyframes_box = QGroupBox("Keyframes")
+        kf = QVBoxLayout(self.keyframes_box)
         kf.addWidget(self.keyframe_list, 1)
         kf.addLayout(add_row)
         kf.addLayout(edit_row)
-        form = QFormLayout()
+        # Timing serves the latent walk and the reconstruction morph alike.
+        self.timing_box = QGroupBox("Timing")
+        form = QFormLayout(self.timing_box)
         form.addRow("Frames between", self.frames_between_spin)
         form.addRow("Easing", self.ease_combo)
         form.addRow("Path", self.interpolation_combo)
         form.addRow(self.loop_check)
-        kf.addLayout(form)
+        left = self._build_kinds()
 
         # Preview.
         self.preview = ImageView("Add two or more keyframes to see the walk.")
@@ -182,7 +185,7 @@ class AnimatePage(QWidget):
         right.addWidget(self.message)
         right.addWidget(export_box)
         body = QHBoxLayout()
-        body.addWidget(keyframes_box, 1)
+        body.addLayout(left, 1)
         body.addLayout(right, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -210,6 +213,7 @@ class AnimatePage(QWidget):
         self.run_dir = run_dir
         self._renderer = WalkRenderer(run_dir)
         self.run_label.setText(f"Run: {run_dir}")
+        self._run_kinds_changed()
         self._timeline_changed()
 
     def add_keyframes(self, seeds: list[int], run_dir: str | Path | None = None,
@@ -222,6 +226,7 @@ class AnimatePage(QWidget):
             self.set_run(run_dir)
         for seed in seeds:
             self._append(Keyframe(int(seed), label))
+        self.set_kind("interpolate")
         self._timeline_changed()
 
     def _append(self, keyframe: Keyframe) -> None:
@@ -271,6 +276,7 @@ class AnimatePage(QWidget):
             self.ease_combo.setCurrentIndex(self.ease_combo.findData(timeline.ease))
             self.interpolation_combo.setCurrentIndex(self.interpolation_combo.findData(timeline.interpolation))
             self.loop_check.setChecked(timeline.loop)
+            self.set_kind("interpolate")
         finally:
             self._loading = False
         self._timeline_changed()
@@ -286,11 +292,10 @@ class AnimatePage(QWidget):
 
     def is_preview_current(self) -> bool:
         try:
-            wanted = self.timeline().to_dict()
+            wanted, _, _ = self._request()
         except AtelierError:
             return False
-        return (self.frames is not None and self.rendered == (self.run_dir, wanted)
-                and not self._preview_dirty)
+        return self.frames is not None and self.rendered == wanted and not self._preview_dirty
 
     def _render_preview(self) -> None:
         if self._stopped:
@@ -299,7 +304,7 @@ class AnimatePage(QWidget):
             self.message.setText("Open a run, or pick tiles in the Gallery and press “Use as keyframe”.")
             return
         try:
-            timeline = self.timeline()
+            wanted, description, work = self._request()
         except AtelierError as exc:
             self.message.setText(str(exc))
             return
@@ -307,19 +312,19 @@ class AnimatePage(QWidget):
             self._preview_dirty = True   # render again once the one in flight ends
             return
         self._preview_busy, self._preview_dirty = True, False
-        self.message.setText(f"Rendering {timeline.frame_count()} frames…")
-        renderer, wanted = self._renderer, (self.run_dir, timeline.to_dict())
-        self.worker.submit(PREVIEW_JOB, lambda: (wanted, *renderer.render(timeline)),
+        self.message.setText(description)
+        self.worker.submit(PREVIEW_JOB, lambda: (wanted, *work()),
                            self._on_preview, "Could not render the animation")
 
-    def _on_preview(self, result: tuple[tuple[Path, dict], np.ndarray, dict]) -> None:
+    def _on_preview(self, result: tuple[tuple, np.ndarray, dict]) -> None:
         wanted, frames, provenance = result
         self.frames, self.provenance, self.rendered = frames, provenance, wanted
         self._frame = 0
-        positions = Timeline.from_dict(wanted[1]).keyframe_positions()
-        scale = max(1, ICON_PIXELS // max(frames.shape[1], 1))
-        for row, position in enumerate(positions[: self.keyframe_list.count()]):
-            self.keyframe_list.item(row).setIcon(QIcon(to_pixmap(frames[position], scale)))
+        if wanted[0] == "interpolate":
+            positions = Timeline.from_dict(wanted[2]).keyframe_positions()
+            scale = max(1, ICON_PIXELS // max(frames.shape[1], 1))
+            for row, position in enumerate(positions[: self.keyframe_list.count()]):
+                self.keyframe_list.item(row).setIcon(QIcon(to_pixmap(frames[position], scale)))
         self.message.setText(f"{len(frames)} frames of {frames.shape[2]} x {frames.shape[1]} pixels "
                              f"(step {provenance.get('step')})")
         self._show_frame()
@@ -405,7 +410,8 @@ class AnimatePage(QWidget):
         fmt = self.export_format()
         if path is None:
             ending = FORMATS[fmt][1]
-            suggested = str((self.run_dir or Path.home()) / f"walk{ending}")
+            stem = {"interpolate": "walk", "process": "process", "morph": "morph"}[self.kind()]
+            suggested = str((self.run_dir or Path.home()) / f"{stem}{ending}")
             path, _ = QFileDialog.getSaveFileName(self, "Export animation", suggested, FILTERS[fmt])
             if not path:
                 return False
@@ -465,14 +471,25 @@ class AnimatePage(QWidget):
             self.open_animation(path)
 
     def open_animation(self, path: str | Path) -> None:
-        """Read the keyframes an exported file carries (on the worker) and show them."""
-        from engine.exporters.provenance import read_timeline
+        """Read what an exported file carries (on the worker) and show it: a walk's
+        keyframes, a process's seed, or a morph's pictures when they are found."""
+        from engine.exporters.provenance import read_provenance, read_timeline
 
         path = Path(path)
-        self.worker.submit("read-keyframes", lambda: (str(path), *read_timeline(path)),
-                           self._on_animation_read, "Could not open the animation")
 
-    def _on_animation_read(self, result: tuple[str, Timeline, dict]) -> None:
+        def work() -> tuple[str, Any, dict]:
+            info = read_provenance(path)
+            if info.get("kind") == "process":
+                return str(path), "process", info
+            if info.get("kind") == "morph":
+                from engine.morph import find_inputs
+                return str(path), "morph", {**info, "found": find_inputs(path, info)}
+            return (str(path), *read_timeline(path))
+
+        self.worker.submit("read-keyframes", work, self._on_animation_read,
+                           "Could not open the animation")
+
+    def _on_animation_read(self, result: tuple[str, Any, dict]) -> None:
         path, timeline, info = result
         run_name = info.get("run")
         if self.run_dir is None:
@@ -485,11 +502,42 @@ class AnimatePage(QWidget):
             self.fps_spin.setValue(float(info["fps"]))
         if isinstance(info.get("scale"), int) and 1 <= info["scale"] <= 64:
             self.scale_spin.setValue(info["scale"])
-        self.set_timeline(timeline)
         note = ""
         if run_name and self.run_dir is not None and self.run_dir.name != run_name:
             note = f" It was made from run {run_name}; open that run to re-render it exactly."
+        if timeline == "process" or timeline == "morph":
+            self.status.emit(self._restore_kind(timeline, Path(path).name, info) + note)
+            return
+        self.set_timeline(timeline)
         self.status.emit(f"Opened {Path(path).name}: {len(timeline.keyframes)} keyframes.{note}")
+
+    def _restore_kind(self, kind: str, name: str, info: dict) -> str:
+        """Show a process or morph export's settings; returns the status line."""
+        if kind == "process":
+            seeds = info.get("seeds") or [0]
+            self.process_panel.seed_spin.setValue(int(seeds[0]))
+            self.set_kind("process")
+            return f"Opened {name}: the model's {info.get('process', 'process')} for seed {seeds[0]}."
+        found = info.get("found")
+        if not found:
+            return (f"Opened {name}: a morph of {', '.join(info.get('inputs', []))}; put those "
+                    "pictures beside it (or add them) to re-render it.")
+        settings = info.get("morph", {})
+        self._loading = True
+        try:
+            self.morph_panel.picture_list.clear()
+            for picture, label in zip(found, info.get("labels") or [None] * len(found)):
+                self.morph_panel.add_pictures([picture], label)
+            self.frames_between_spin.setValue(int(settings.get("frames_between", 24)))
+            for combo, key in ((self.ease_combo, "ease"), (self.interpolation_combo, "interpolation")):
+                if combo.findData(settings.get(key)) >= 0:
+                    combo.setCurrentIndex(combo.findData(settings.get(key)))
+            self.loop_check.setChecked(bool(settings.get("loop", False)))
+            self.set_kind("morph")
+        finally:
+            self._loading = False
+        self._timeline_changed()
+        return f"Opened {name}: a morph of {len(found)} pictures."
 
     def _update_enabled(self) -> None:
         has_selection = bool(self.keyframe_list.selectedItems())
@@ -497,3 +545,113 @@ class AnimatePage(QWidget):
         self.up_button.setEnabled(has_selection)
         self.down_button.setEnabled(has_selection)
         self.export_button.setEnabled(self.frames is not None and self.run_dir is not None)
+
+    # -- kinds: latent walk, the model's own process, reconstruction morph ---------------------
+    def _build_kinds(self) -> QVBoxLayout:
+        """The kind picker above the keyframes, process and morph panels (only the
+        chosen kind's panel shows; timing serves the walk and the morph)."""
+        from desktop_app.animation_kinds import MorphPanel, ProcessPanel, kind_combo
+
+        self.kind_combo = kind_combo()
+        self.process_panel = ProcessPanel()
+        self.morph_panel = MorphPanel()
+        self.kind_combo.currentIndexChanged.connect(self._kind_changed)
+        self.process_panel.changed.connect(self._timeline_changed)
+        self.morph_panel.changed.connect(self._timeline_changed)
+        self._morph_renderer = None    # engine.morph.MorphRenderer, used on the worker only
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Animation"))
+        row.addWidget(self.kind_combo, 1)
+        left = QVBoxLayout()
+        left.addLayout(row)
+        for panel in (self.keyframes_box, self.process_panel, self.morph_panel):
+            left.addWidget(panel, 1)
+        left.addWidget(self.timing_box)
+        return left
+
+    def kind(self) -> str:
+        return self.kind_combo.currentData()
+
+    def set_kind(self, kind: str) -> None:
+        self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+
+    def show_process(self, run_dir: str | Path, seed: int) -> None:
+        """Render and play the run's own process for one seed (the gallery's Play process)."""
+        self.set_run(run_dir)
+        self.process_panel.seed_spin.setValue(int(seed))
+        self.set_kind("process")
+        self._timeline_changed()
+
+    def _kind_changed(self, *_: object) -> None:
+        self._show_kind_panels()
+        self._timeline_changed()
+
+    def _show_kind_panels(self) -> None:
+        kind = self.kind()
+        self.keyframes_box.setVisible(kind == "interpolate")
+        self.process_panel.setVisible(kind == "process")
+        self.morph_panel.setVisible(kind == "morph")
+        self.timing_box.setVisible(kind != "process")
+        self.preview.set_placeholder({
+            "interpolate": "Add two or more keyframes to see the walk.",
+            "process": "The model's process for the seed plays here.",
+            "morph": "Add two or more pictures to see the morph."}[kind])
+
+    def _run_kinds_changed(self) -> None:
+        """Offer the kinds this run's model can make; say why the others are greyed out."""
+        from desktop_app.animation_kinds import set_kind_available
+        from engine.models import MODEL_PRESETS
+        from engine.morph import MorphRenderer
+        from engine.reconstruction import reconstruction_unavailable, source_model
+
+        try:
+            name, _ = source_model(self.run_dir)
+        except AtelierError:
+            name = ""
+        process = getattr(MODEL_PRESETS.get(name, (None, None))[0], "process_name", None)
+        self.process_panel.set_process(process)
+        set_kind_available(self.kind_combo, "process", None if process else
+                           f"{name or 'This model'} has no process animation (row-lstm, draw "
+                           "and convlstm have one)")
+        morph_reason = reconstruction_unavailable(self.run_dir)
+        set_kind_available(self.kind_combo, "morph", morph_reason)
+        self._morph_renderer = MorphRenderer(self.run_dir) if morph_reason is None else None
+        if (self.kind() == "process" and not process) or (self.kind() == "morph" and morph_reason):
+            self.set_kind("interpolate")
+
+    def _timing(self) -> dict[str, Any]:
+        return {"frames_between": self.frames_between_spin.value(),
+                "ease": self.ease_combo.currentData(), "loop": self.loop_check.isChecked(),
+                "interpolation": self.interpolation_combo.currentData()}
+
+    def _request(self) -> tuple[tuple, str, Any]:
+        """(what the preview shows, a message while it renders, the render work) for
+        the chosen kind; a ConfigError says what is missing."""
+        kind, run = self.kind(), self.run_dir
+        if kind == "interpolate":
+            timeline, renderer = self.timeline(), self._renderer
+            return (("interpolate", run, timeline.to_dict()),
+                    f"Rendering {timeline.frame_count()} frames…", lambda: renderer.render(timeline))
+        if kind == "process":
+            from engine.animation import process_frames
+            seed = self.process_panel.seed
+            return (("process", run, seed), f"Running the model's process for seed {seed}…",
+                    lambda: process_frames(run, seed))
+        from engine.errors import ConfigError
+        from engine.morph import morph_timeline
+        paths, labels = self.morph_panel.pictures()
+        if len(paths) < 2:
+            raise ConfigError("Add two or more pictures to morph between (drop files on the list, "
+                              "or Add pictures…).")
+        timing, renderer = self._timing(), self._morph_renderer
+        if renderer is None:
+            raise ConfigError(reconstruction_reason(run))
+        timeline = morph_timeline(len(paths), labels, **timing)   # checks the settings here
+        return (("morph", run, tuple(paths), tuple(labels or ()), tuple(sorted(timing.items()))),
+                f"Encoding {len(paths)} pictures and rendering {timeline.frame_count()} frames…",
+                lambda: renderer.render(paths, labels, **timing))
+
+
+def reconstruction_reason(run: Path | None) -> str:
+    from engine.reconstruction import reconstruction_unavailable
+    return (reconstruction_unavailable(run) if run is not None else None) or "Open a VAE run first."

@@ -108,6 +108,8 @@ class DataPage(QWidget):
 
         self.preview = ImageView("The first 64 images appear here.")
         self.preview.setObjectName("dataPreviewGrid")
+        from desktop_app.widgets.tile_drag import TileDragSource
+        self.tile_drag = TileDragSource(self.preview, columns=8)   # the preview grid's 8 columns
         self.histogram = ClassHistogram()
         self.histogram.setObjectName("dataClassHistogram")
         self.skipped_list = QTreeWidget(objectName="dataSkippedList")

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QListView,
                                QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from desktop_app.worker import EngineWorker
-from desktop_app.widgets.qimage import to_pixmap, to_qimage
+from desktop_app.widgets.qimage import to_qimage
 from engine.bundles import BUNDLE_SUFFIX, inspect_bundle
 from desktop_app.widgets.sampling_controls import SamplingControls
 from engine.errors import AtelierError
@@ -27,6 +27,7 @@ class GalleryPage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
     keyframesChosen = Signal(object, object)   # (run folder, seeds) for the animation studio
+    processRequested = Signal(object, int)      # (run folder, seed): play the model's own process
     compareRequested = Signal(object, object)  # (run folder, seeds) to compare across checkpoints
 
     def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
@@ -39,6 +40,9 @@ class GalleryPage(QWidget):
         self._request: tuple[list[int] | None, float] = (None, 1.0)  # labels, temperature
         self.tile_classes: dict[int, int] = {}      # seed -> class of its tile (conditional)
         self._build()
+        self._build_zoom()
+        self._build_reconstruction()
+        self._build_process()
         worker.samplesReady.connect(self._on_samples)
         worker.generationEnded.connect(self._on_generation_ended)
         self._generating = False
@@ -119,8 +123,11 @@ class GalleryPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(controls)
-        layout.addWidget(self.grid, 1)
+        self.grid_row = QHBoxLayout()      # the tiles, and beside them the reconstruction view
+        self.grid_row.addWidget(self.grid, 1)
+        layout.addLayout(self.grid_row, 1)
         layout.addLayout(bottom)
+        self.controls_row, self.bottom_row = controls, bottom
 
     # -- run -------------------------------------------------------------------------
     def set_run(self, run_dir: str | Path | None) -> None:
@@ -131,6 +138,8 @@ class GalleryPage(QWidget):
         except AtelierError:
             self.classes = 0   # not readable yet; generating reports any real problem
         self.sampling.set_classes(self.classes)
+        self.reconstruction.set_run(self.run_dir, self.classes)
+        self._process_name = self._run_process_name()
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
         self.favourites = []
@@ -182,6 +191,11 @@ class GalleryPage(QWidget):
         urls = event.mimeData().urls()
         if len(urls) == 1 and urls[0].isLocalFile():
             event.acceptProposedAction()
+            from engine.data.decode import IMAGE_SUFFIXES
+            if Path(urls[0].toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
+                # A picture is for the reconstruction view (which says if this run has none).
+                self.reconstruction.reconstruct_files([urls[0].toLocalFile()])
+                return
             self.open_source(urls[0].toLocalFile())
 
     def _choose_run(self) -> None:
@@ -210,14 +224,13 @@ class GalleryPage(QWidget):
         self.grid.clear()
         self.images = {}
         self.tile_classes = {}
-        scale = max(1, TILE_PIXELS // max(images.shape[1], 1))
         labels, temperature = self._request
         for i, (seed, image) in enumerate(zip(seeds, images)):
             self.images[seed] = image
             if self.classes:
                 self.tile_classes[seed] = labels[i] if labels else seed % self.classes
             text = self._tile_text(seed)
-            item = QListWidgetItem(QIcon(to_pixmap(image, scale)), text)
+            item = QListWidgetItem(self.zoom.icon(image), text)
             item.setData(SEED_ROLE, seed)
             item.setToolTip(f"{text.capitalize()}, temperature {temperature:.2f}: "
                             "double-click to save as PNG")
@@ -335,3 +348,49 @@ class GalleryPage(QWidget):
         for button in (self.favourite_button, self.compare_button):
             button.setEnabled(selected and is_run)
         self.show_favourites_button.setEnabled(ready and bool(self.favourites))
+        self.process_button.setEnabled(selected and self._process_name is not None)
+
+    # -- zoom, reconstruction and process: each in its own widget -------------------------
+    def _build_zoom(self) -> None:
+        from desktop_app.widgets.gallery_zoom import GalleryZoom
+
+        # self.images is replaced with each page, so look it up at call time.
+        self.zoom = GalleryZoom(self.grid, lambda seed: self.images.get(seed), SEED_ROLE)
+        self.controls_row.insertWidget(self.controls_row.count() - 1, self.zoom)
+
+    def _build_reconstruction(self) -> None:
+        from desktop_app.widgets.reconstruction_panel import ReconstructionPanel
+
+        self.reconstruction = ReconstructionPanel(self.worker)
+        self.reconstruction.setMaximumWidth(340)
+        self.reconstruction.status.connect(self.status)
+        self.grid_row.addWidget(self.reconstruction)
+
+    def _build_process(self) -> None:
+        self._process_name: str | None = None
+        self.process_button = QPushButton("Play process", objectName="playProcessButton")
+        self.process_button.setToolTip("Row-by-row filling, DRAW's canvas or a ConvLSTM rollout: "
+                                       "play the selected tile's process on the Animate page")
+        self.process_button.clicked.connect(self.play_process)
+        self.bottom_row.insertWidget(self.bottom_row.count() - 4, self.process_button)
+
+    def _run_process_name(self) -> str | None:
+        """The run's own process ("filling in", "drawing", ...), None if its family has none."""
+        from engine.models import MODEL_PRESETS
+        from engine.reconstruction import source_model
+
+        if self.run_dir is None:
+            return None
+        try:
+            name, _ = source_model(self.run_dir)
+        except AtelierError:
+            return None
+        family = MODEL_PRESETS.get(name, (None, None))[0]
+        return getattr(family, "process_name", None)
+
+    def play_process(self) -> None:
+        seed = self.selected_seed()
+        if seed is not None and self.run_dir is not None and self._process_name is not None:
+            self.processRequested.emit(self.run_dir, seed)
+            self.status.emit(f"Playing the {self._process_name} process of seed {seed} on the "
+                             "Animate page.")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -23,6 +23,16 @@ class ImageView(QWidget):
         self._pixmap = to_pixmap(image)
         self.update()
 
+    def set_placeholder(self, text: str) -> None:
+        self._placeholder = text
+        self.update()
+
+    def clear(self) -> None:
+        """Back to the placeholder text."""
+        self.image = None
+        self._pixmap = None
+        self.update()
+
     def sizeHint(self) -> QSize:
         return QSize(360, 360)
 
@@ -33,13 +43,29 @@ class ImageView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self._placeholder)
             return
-        # Fill the space, keeping the aspect ratio; the painter's default
-        # (no smoothing) keeps pixels crisp. A whole-number scale is used when it
-        # fills at least 85% of the space, so every source pixel is the same size.
+        # The painter's default (no smoothing) keeps pixels crisp.
+        painter.drawPixmap(self.image_rect(), self._pixmap)
+
+    def image_rect(self) -> QRect:
+        """Where the picture is drawn: filling the space, keeping the aspect ratio.
+        A whole-number scale is used when it fills at least 85% of the space, so
+        every source pixel is the same size."""
+        if self._pixmap is None:
+            return QRect()
         pw, ph = self._pixmap.width(), self._pixmap.height()
         fit = min(self.width() / pw, self.height() / ph)
         scale = int(fit) if fit >= 1 and int(fit) >= 0.85 * fit else fit
         w, h = int(pw * scale), int(ph * scale)
         target = self.rect().adjusted((self.width() - w) // 2, (self.height() - h) // 2, 0, 0)
         target.setSize(QSize(w, h))
-        painter.drawPixmap(target, self._pixmap)
+        return target
+
+    def image_position(self, point: QPoint) -> tuple[int, int] | None:
+        """The picture's pixel (x, y) under a point of the widget, or None outside it."""
+        target = self.image_rect()
+        if self.image is None or not target.contains(point) or target.width() < 1:
+            return None
+        h, w = self.image.shape[:2]
+        x = (point.x() - target.x()) * w // target.width()
+        y = (point.y() - target.y()) * h // target.height()
+        return min(max(x, 0), w - 1), min(max(y, 0), h - 1)

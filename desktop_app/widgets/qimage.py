@@ -18,3 +18,17 @@ def to_pixmap(image: np.ndarray, scale: int = 1) -> QPixmap:
     from engine.images import upscale_nearest
 
     return QPixmap.fromImage(to_qimage(upscale_nearest(image, scale)))
+
+
+def from_qimage(image: QImage) -> np.ndarray:
+    """A QImage (a picture dragged or pasted in) -> a fresh uint8 (H, W, 1|4) array:
+    greyscale stays one channel, anything else becomes RGBA."""
+    grey = image.format() in (QImage.Format.Format_Grayscale8, QImage.Format.Format_Grayscale16,
+                              QImage.Format.Format_Mono, QImage.Format.Format_MonoLSB)
+    converted = image.convertToFormat(QImage.Format.Format_Grayscale8 if grey
+                                      else QImage.Format.Format_RGBA8888)
+    channels = 1 if grey else 4
+    w, h = converted.width(), converted.height()
+    row = np.frombuffer(converted.constBits(), dtype=np.uint8, count=converted.bytesPerLine() * h)
+    pixels = row.reshape(h, converted.bytesPerLine())[:, :w * channels]
+    return pixels.reshape(h, w, channels).copy()

@@ -66,6 +66,15 @@ def read_timeline(path: str | Path) -> tuple[Timeline, dict[str, Any]]:
     try:
         if "timeline" in info:
             return Timeline.from_dict(info["timeline"]), info
+        if info.get("kind") == "morph":
+            raise DataError(f"{Path(path).name}: has no keyframe seeds (it is a reconstruction morph "
+                            f"of {', '.join(map(str, info.get('inputs', [])))}; re-render it with "
+                            "animate --kind morph --input those pictures)")
+        if info.get("kind") == "process":
+            seed = (info.get("seeds") or [0])[0]
+            raise DataError(f"{Path(path).name}: has no keyframes (it is the model's "
+                            f"{info.get('process', 'process')} for seed {seed}; re-render it with "
+                            f"animate --kind process --seed {seed})")
         seeds = info.get("seeds") or ([info["seed"]] if "seed" in info else [])
         if info.get("kind") == "timelapse" or not seeds:
             raise DataError(f"{Path(path).name}: has no keyframes (it is "

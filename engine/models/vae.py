@@ -196,6 +196,14 @@ class VaeModel(GenerativeModel):
 
     # -- reconstruction and likelihood -----------------------------------------------
     @torch.inference_mode()
+    def posterior_mean(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Each image's posterior mean (N, latent_dim): where a reconstruction morph
+        (engine.morph) puts its keyframes."""
+        with self._evaluating():
+            mu, _ = self.encoder(self._prepare(images), self._onehot(labels))
+            return mu
+
+    @torch.inference_mode()
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Each image encoded to its posterior mean and decoded: images in [-1, 1]."""
         with self._evaluating():

@@ -153,3 +153,55 @@ class Helpers:
 @pytest.fixture(scope="session")
 def h() -> type[Helpers]:
     return Helpers
+
+
+# -- VAE runs and pictures for reconstructions and morphs ---------------------------------
+def write_pictures(folder: Path) -> dict[str, Path]:
+    """Small picture files of the kinds users drop: grey PNG, colour JPEG, RGBA PNG
+    of another size, plus a text file, an empty file and a truncated PNG."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    square = np.zeros((28, 28), np.uint8)
+    square[6:18, 8:20] = 255
+    bar = np.zeros((40, 40, 3), np.uint8)
+    bar[4:36, 16:24] = (220, 200, 180)
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[5:15, 5:25] = (255, 255, 255, 255)
+    paths = {"square": folder / "square.png", "bar": folder / "bar.jpg", "rgba": folder / "rgba.png",
+             "text": folder / "notes.png", "empty": folder / "empty.png",
+             "truncated": folder / "truncated.png"}
+    Image.fromarray(square).save(paths["square"])
+    Image.fromarray(bar).save(paths["bar"], quality=95)
+    Image.fromarray(rgba, "RGBA").save(paths["rgba"])
+    paths["text"].write_text("not a picture at all")
+    paths["empty"].write_bytes(b"")
+    paths["truncated"].write_bytes(paths["square"].read_bytes()[:60])
+    return paths
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory, data_spec) -> Path:
+    """A tiny finished mlp-vae run (2 steps), shared read-only."""
+    from engine.training import TrainConfig
+
+    out = tmp_path_factory.mktemp("vae-runs") / "tiny-vae"
+    run_training(TrainConfig(model="mlp-vae", data=data_spec, batch_size=8, steps=2,
+                             sample_every=1000, device="cpu", report_seconds=0.0), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def cvae_run(tmp_path_factory, data_spec) -> Path:
+    """A tiny finished conditional VAE run (10 classes), shared read-only."""
+    from engine.training import TrainConfig
+
+    out = tmp_path_factory.mktemp("cvae-runs") / "tiny-cvae"
+    run_training(TrainConfig(model="cvae", data=data_spec, batch_size=8, steps=2,
+                             sample_every=1000, device="cpu", report_seconds=0.0), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def pictures(tmp_path_factory) -> dict[str, Path]:
+    return write_pictures(tmp_path_factory.mktemp("pictures"))

@@ -1,0 +1,136 @@
+"""The Animate page's kinds besides the latent walk: a family's own process
+(row-by-row filling, DRAW's canvas, a ConvLSTM rollout) and a VAE's
+reconstruction morph between pictures. Each panel holds its settings and says
+what the preview should render; the page renders, plays and exports every kind
+the same way."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QGroupBox, QHBoxLayout,
+                               QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+KINDS = {"interpolate": "Latent walk", "process": "Process", "morph": "Reconstruction morph"}
+PATH_ROLE = Qt.ItemDataRole.UserRole
+LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
+PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
+
+
+def kind_combo() -> QComboBox:
+    combo = QComboBox(objectName="animationKindCombo")
+    for kind, text in KINDS.items():
+        combo.addItem(text, kind)
+    combo.setToolTip("Latent walk through seeds; the model's own process (row-lstm, draw, "
+                     "convlstm); or a VAE morphing between reconstructions of your pictures")
+    return combo
+
+
+def set_kind_available(combo: QComboBox, kind: str, reason: str | None) -> None:
+    """Grey out a kind the run cannot make, with the reason as its tooltip."""
+    item = combo.model().item(combo.findData(kind))
+    item.setEnabled(reason is None)
+    item.setToolTip(reason or "")
+
+
+class ProcessPanel(QGroupBox):
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Process", parent)
+        self.seed_spin = QSpinBox(objectName="processSeedSpin", minimum=0, maximum=2**31 - 1)
+        self.seed_spin.setToolTip("The seed whose image is generated step by step")
+        self.seed_spin.valueChanged.connect(self.changed)
+        self.about = QLabel(wordWrap=True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Seed"))
+        row.addWidget(self.seed_spin, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.about)
+        layout.addStretch(1)
+        self.set_process(None)
+
+    def set_process(self, name: str | None) -> None:
+        self.about.setText(f"Each frame is one step of the model's {name}." if name else
+                           "This run's model has no process of its own (row-lstm, draw and "
+                           "convlstm do).")
+
+    @property
+    def seed(self) -> int:
+        return self.seed_spin.value()
+
+
+class MorphPanel(QGroupBox):
+    """Two or more pictures to morph between, in order; drop files or add them."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Pictures to morph between", parent)
+        self.picture_list = QListWidget(objectName="morphPictureList")
+        self.picture_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.picture_list.model().rowsMoved.connect(self.changed)
+        self.picture_list.setToolTip("Drag to reorder; drop picture files here to add them")
+        self.picture_list.itemSelectionChanged.connect(self._update_enabled)
+        self.add_button = QPushButton("Add pictures…", objectName="morphAddButton")
+        self.add_button.clicked.connect(self._choose)
+        self.remove_button = QPushButton("Remove", objectName="morphRemoveButton")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.class_spin = QSpinBox(objectName="morphClassSpin", minimum=-1, maximum=9999, value=-1)
+        self.class_spin.setSpecialValueText("no class")
+        self.class_spin.setToolTip("Class of the pictures added next (conditional VAEs need one)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addWidget(QLabel("Class"))
+        buttons.addWidget(self.class_spin)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picture_list, 1)
+        layout.addLayout(buttons)
+        self.setAcceptDrops(True)
+        self._update_enabled()
+
+    def add_pictures(self, paths: list[str | Path], label: int | None = None) -> None:
+        if label is None and self.class_spin.value() >= 0:
+            label = self.class_spin.value()
+        for path in paths:
+            path = Path(path)
+            item = QListWidgetItem(path.name + (f"  ·  class {label}" if label is not None else ""))
+            item.setData(PATH_ROLE, str(path))
+            item.setData(LABEL_ROLE, label)
+            item.setToolTip(str(path))
+            self.picture_list.addItem(item)
+        if paths:
+            self.changed.emit()
+
+    def remove_selected(self) -> None:
+        for item in self.picture_list.selectedItems():
+            self.picture_list.takeItem(self.picture_list.row(item))
+        self.changed.emit()
+
+    def pictures(self) -> tuple[list[str], list[int] | None]:
+        """(paths in order, a class per picture or None when none has one)."""
+        items = [self.picture_list.item(i) for i in range(self.picture_list.count())]
+        paths = [item.data(PATH_ROLE) for item in items]
+        labels = [item.data(LABEL_ROLE) for item in items]
+        return paths, (None if all(label is None for label in labels) else labels)
+
+    def _choose(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Pictures to morph between", str(Path.home()),
+                                                PICTURE_FILTER)
+        self.add_pictures(paths)
+
+    def _update_enabled(self) -> None:
+        self.remove_button.setEnabled(bool(self.picture_list.selectedItems()))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.add_pictures(files)
