@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from engine import __version__
 from engine.atomic import atomic_write
-from engine.checkpoints import read_manifest
+from engine.checkpoints import TRAINER_JSON, named_checkpoint, read_manifest
 from engine.errors import AtelierError, ConfigError
 from engine.models import BUILD_LOCK, MODEL_PRESETS, GenerativeModel, build_model
 from engine.models import model_config as make_model_config
@@ -65,14 +65,15 @@ class BundleInfo:
 
 
 # -- writing -------------------------------------------------------------------------
-def export_bundle(run_path: str | Path, out: str | Path) -> Path:
-    """Write the run's current weights as one bundle file at `out`."""
+def export_bundle(run_path: str | Path, out: str | Path, checkpoint: str | None = None) -> Path:
+    """Write the run's current weights (or those of the kept checkpoint named
+    `checkpoint`, e.g. its best by a metric) as one bundle file at `out`."""
     run = RunDir(run_path)
     out = Path(out).expanduser()
     if not out.name.endswith(".safetensors"):
         raise ConfigError(f"{out}: a model bundle's name must end with {BUNDLE_SUFFIX}")
     config = run.read_config()
-    name, model = run.load_model(torch.device("cpu"))
+    name, model = run.load_model(torch.device("cpu"), checkpoint)
     networks = model.networks()
     bad = [n for n in networks if "." in n or not n]
     if bad:  # the first dot separates network from tensor name on import
@@ -85,7 +86,8 @@ def export_bundle(run_path: str | Path, out: str | Path) -> Path:
         "model": name, "family": model.family,
         "model_config": json.dumps(model.config.to_dict(), sort_keys=True),
         "data": json.dumps(config.get("data") or {}, sort_keys=True),
-        "step": str(int(manifest.get("step", 0))),
+        "step": str(_checkpoint_step(run, checkpoint) if checkpoint
+                    else int(manifest.get("step", 0))),
         "app_version": __version__, "networks": json.dumps(list(networks)),
         "thumbnail_png": _thumbnail_base64(run.path / THUMBNAIL_FILE),
         "source_run": run.path.name,
@@ -97,6 +99,14 @@ def export_bundle(run_path: str | Path, out: str | Path) -> Path:
     except OSError as exc:
         raise BundleError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def _checkpoint_step(run: RunDir, checkpoint: str) -> int:
+    folder = named_checkpoint(run.path, checkpoint)
+    try:
+        return int(json.loads((folder / TRAINER_JSON).read_text(encoding="utf-8"))["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BundleError(f"{folder / TRAINER_JSON}: unreadable step") from None
 
 
 def _thumbnail_base64(path: Path) -> str:

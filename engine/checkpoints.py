@@ -40,11 +40,15 @@ KEEP_LAST = 2   # the current set and the one before it
 def save_checkpoint(run: Path, step: int, networks: dict[str, dict[str, torch.Tensor]],
                     trainer_tensors: dict[str, torch.Tensor], trainer_json: dict[str, Any],
                     metadata: dict[str, str], keep_last: int = KEEP_LAST,
-                    score: tuple[str, float] | None = None, ended: str | None = None) -> Path:
+                    score: tuple[str, float] | None = None, ended: str | None = None,
+                    higher_is_better: bool = False, score_label: str | None = None) -> Path:
     """Write one consistent checkpoint and make it current. Returns its folder.
 
-    `score` (metric name, value; lower is better) lets the best checkpoint be
-    kept besides the last `keep_last`. `ended` is the reason the run ended when
+    `score` (metric name, value; lower is better unless `higher_is_better`) lets
+    the best checkpoint be kept besides the last `keep_last`. Scores are compared
+    only with a best of the same metric and `score_label` (e.g. "FD@2000": FD at
+    other sample counts is another scale); otherwise the new one replaces it.
+    `ended` is the reason the run ended when
     this is its final save; None marks a run still in progress, so a crash
     before the next save is noticed on the next launch.
     """
@@ -65,15 +69,28 @@ def save_checkpoint(run: Path, step: int, networks: dict[str, dict[str, torch.Te
                               if name != folder.name]
     recent = recent[:max(1, keep_last)]
     best = previous.get("best")
-    if score is not None and math.isfinite(score[1]) and (
-            not best or best.get("metric") != score[0] or score[1] <= best["score"]):
+    if score is not None and math.isfinite(score[1]) and _replaces_best(
+            best, score, higher_is_better, score_label):
         best = {"checkpoint": folder.name, "metric": score[0], "score": score[1], "step": step}
+        if higher_is_better:
+            best["higher_is_better"] = True
+        if score_label:
+            best["label"] = score_label
     kept = recent + ([best["checkpoint"]] if best and best["checkpoint"] not in recent else [])
     _write_manifest(run, {"step": step, "checkpoint": folder.name, "kept": kept, "recent": recent,
                           "best": best, "files": sorted(p.name for p in folder.iterdir()),
                           "ended": ended})
     remove_strays(run)
     return folder
+
+
+def _replaces_best(best: dict[str, Any] | None, score: tuple[str, float], higher: bool,
+                   label: str | None) -> bool:
+    if not best or best.get("metric") != score[0] or best.get("label") != label \
+            or best.get("checkpoint") is None:
+        return True
+    # Ties go to the newer checkpoint (trained longer).
+    return score[1] >= best["score"] if higher else score[1] <= best["score"]
 
 
 def mark_ended(run: Path, reason: str) -> None:
@@ -123,6 +140,18 @@ def current_checkpoint(run: Path) -> Path:
     if not folder.is_dir() or missing:
         raise RunDirError(f"{run / MANIFEST_FILE}: names {folder.name}, which is missing "
                           f"{', '.join(missing) or 'entirely'}")
+    return folder
+
+
+def named_checkpoint(run: Path, name: str | None) -> Path:
+    """The folder of checkpoint `name` (one the run still has); None: the current one."""
+    if name is None:
+        return current_checkpoint(run)
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise RunDirError(f"{name!r} is not a checkpoint name")
+    folder = run / CHECKPOINTS_DIR / name
+    if not (folder / TRAINER_JSON).is_file():
+        raise RunDirError(f"{run}: has no complete checkpoint {name} (it may have been pruned)")
     return folder
 
 

@@ -87,8 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save a checkpoint this often while training (default: 120)")
     p.add_argument("--keep-last", type=int, default=None,
                    help="checkpoints to keep, newest first (default: 2)")
-    p.add_argument("--keep-best", metavar="LOSS", default=None,
-                   help="also keep the checkpoint with the lowest value of this reported loss")
+    p.add_argument("--keep-best", metavar="NAME", default=None,
+                   help="also keep the best checkpoint by this reported loss (lowest), or by "
+                        "an evaluation metric (fd, kid, class_coverage, ...; needs "
+                        "--eval-every-minutes or --eval-every-steps)")
+    p.add_argument("--eval-every-minutes", type=float, default=None, metavar="M",
+                   help="evaluate the model every M minutes of training (0: off)")
+    p.add_argument("--eval-every-steps", type=int, default=None, metavar="N",
+                   help="evaluate the model every N steps (0: off)")
+    p.add_argument("--eval-samples", type=int, default=None, metavar="N",
+                   help="generated images per evaluation while training (default: 2,000; "
+                        "FD labelled FD@N)")
+    p.add_argument("--from-best", metavar="METRIC", default=None,
+                   help="with --resume: continue the run's best checkpoint by this metric "
+                        "in a new run (--out, default: beside it)")
     p.add_argument("--resume", metavar="RUN", default=None,
                    help="continue a saved run exactly where it stopped")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
@@ -117,10 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a run's model as one shareable bundle file")
     p.add_argument("run", help="run directory")
     p.add_argument("--out", required=True, help="bundle to write, e.g. digits.atelier.safetensors")
+    p.add_argument("--best", metavar="METRIC", default=None,
+                   help="export the run's best checkpoint by this evaluation metric (fd, kid, ...)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("runs", help="list runs: model, data, steps, last loss, state")
     p.add_argument("--folder", default=None, help="runs folder (default: the app's)")
+    p.add_argument("--metric", default="fd",
+                   help="show each run's best checkpoint by this evaluation metric (default: fd)")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
 
     p = sub.add_parser("bench", help="measure training throughput (images/s, peak memory)")
@@ -225,28 +241,41 @@ def _train_config(args: argparse.Namespace, **extra: Any):
 
 def _train(args: argparse.Namespace) -> int:
     from engine.control import RunControl
-    from engine.events import Finished, Notice, Progress, RunStarted
+    from engine.events import Evaluated, Finished, Notice, Progress, RunStarted
+    from engine.metrics.during_training import format_scores
     from engine.progress_bar import ProgressBar
     from engine.training import resume, train
 
     control = RunControl()
     if args.resume is not None:
-        typed = [flag for key, flag in RUN_DEFINING.items() if getattr(args, key) is not None]
+        typed = [flag for key, flag in RUN_DEFINING.items() if getattr(args, key) is not None
+                 and not (key == "out" and args.from_best is not None)]  # --out: the new run
         if typed:
             raise SystemExit(_usage(f"train --resume: {', '.join(typed)} cannot change for a "
                                     "saved run (allowed: --steps, --minutes, --lr, --lr-schedule, --device, "
                                     "--sample-every, --autosave-seconds, --keep-last, "
-                                    "--keep-best, --no-data-cache)"))
-        events = resume(args.resume, control, steps=args.steps, minutes=args.minutes,
+                                    "--keep-best, --no-data-cache, --eval-every-minutes, "
+                                    "--eval-every-steps, --eval-samples)"))
+        run_path = args.resume
+        if args.from_best is not None:
+            from engine.run_fork import fork_best
+            run_path = fork_best(args.resume, args.from_best, args.out)
+            print(f"continuing the best checkpoint of {args.resume} by {args.from_best} "
+                  f"in {run_path}", file=sys.stderr, flush=True)
+        events = resume(run_path, control, steps=args.steps, minutes=args.minutes,
                         learning_rate=args.lr, lr_schedule=args.lr_schedule,
                         device=args.device, sample_every=args.sample_every,
                         autosave_seconds=args.autosave_seconds, keep_last=args.keep_last,
-                        keep_best=args.keep_best, data_cache=args.data_cache)
+                        keep_best=args.keep_best, data_cache=args.data_cache,
+                        **_evaluation_settings(args))
     else:
+        if args.from_best is not None:
+            raise SystemExit(_usage("train: --from-best needs --resume RUN"))
         config = _train_config(args, steps=args.steps, minutes=args.minutes,
                                sample_every=args.sample_every,
                                autosave_seconds=args.autosave_seconds,
-                               keep_last=args.keep_last, keep_best=args.keep_best)
+                               keep_last=args.keep_last, keep_best=args.keep_best,
+                               **_evaluation_settings(args))
         events = train(config, args.out, control)
 
     def stop_then_allow_abort(*_: object) -> None:
@@ -268,6 +297,9 @@ def _train(args: argparse.Namespace) -> int:
                       f"parameters, {event.data_count:,} images) -> {event.run_dir}", flush=True)
             elif isinstance(event, Notice):
                 print(f"\nnote: {event.message}", file=sys.stderr, flush=True)
+            elif isinstance(event, Evaluated):
+                print(f"\n{format_scores(event.scores)} ({event.seconds:.1f} s)",
+                      file=sys.stderr, flush=True)
             elif isinstance(event, Progress) and bar is not None:
                 bar.update(event)
             elif isinstance(event, Finished):
@@ -278,6 +310,12 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     return 0
+
+
+def _evaluation_settings(args: argparse.Namespace) -> dict[str, Any]:
+    given = {"eval_every_minutes": args.eval_every_minutes,
+             "eval_every_steps": args.eval_every_steps, "eval_samples": args.eval_samples}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -310,7 +348,11 @@ def _sample(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from engine.bundles import export_bundle, inspect_bundle
 
-    info = inspect_bundle(export_bundle(args.run, args.out))
+    checkpoint = None
+    if args.best is not None:
+        from engine.metrics.best import require_best
+        checkpoint = require_best(args.run, args.best).checkpoint
+    info = inspect_bundle(export_bundle(args.run, args.out, checkpoint=checkpoint))
     _print(args, {"file": str(info.path), "model": info.model, "step": info.step,
                   "bytes": info.path.stat().st_size},
            f"wrote {info.path} ({info.model} at step {info.step:,}, "
@@ -319,13 +361,24 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from engine.run_index import format_losses, list_runs
+    from engine.metrics.best import best_checkpoint, is_eval_metric
+    from engine.run_index import DAMAGED, format_losses, list_runs
 
+    if not is_eval_metric(args.metric):
+        raise SystemExit(_usage(f"runs: --metric {args.metric!r} is not an evaluation metric "
+                                "(fd, kid, class_coverage, confident_fraction, <estimate>_nats, ...)"))
     for s in list_runs(args.folder):
+        best = None
+        if s.state != DAMAGED:
+            try:
+                best = best_checkpoint(s.path, args.metric)
+            except AtelierError:
+                best = None   # an unreadable metrics file: the row still lists the run
         _print(args, {"name": s.name, "path": str(s.path), "state": s.state, "detail": s.detail,
-                      "model": s.model, "data": s.data, "step": s.step, "losses": s.losses},
+                      "model": s.model, "data": s.data, "step": s.step, "losses": s.losses,
+                      "best": best.to_dict() if best else None},
                f"{s.name}\t{s.state} ({s.detail})\t{s.model}\t{s.data}\tstep {s.step:,}\t"
-               f"{format_losses(s.losses)}")
+               f"{format_losses(s.losses)}\tbest {best.describe() if best else '-'}")
     return 0
 
 

@@ -61,8 +61,18 @@ class Notice:
     """Something the user must know that did not stop the run."""
 
     step: int
-    kind: str                  # "save-failed" or "batch-halved"
+    kind: str                  # "save-failed", "batch-halved" or "eval-failed"
     message: str
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The model was scored while training (engine.metrics.during_training)."""
+
+    step: int
+    scores: dict               # fd, fd_label, kid, class_coverage, ..., likelihoods
+    seconds: float             # how long the evaluation took
+    checkpoint: str | None     # the checkpoint saved with exactly these weights
 
 
 @dataclass(frozen=True)
@@ -73,4 +83,5 @@ class Finished:
     elapsed_seconds: float
 
 
-TrainingEvent = RunStarted | Progress | Samples | StateChanged | Saved | Notice | Finished
+TrainingEvent = (RunStarted | Progress | Samples | StateChanged | Saved | Notice | Evaluated
+                 | Finished)

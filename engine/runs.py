@@ -25,7 +25,7 @@ import torch
 from engine import __version__
 from engine.atomic import atomic_write, atomic_write_json
 from engine.checkpoints import (KEEP_LAST, TRAINER_JSON, TRAINER_TENSORS, current_checkpoint,
-                                load_tensors, save_checkpoint, tensor_header)
+                                load_tensors, named_checkpoint, save_checkpoint, tensor_header)
 from engine.errors import RunDirError
 from engine.export import png_bytes
 from engine.images import fit_within
@@ -85,10 +85,11 @@ class RunDir:
     def save_checkpoint(self, model_name: str, model: GenerativeModel, step: int = 0,
                         trainer_tensors: dict[str, torch.Tensor] | None = None,
                         trainer_json: dict[str, Any] | None = None, keep_last: int = KEEP_LAST,
-                        score: tuple[str, float] | None = None, ended: str | None = None) -> None:
+                        score: tuple[str, float] | None = None, ended: str | None = None,
+                        **best_options: Any) -> None:
         """Weights and everything needed to resume exactly, as one consistent set
         (the trainer adds its data order and counters). See save_checkpoint for
-        `keep_last`, `score` and `ended`."""
+        `keep_last`, `score`, `ended` and `best_options` (higher_is_better, score_label)."""
         trainer_tensors, trainer_json = trainer_tensors or {}, trainer_json or {}
         meta = {"model": model_name, "family": model.family,
                 "model_config": json.dumps(model.config.to_dict()), "app_version": __version__}
@@ -97,7 +98,7 @@ class RunDir:
         self._guard(lambda: save_checkpoint(
             self.path, step, networks, {**model_tensors, **trainer_tensors},
             {"step": step, "optimizers": optimizer_settings, **trainer_json}, meta,
-            keep_last=keep_last, score=score, ended=ended))
+            keep_last=keep_last, score=score, ended=ended, **best_options))
 
     def weights_path(self, network: str) -> Path:
         """The current checkpoint's file for one network, e.g. "generator"."""
@@ -191,20 +192,23 @@ class RunDir:
                     found.append((int(match.group(1)), entry))
         return sorted(found)
 
-    def load_model(self, device: torch.device) -> tuple[str, GenerativeModel]:
-        """Rebuild the run's model from its saved config and weights."""
+    def load_model(self, device: torch.device,
+                   checkpoint: str | None = None) -> tuple[str, GenerativeModel]:
+        """Rebuild the run's model from its saved config and the weights of its
+        current checkpoint (or of the kept checkpoint named `checkpoint`)."""
         config = self.read_config()
         name = config["model"]
         try:
             model = build_model(name, make_model_config(name, **config["model_config"]), device)
         except Exception as exc:
             raise RunDirError(f"{self.path / CONFIG_FILE}: cannot rebuild model: {exc}") from None
-        self.load_weights(model, device)
+        self.load_weights(model, device, checkpoint)
         return name, model
 
-    def load_weights(self, model: GenerativeModel, device: torch.device) -> None:
-        """Load the current checkpoint's weights into `model` (same architecture)."""
-        folder = current_checkpoint(self.path)
+    def load_weights(self, model: GenerativeModel, device: torch.device,
+                     checkpoint: str | None = None) -> None:
+        """Load the current (or the named) checkpoint's weights into `model`."""
+        folder = named_checkpoint(self.path, checkpoint)
         for net_name, net in model.networks().items():
             path = folder / f"{net_name}.safetensors"
             # Names, dtypes and shapes checked against the model before loading anything.

@@ -23,11 +23,17 @@ from engine.data.batches import DeviceBatcher, to_model_range
 from engine.device import resolve_device
 from engine import checkpoints
 from engine.errors import AtelierError, ConfigError, RunDirError
-from engine.events import (Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged,
-                           TrainingEvent)
+from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
+                           StateChanged, TrainingEvent)
 from engine.images import make_grid, to_uint8
 from engine.memory import check_fits, estimate_training_memory
-from engine.models import build_model, default_lr_schedule, model_accepts, model_config
+from engine.metrics.best import higher_is_better, is_eval_metric
+from engine.metrics.during_training import (DEFAULT_TRAINING_EVAL_SAMPLES, EvalSchedule,
+                                            TrainingEvaluator, check_evaluable,
+                                            evaluation_summary)
+from engine.metrics.evaluate import MAX_EVAL_SAMPLES, EvalFinished
+from engine.models import (MODEL_PRESETS, build_model, default_lr_schedule, model_accepts,
+                           model_config)
 from engine.runlock import RunLock, is_training
 from engine.runs import RunDir
 from engine.schedule import apply_schedule, check_schedule
@@ -57,7 +63,13 @@ class TrainConfig:
     report_seconds: float = 0.2         # at most this often a Progress event
     autosave_seconds: float = 120.0
     keep_last: int = 2                  # checkpoints kept besides the best one
-    keep_best: str | None = None        # a reported loss to keep the lowest-scoring checkpoint by
+    keep_best: str | None = None        # a reported loss, or an evaluation metric ("fd", "kid",
+                                        # ...), to keep the best-scoring checkpoint by
+    # Evaluation while training (engine.metrics.during_training): every so many
+    # minutes of training and/or steps (None or 0: off), on `eval_samples` images.
+    eval_every_minutes: float | None = None
+    eval_every_steps: int | None = None
+    eval_samples: int = DEFAULT_TRAINING_EVAL_SAMPLES
     flip: bool = False                  # augmentation for small data sets (off by default:
     translate: float = 0.0              # flipped or shifted digits are other digits);
     color_jitter: float = 0.0           # see engine.data.augment
@@ -88,12 +100,34 @@ class TrainConfig:
             raise ConfigError(f"seed must be between 0 and 2**63 - 1, not {self.seed}")
         if self.lr_schedule != "auto":
             check_schedule(self.lr_schedule)
+        self._validate_evaluation()
         self.augmentation().validate()
         # The model's own checks (image size, width) run when its config is built.
         model_config(self.model, **self._model_settings(channels=1))
 
     def resolved_lr_schedule(self) -> str:
         return default_lr_schedule(self.model) if self.lr_schedule == "auto" else self.lr_schedule
+
+    def _validate_evaluation(self) -> None:
+        if self.eval_every_minutes is not None and not (
+                self.eval_every_minutes >= 0 and math.isfinite(self.eval_every_minutes)):
+            raise ConfigError(f"evaluation interval must be a number of minutes (0: off), "
+                              f"not {self.eval_every_minutes}")
+        if self.eval_every_steps is not None and self.eval_every_steps < 0:
+            raise ConfigError(f"eval_every_steps must be 0 (off) or more, not {self.eval_every_steps}")
+        if not 2 <= self.eval_samples <= MAX_EVAL_SAMPLES:
+            raise ConfigError(f"evaluation samples must be between 2 and {MAX_EVAL_SAMPLES:,}, "
+                              f"not {self.eval_samples}")
+        if self.evaluates and self.model in MODEL_PRESETS:
+            check_evaluable(self.model, MODEL_PRESETS[self.model][0].data_kind)
+        if is_eval_metric(self.keep_best) and not self.evaluates:
+            raise ConfigError(f"keeping the best checkpoint by {self.keep_best} needs evaluation "
+                              "while training (every N minutes or steps)")
+
+    @property
+    def evaluates(self) -> bool:
+        """Whether the run evaluates its model while training."""
+        return bool(self.eval_every_minutes) or bool(self.eval_every_steps)
 
     def augmentation(self) -> Augmentation:
         return Augmentation(flip=self.flip, translate=self.translate,
@@ -202,7 +236,7 @@ def train(config: TrainConfig, out: str | Path | None = None,
 # Settings a resumed run may change; anything else would silently break it.
 RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "lr_schedule", "device", "sample_every",
                      "report_seconds", "autosave_seconds", "keep_last", "keep_best",
-                     "data_cache")
+                     "data_cache", "eval_every_minutes", "eval_every_steps", "eval_samples")
 
 
 def resume(run_path: str | Path, control: RunControl | None = None,
@@ -247,8 +281,10 @@ def resume(run_path: str | Path, control: RunControl | None = None,
     history = saved.get("history", []) + [{"resumed_at_step": values["step"], "changes": changes}]
     run.write_config({**saved, "train": config.to_dict(), "history": history,
                       "model_config": session.model_config.to_dict()})
+    # Runs saved before evaluation existed resume their schedule from here.
+    last_eval = values.get("last_eval_elapsed", values["elapsed"])
     yield from _Loop(session, run, control, start_step=values["step"],
-                     start_elapsed=values["elapsed"]).run()
+                     start_elapsed=values["elapsed"], last_eval_elapsed=last_eval).run()
 
 
 def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession) -> None:
@@ -272,7 +308,8 @@ def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession
 
 class _Loop:
     def __init__(self, session: TrainingSession, run: RunDir, control: RunControl,
-                 start_step: int = 0, start_elapsed: float = 0.0) -> None:
+                 start_step: int = 0, start_elapsed: float = 0.0,
+                 last_eval_elapsed: float = 0.0) -> None:
         self.session, self.run_dir, self.control = session, run, control
         self.total_steps, self.budget_seconds = session.config.budget()
         self.step = self._start_step = start_step
@@ -290,6 +327,14 @@ class _Loop:
         self._write_failing = False
         self._last_losses: dict[str, float] = {}     # the latest report's means, for keep_best
         self._lr_schedule = session.config.resolved_lr_schedule()
+        config = session.config
+        self.schedule = EvalSchedule(config.eval_every_minutes, config.eval_every_steps,
+                                     last_eval_elapsed)
+        self._evaluator: TrainingEvaluator | None = None
+        self._eval_pending = False          # cut short by a pause: do it again after
+        self._eval_seconds = 0.0            # how long the last evaluation took
+        self._evaluation: dict[str, Any] | None = None  # scored weights the next save keeps
+        self._scored_save = False           # the last save kept scored weights
 
     @property
     def elapsed(self) -> float:
@@ -337,11 +382,18 @@ class _Loop:
                 yield from self._while_writing(self._samples)
             if self.elapsed - self._last_save_at >= s.config.autosave_seconds:
                 yield from self._while_writing(self._save)
+            if self.schedule.enabled and (self._eval_pending
+                                          or self.schedule.due(self.step, self.elapsed)):
+                yield from self._evaluate()
         if self._loss_count:
             yield self._progress()
         if self._last_sample[0] != self.step:
             yield self._samples()  # the time-lapse always ends on the final state
-        yield self._save(ended=reason)
+        if reason != "stopped" and self.schedule.enabled and (
+                self._eval_pending or self.schedule.due(self.step, self.elapsed)):
+            yield from self._evaluate(ended=reason)   # scores the final weights, then saves
+        else:
+            yield self._save(ended=reason)
         yield Finished(step=self.step, reason=reason, run_dir=str(self.run_dir.path),
                        elapsed_seconds=self.elapsed)
 
@@ -490,6 +542,10 @@ class _Loop:
             fractions.append(self.step / self.total_steps)
             if self._steps_per_second:
                 etas.append((self.total_steps - self.step) / self._steps_per_second)
+        if etas and self._eval_seconds:
+            # Evaluations still to come take about as long as the last one.
+            etas[0] += self._eval_seconds * self.schedule.evaluations_left(
+                self.step, self.total_steps, etas[0])
         if self.budget_seconds:
             this_session = elapsed - self._start_elapsed
             fractions.append(this_session / self.budget_seconds)
@@ -524,12 +580,78 @@ class _Loop:
                 self._diverged(self.step)
         data_tensors, data_counters = self.session.batcher.state()
         config = self.session.config
-        score = None
+        score, best_options = None, {}
+        evaluation, self._evaluation = self._evaluation, None
+        trainer_json = {"elapsed": self.elapsed, "data": data_counters,
+                        "last_eval_elapsed": self.schedule.last_elapsed}
+        if evaluation is not None:
+            # The checkpoint remembers the scores of exactly these weights.
+            trainer_json["evaluation"] = evaluation_summary(evaluation)
         if config.keep_best and config.keep_best in self._last_losses:
             score = (config.keep_best, self._last_losses[config.keep_best])
+        elif evaluation is not None and isinstance(evaluation.get(config.keep_best), (int, float)):
+            score = (config.keep_best, float(evaluation[config.keep_best]))
+            best_options = {"higher_is_better": higher_is_better(config.keep_best),
+                            "score_label": f"{evaluation['features']}@{evaluation['samples']}"}
         self.run_dir.save_checkpoint(config.model, self.session.model, self.step,
-                                     data_tensors, {"elapsed": self.elapsed, "data": data_counters},
-                                     keep_last=config.keep_last, score=score, ended=ended)
+                                     data_tensors, trainer_json,
+                                     keep_last=config.keep_last, score=score, ended=ended,
+                                     **best_options)
         self._last_save_at = self.elapsed
         self._last_saved_step = self.step
+        self._scored_save = evaluation is not None
         return Saved(step=self.step, run_dir=str(self.run_dir.path))
+
+    # -- evaluation while training ------------------------------------------------------
+    def _evaluate(self, ended: str | None = None) -> Iterator[TrainingEvent]:
+        """Score the live model (engine.metrics.during_training), save a checkpoint of
+        exactly these weights with their scores, record them in metrics.jsonl and
+        emit Evaluated. A pause or stop cuts it short; a paused one runs again after
+        the pause. Its time counts in the elapsed time and time budget, not in the
+        reported training images/s. With `ended`, the save is the run's final one."""
+        s = self.session
+        self._check_finite()
+        if self._evaluator is None:
+            self._evaluator = TrainingEvaluator(self.run_dir, s.config.model, s.config.data,
+                                                s.config.eval_samples)
+        started = time.perf_counter()
+        finished = None
+        try:
+            for event in self._evaluator.evaluate(s.model, self.step, self.control):
+                if isinstance(event, EvalFinished):
+                    finished = event
+        except AtelierError as exc:
+            self.schedule = EvalSchedule()   # off for the rest of this session
+            yield Notice(self.step, "eval-failed",
+                         f"Evaluation while training is off for this session: {exc}")
+            finished = None
+        seconds = time.perf_counter() - started
+        # Images/s reports training throughput: the window skips the evaluation.
+        self._window_start = (self._window_start[0], self._window_start[1] + seconds)
+        if finished is None or finished.result is None:
+            self._eval_pending = not self.control.stopped
+            if ended is not None:
+                yield self._save(ended=ended)
+            return
+        self._eval_pending = False
+        self._eval_seconds = seconds
+        self.schedule.done(self.elapsed)
+        result = {**finished.result, "step": self.step, "elapsed": round(self.elapsed, 3),
+                  "seconds": round(seconds, 3)}
+        self._evaluation = result
+        self._scored_save = False
+        if ended is not None:
+            yield self._save(ended=ended)   # the final save: its failure ends the run
+        else:
+            yield from self._while_writing(self._save)
+        self._evaluation = None
+        checkpoint = None
+        if self._scored_save:
+            checkpoint = (checkpoints.read_manifest(self.run_dir.path) or {}).get("checkpoint")
+        result["checkpoint"] = checkpoint
+        try:
+            self.run_dir.append_metrics(result)
+        except RunDirError:
+            pass  # the failed save above has told the user; the scores still reach the GUI
+        yield Evaluated(step=self.step, scores=evaluation_summary(result),
+                        seconds=seconds, checkpoint=checkpoint)

@@ -1,7 +1,9 @@
 """Runs page: every run in the user's runs folder, and what can be done with one.
 
 Open (in the gallery), Resume (exactly where it stopped, on the Train page),
-Rename, Delete (to the system trash) and Export a model bundle. The list comes
+Rename, Delete (to the system trash) and Export a model bundle; and for the best
+checkpoint by a chosen evaluation metric (engine.metrics.best): open it, continue
+it in a new run, or export it. The list comes
 from engine.run_index, which reads only small files and lists a broken folder
 as "damaged" instead of failing.
 """
@@ -11,22 +13,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QFile, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.worker import EngineWorker
 from engine.bundles import BUNDLE_SUFFIX
 from engine.errors import AtelierError
-from engine.events import Finished, RunStarted
-from engine.paths import default_runs_dir
+from engine.events import Evaluated, Finished, RunStarted
+from engine.metrics.best import (RANKED_METRICS, BestCheckpoint, best_checkpoint, metric_label,
+                                 metrics_recorded, recorded_evaluations)
+from engine.paths import default_runs_dir, user_data_dir
 from engine.run_index import (DAMAGED, FINISHED, INTERRUPTED, TRAINING, RunSummary, format_losses,
                               list_runs, rename_run)
 from engine.runlock import is_training
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 THUMB_PIXELS = 48
-COLUMNS = ("Run", "Model", "Data", "Steps", "Last loss", "State")
+COLUMNS = ("Run", "Model", "Data", "Steps", "Last loss", "State", "Best")
+BEST_COLUMN = COLUMNS.index("Best")
 STATE_COLORS = {INTERRUPTED: "#d08a00", TRAINING: "#2a7ab0", DAMAGED: "#d9534f"}
 
 
@@ -42,6 +47,7 @@ class RunsPage(QWidget):
         self.worker = worker
         self.folder = folder
         self.summaries: dict[Path, RunSummary] = {}
+        self.best: dict[Path, BestCheckpoint | None] = {}   # by the chosen metric
         self.rename_dialog: QInputDialog | None = None
         self.delete_dialog: QMessageBox | None = None
         self.steps_dialog: QInputDialog | None = None
@@ -61,8 +67,16 @@ class RunsPage(QWidget):
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.refresh_button = QPushButton("Refresh", objectName="runsRefreshButton")
         self.refresh_button.clicked.connect(self.refresh)
+        self.metric_combo = QComboBox(objectName="runsMetricCombo")
+        for name in RANKED_METRICS:
+            self.metric_combo.addItem(metric_label(name), name)
+        self.metric_combo.setToolTip("The evaluation metric the Best column and the best-checkpoint "
+                                     "actions use")
+        self.metric_combo.currentIndexChanged.connect(lambda _: self.refresh())
         top = QHBoxLayout()
         top.addWidget(self.folder_label, 1)
+        top.addWidget(QLabel("Best by"))
+        top.addWidget(self.metric_combo)
         top.addWidget(self.refresh_button)
 
         self.table = QTableWidget(0, len(COLUMNS), objectName="runsTable")
@@ -97,17 +111,34 @@ class RunsPage(QWidget):
                        self.delete_button, self.export_button):
             actions.addWidget(button)
         actions.addStretch(1)
+        self.open_best_button = QPushButton("Open best", objectName="runOpenBestButton")
+        self.resume_best_button = QPushButton("Continue best…", objectName="runResumeBestButton")
+        self.export_best_button = QPushButton("Export best…", objectName="runExportBestButton")
+        self.open_best_button.setToolTip("Open the best checkpoint by the chosen metric in the gallery")
+        self.resume_best_button.setToolTip("Continue training from the best checkpoint in a new run "
+                                           "folder; this run stays as it is")
+        self.export_best_button.setToolTip("Write the best checkpoint as a model bundle")
+        self.open_best_button.clicked.connect(self.open_best)
+        self.resume_best_button.clicked.connect(self.resume_best)
+        self.export_best_button.clicked.connect(lambda: self.export_best())
+        best_actions = QHBoxLayout()
+        self.best_label = QLabel(objectName="runBestLabel", wordWrap=True)
+        best_actions.addWidget(self.best_label, 1)
+        for button in (self.open_best_button, self.resume_best_button, self.export_best_button):
+            best_actions.addWidget(button)
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addLayout(actions)
+        layout.addLayout(best_actions)
 
     # -- listing -----------------------------------------------------------------------
     def refresh(self) -> None:
         selected = self.selected_path()
         summaries = list_runs(self.runs_folder)
         self.summaries = {s.path: s for s in summaries}
+        self._find_best(summaries)
         self.folder_label.setText(f"Runs in {self.runs_folder}" if summaries else
                                   f"No runs yet in {self.runs_folder}. Train one on the Train page.")
         self.table.setRowCount(0)
@@ -133,13 +164,40 @@ class RunsPage(QWidget):
             state.setForeground(QColor(STATE_COLORS[s.state]))
         steps = QTableWidgetItem(f"{s.step:,}" if s.state != DAMAGED else "")
         steps.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        best = self.best.get(s.path)
+        best_item = QTableWidgetItem(best.describe() if best else "")
+        if best is not None:
+            best_item.setToolTip(f"{best.samples:,} samples, {best.features}; compared with "
+                                 f"{best.compared} evaluation(s) at that count")
         cells = [name, QTableWidgetItem(s.model), QTableWidgetItem(s.data), steps,
-                 QTableWidgetItem(format_losses(s.losses)), state]
+                 QTableWidgetItem(format_losses(s.losses)), state, best_item]
         for column, item in enumerate(cells):
             self.table.setItem(row, column, item)
 
+    def _find_best(self, summaries: list[RunSummary]) -> None:
+        """Each run's best checkpoint by the chosen metric; likelihood metrics the
+        runs report join the metric list."""
+        metric = self.metric_combo.currentData()
+        self.best, found = {}, set()
+        for s in summaries:
+            if s.state == DAMAGED:
+                continue
+            try:
+                records = recorded_evaluations(s.path)
+                self.best[s.path] = best_checkpoint(s.path, metric, records)
+            except AtelierError:
+                continue   # an unreadable metrics file: the run is still listed
+            found.update(metrics_recorded(records))
+        for name in sorted(found - set(RANKED_METRICS)):
+            if self.metric_combo.findData(name) < 0:
+                self.metric_combo.blockSignals(True)
+                self.metric_combo.addItem(metric_label(name), name)
+                self.metric_combo.blockSignals(False)
+        self.table.horizontalHeaderItem(BEST_COLUMN).setText(
+            f"Best {self.metric_combo.currentText()}")
+
     def _on_training_event(self, event: object) -> None:
-        if isinstance(event, (RunStarted, Finished)):
+        if isinstance(event, (RunStarted, Finished, Evaluated)):
             self.refresh()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -174,6 +232,18 @@ class RunsPage(QWidget):
         self.rename_button.setEnabled(s is not None and not busy)
         self.delete_button.setEnabled(s is not None and not busy)
         self.export_button.setEnabled(s is not None and s.can_open)
+        best = self.selected_best()
+        for button in (self.open_best_button, self.export_best_button):
+            button.setEnabled(best is not None)
+        self.resume_best_button.setEnabled(best is not None and not self.worker.is_training)
+        if s is None:
+            self.best_label.setText("")
+        elif best is None:
+            self.best_label.setText(f"Best by {self.metric_combo.currentText()}: "
+                                    f"{self._why_no_best(s.path)}")
+        else:
+            self.best_label.setText(f"Best by {self.metric_combo.currentText()}: "
+                                    f"{best.describe()}")
 
     def _is_busy(self, path: Path) -> bool:
         """Trained right now, by this app (even before its lock is taken) or another process."""
@@ -288,3 +358,70 @@ class RunsPage(QWidget):
                 out += BUNDLE_SUFFIX
         self.status.emit(f"Exporting {s.name}…")
         self.worker.export_bundle(s.path, out)
+
+    # -- the best checkpoint by a metric ------------------------------------------------------
+    def selected_best(self) -> BestCheckpoint | None:
+        """The selected run's best checkpoint by the chosen metric, if it still has it."""
+        s = self.selected()
+        best = self.best.get(s.path) if s is not None and s.can_open else None
+        return best if best is not None and best.available and best.checkpoint else None
+
+    def _why_no_best(self, path: Path) -> str:
+        best = self.best.get(path)
+        if best is None:
+            return "no evaluation yet (Run > Evaluate run…, or evaluate while training)"
+        return f"{best.describe()}; train with Keep best by to keep it"
+
+    def open_best(self) -> None:
+        """Write the best checkpoint as a bundle in the app's cache, then open it in
+        the gallery (which opens bundles), on the worker thread."""
+        s, best = self.selected(), self.selected_best()
+        if s is None or best is None:
+            return
+        from engine.bundles import export_bundle
+
+        out = user_data_dir() / "cache" / "best" / f"{s.name}-{best.checkpoint}{BUNDLE_SUFFIX}"
+        path, checkpoint = s.path, best.checkpoint
+        self.status.emit(f"Opening {s.name}'s best checkpoint (step {best.step:,})…")
+        self.worker.submit("best-open", lambda: str(export_bundle(path, out, checkpoint)),
+                           self.openRequested.emit, "Could not open the best checkpoint")
+
+    def resume_best(self) -> None:
+        """Continue the best checkpoint in a new run folder beside this one."""
+        s, best = self.selected(), self.selected_best()
+        if s is None or best is None:
+            return
+        if self.worker.is_training:
+            self.error.emit("Continue best", "A run is already training. Stop it first.", "")
+            return
+        from engine.run_fork import fork_best
+
+        path, metric = s.path, best.metric
+
+        def forked(new_path: str) -> None:
+            self.refresh()
+            self.select(new_path)
+            self.status.emit(f"Continuing {Path(new_path).name} from {s.name}'s best checkpoint")
+            self.resumeRequested.emit(new_path, 0)
+
+        self.worker.submit("best-fork", lambda: str(fork_best(path, metric)), forked,
+                           "Could not continue the best checkpoint")
+
+    def export_best(self, out: str | Path | None = None) -> None:
+        s, best = self.selected(), self.selected_best()
+        if s is None or best is None:
+            return
+        if out is None:
+            suggested = str(Path.home() / f"{s.name}-best-{best.metric}{BUNDLE_SUFFIX}")
+            out, _ = QFileDialog.getSaveFileName(self, "Export best checkpoint", suggested,
+                                                 f"Latent Atelier model bundle (*{BUNDLE_SUFFIX})")
+            if not out:
+                return
+            if not out.endswith(".safetensors"):
+                out += BUNDLE_SUFFIX
+        from engine.bundles import export_bundle
+
+        path, checkpoint = s.path, best.checkpoint
+        self.status.emit(f"Exporting {s.name}'s best checkpoint (step {best.step:,})…")
+        self.worker.submit("bundle", lambda: str(export_bundle(path, out, checkpoint)),
+                           self.worker.bundleExported.emit, "Export failed")

@@ -7,11 +7,14 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QWidget)
 
 from desktop_app.worker import EngineWorker
+from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.loss_plot import LossPlot
 from engine.device import available_devices
 from engine.errors import ConfigError
-from engine.events import Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged
+from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
+                           StateChanged)
+from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES
 from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults, plotted_losses
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
@@ -59,6 +62,7 @@ class TrainPage(QWidget):
         self.autosave_spin.setToolTip("Save a checkpoint this often while training (also on "
                                       "pause, stop and close); a crash loses at most this much")
         self.keep_last_spin = _spin("keepLastSpin", 1, 100, 2, "Checkpoints to keep, newest first")
+        self._build_evaluation_settings()
         devices = available_devices()
         self.device_combo = _combo("deviceCombo", {"auto": f"Automatic ({devices[0]})",
                                                    **{d: d.upper() for d in devices}})
@@ -76,6 +80,9 @@ class TrainPage(QWidget):
         form.addRow("Device", self.device_combo)
         form.addRow("Autosave every", self.autosave_spin)
         form.addRow("Keep checkpoints", self.keep_last_spin)
+        form.addRow("Evaluate every", self.eval_every_spin)
+        form.addRow("Evaluation samples", self.eval_samples_spin)
+        form.addRow("Keep best by", self.keep_best_combo)
         settings = QGroupBox("Settings")
         settings.setLayout(form)
 
@@ -134,7 +141,15 @@ class TrainPage(QWidget):
         # VAEs only: each row of data images is followed by its reconstructions.
         self.reconstruction_box = QGroupBox("Reconstructions (odd rows: data)")
         QVBoxLayout(self.reconstruction_box).addWidget(self.reconstruction_view)
+        # Scores of the evaluations while training, beside the losses (shown once
+        # a run evaluates).
+        self.eval_plot = EvalPlot()
+        self.eval_plot.setObjectName("evalPlot")
+        self.eval_box = QGroupBox("Quality while training")
+        QVBoxLayout(self.eval_box).addWidget(self.eval_plot)
+        self.eval_box.hide()
         views.addWidget(plot_box)
+        views.addWidget(self.eval_box)
         views.addWidget(sample_box)
         views.addWidget(self.reconstruction_box)
         self.reconstruction_box.hide()
@@ -150,6 +165,24 @@ class TrainPage(QWidget):
         layout.addLayout(right, 1)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self._on_model_changed()
+
+    def _build_evaluation_settings(self) -> None:
+        self.eval_every_spin = QDoubleSpinBox(objectName="evalEverySpin", decimals=1, minimum=0.0,
+                                              maximum=1440.0, value=0.0, suffix=" min")
+        self.eval_every_spin.setSpecialValueText("off")
+        self.eval_every_spin.setToolTip(
+            "Score the model (FD, KID, classes; a likelihood where the model has one) this "
+            "often while training, and plot it beside the losses. Each evaluation takes a "
+            "few seconds of training time and saves a checkpoint")
+        self.eval_samples_spin = _spin("evalSamplesSpin", 100, 100_000, DEFAULT_TRAINING_EVAL_SAMPLES,
+                                       "Generated images per evaluation while training; FD is "
+                                       "labelled with this count (FD@2000) and comparable only "
+                                       "at equal counts")
+        self.keep_best_combo = _combo("keepBestCombo", {None: "Off", "fd": "FD (lowest)",
+                                                        "kid": "KID (lowest)",
+                                                        "class_coverage": "Class coverage (highest)"})
+        self.keep_best_combo.setToolTip("Also keep the checkpoint that scored best by this "
+                                        "metric (needs evaluation while training)")
 
     def _on_model_changed(self) -> None:
         model = self.model_combo.currentData()
@@ -183,7 +216,10 @@ class TrainPage(QWidget):
                            steps=steps, minutes=minutes, seed=self.seed_spin.value(),
                            device=self.device_combo.currentData(),
                            autosave_seconds=self.autosave_spin.value() * 60,
-                           keep_last=self.keep_last_spin.value())
+                           keep_last=self.keep_last_spin.value(),
+                           eval_every_minutes=self.eval_every_spin.value() or None,
+                           eval_samples=self.eval_samples_spin.value(),
+                           keep_best=self.keep_best_combo.currentData())
 
     def start_training(self) -> None:
         config = self.config()
@@ -195,6 +231,8 @@ class TrainPage(QWidget):
             return
         self.settings_error.hide()
         self.loss_plot.set_curves(plotted_losses(config.model))
+        self.eval_plot.clear()
+        self.eval_box.setVisible(config.evaluates)
         self.progress.setValue(0)
         self.eta_label.setText("Loading data and building the model…")
         self.worker.start_training(config)
@@ -204,6 +242,8 @@ class TrainPage(QWidget):
         shows its progress as for a new run. `total_steps` raises its step budget."""
         self.settings_error.hide()
         self.loss_plot.clear()
+        self.eval_plot.clear()
+        self.eval_box.hide()     # shown again at the run's first evaluation
         self.last_progress = None
         self.progress.setValue(0)
         self.eta_label.setText("Loading data and restoring the run…")
@@ -239,6 +279,9 @@ class TrainPage(QWidget):
             self.eta_label.setText(f"Step {event.step:,}{total} · {event.images_per_second:,.0f} images/s"
                                    f" · elapsed {format_seconds(event.elapsed_seconds)}"
                                    f" · ETA {format_seconds(event.eta_seconds)}")
+        elif isinstance(event, Evaluated):
+            self.eval_box.show()
+            self.eval_plot.add_scores(event.step, event.scores, event.seconds)
         elif isinstance(event, Samples):
             self.sample_view.set_image(event.grid)
             self.reconstruction_box.setVisible(event.reconstructions is not None)
@@ -260,7 +303,8 @@ class TrainPage(QWidget):
     def _on_busy(self, busy: bool) -> None:
         for w in (self.data_combo, self.model_combo, self.batch_spin, self.lr_spin, self.steps_spin,
                   self.minutes_spin, self.seed_spin, self.device_combo, self.train_button,
-                  self.autosave_spin, self.keep_last_spin):
+                  self.autosave_spin, self.keep_last_spin, self.eval_every_spin,
+                  self.eval_samples_spin, self.keep_best_combo):
             w.setEnabled(not busy)
         is_conv = self.model_combo.currentData() in CONVOLUTIONAL_MODELS
         self.width_spin.setEnabled(not busy and is_conv)

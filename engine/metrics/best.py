@@ -1,0 +1,154 @@
+"""The best checkpoint of a run by an evaluation metric.
+
+Every evaluation (while training, or `latent-atelier-cli eval` / the Evaluate
+dialog) is a line of the run's metrics.jsonl naming the checkpoint it scored.
+The best checkpoint by a metric is the best-scoring of those lines, compared
+only with lines of the same feature network and sample count as the run's
+latest one (FD depends on the sample count), preferring checkpoints the run
+still keeps (see `--keep-best`), since only those can be opened, resumed or
+exported.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.checkpoints import CHECKPOINTS_DIR, read_manifest
+from engine.errors import AtelierError, RunDirError
+from engine.runs import METRICS_FILE
+
+# Scores a checkpoint can be ranked by; likelihood keys (`<estimate>_nats`,
+# `<estimate>_bits_per_dim`) are ranked too, lower being better.
+HIGHER_IS_BETTER = ("class_coverage", "confident_fraction", "class_entropy")
+LOWER_IS_BETTER = ("fd", "kid")
+RANKED_METRICS = LOWER_IS_BETTER + HIGHER_IS_BETTER
+_LIKELIHOOD = re.compile(r"^[a-z][a-z0-9_]*_(nats|bits_per_dim)$")
+_EVALUATION_MARK = '"kind": "evaluation"'
+
+
+def is_eval_metric(name: str | None) -> bool:
+    """Whether `name` is a score an evaluation reports (not a training loss)."""
+    return bool(name) and (name in RANKED_METRICS or bool(_LIKELIHOOD.match(name)))
+
+
+def higher_is_better(name: str) -> bool:
+    return name in HIGHER_IS_BETTER
+
+
+def metric_label(name: str, record: dict[str, Any] | None = None) -> str:
+    """How people read the metric: "FD@2000", "KID", "class coverage", "neg_elbo_nats"."""
+    if name == "fd":
+        return (record or {}).get("fd_label", "FD").split(" ")[0]
+    return {"kid": "KID", "class_coverage": "class coverage",
+            "confident_fraction": "confident fraction",
+            "class_entropy": "class entropy"}.get(name, name)
+
+
+@dataclass(frozen=True)
+class BestCheckpoint:
+    metric: str
+    value: float
+    label: str              # e.g. "FD@2000"
+    step: int
+    checkpoint: str | None  # the checkpoint folder's name
+    available: bool         # the run still keeps that checkpoint
+    samples: int
+    features: str
+    compared: int           # evaluations it was compared with (itself included)
+
+    def describe(self) -> str:
+        kept = "" if self.available else " (checkpoint not kept)"
+        return f"{self.label} {self.value:.4g} at step {self.step:,}{kept}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def recorded_evaluations(run: str | Path) -> list[dict[str, Any]]:
+    """The run's evaluation lines, oldest first. Only lines marked as evaluations
+    are parsed, so a long run's metrics (a line per report) are read quickly."""
+    path = Path(run) / METRICS_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise RunDirError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    records = []
+    for line in text.splitlines():
+        if _EVALUATION_MARK not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # cut short by a crash
+        if isinstance(record, dict) and record.get("kind") == "evaluation":
+            records.append(record)
+    return records
+
+
+def metrics_recorded(records: list[dict[str, Any]]) -> list[str]:
+    """The rankable metrics these evaluations hold, in a stable order."""
+    found = {k for r in records for k, v in r.items()
+             if is_eval_metric(k) and isinstance(v, (int, float))}
+    ordered = [m for m in RANKED_METRICS if m in found]
+    return ordered + sorted(found - set(ordered))
+
+
+def kept_checkpoints(run: str | Path) -> set[str]:
+    """Names of the checkpoint folders the run keeps (and that exist)."""
+    run = Path(run)
+    try:
+        manifest = read_manifest(run) or {}
+    except RunDirError:
+        return set()
+    names = set(manifest.get("kept", [])) | ({manifest["checkpoint"]} if manifest else set())
+    return {n for n in names if isinstance(n, str) and (run / CHECKPOINTS_DIR / n).is_dir()}
+
+
+def best_checkpoint(run: str | Path, metric: str,
+                    records: list[dict[str, Any]] | None = None) -> BestCheckpoint | None:
+    """The best evaluation of `run` by `metric`, or None if none reports it."""
+    if not is_eval_metric(metric):
+        raise AtelierError(f"{metric!r} is not an evaluation metric; choose one of "
+                           f"{', '.join(RANKED_METRICS)} or a likelihood (e.g. neg_elbo_nats)")
+    records = recorded_evaluations(run) if records is None else records
+    scored = [r for r in records if isinstance(r.get(metric), (int, float))
+              and r.get(metric) == r.get(metric)]            # NaN never wins
+    if not scored:
+        return None
+    latest = scored[-1]
+    same = [r for r in scored if (r.get("features"), r.get("samples"))
+            == (latest.get("features"), latest.get("samples"))]
+    kept = kept_checkpoints(run)
+    available = [r for r in same if r.get("checkpoint") in kept]
+    pool = available or same
+    sign = -1.0 if higher_is_better(metric) else 1.0
+    # Ties go to the later evaluation (the longer-trained checkpoint).
+    best = min(reversed(pool), key=lambda r: sign * float(r[metric]))
+    return BestCheckpoint(metric=metric, value=float(best[metric]),
+                          label=metric_label(metric, best), step=int(best.get("step", 0)),
+                          checkpoint=best.get("checkpoint"), available=bool(available),
+                          samples=int(best.get("samples", 0)),
+                          features=str(best.get("features", "")), compared=len(same))
+
+
+def require_best(run: str | Path, metric: str) -> BestCheckpoint:
+    """best_checkpoint, or a clear error when there is none to act on."""
+    best = best_checkpoint(run, metric)
+    if best is None:
+        raise RunDirError(f"{Path(run).name} has no evaluation with {metric}; evaluate it "
+                          "(`eval`, or train with --eval-every-minutes)")
+    if not best.available or not best.checkpoint:
+        raise RunDirError(f"the best checkpoint of {Path(run).name} by {metric} (step "
+                          f"{best.step:,}) is no longer kept; train with --keep-best {metric} "
+                          "to keep it")
+    return best
+
+
+__all__ = ["BestCheckpoint", "HIGHER_IS_BETTER", "RANKED_METRICS", "best_checkpoint",
+           "higher_is_better", "is_eval_metric", "kept_checkpoints", "metric_label",
+           "metrics_recorded", "recorded_evaluations", "require_best"]
