@@ -150,3 +150,14 @@ def test_resume_keeps_the_time_schedule(tiny_config, tmp_path):
     # A step schedule continues at the multiples of its interval.
     events = list(resume(out, steps=6, eval_every_steps=3))
     assert [e.step for e in events if isinstance(e, Evaluated)] == [6]
+
+
+def test_scores_while_training_equal_eval_of_the_saved_checkpoint(tiny_config, tmp_path):
+    from engine.metrics.evaluate import EvalConfig, run_evaluation
+
+    out = tmp_path / "run"
+    events = list(train(tiny_config(steps=2, eval_every_steps=2, **EVAL), out))
+    live = [e for e in events if isinstance(e, Evaluated)][0].scores
+    again = run_evaluation(out, EvalConfig(samples=16, device="cpu", record=False))
+    assert (again["step"], again["fd"], again["kid"]) == (2, live["fd"], live["kid"])
+    assert again["class_coverage"] == live["class_coverage"]
