@@ -83,5 +83,7 @@ class Finished:
     elapsed_seconds: float
 
 
+# While it evaluates (TrainConfig.eval_every_*), training also yields
+# engine.metrics.evaluate.EvalProgress events (stage, done, total) before Evaluated.
 TrainingEvent = (RunStarted | Progress | Samples | StateChanged | Saved | Notice | Evaluated
                  | Finished)

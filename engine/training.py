@@ -620,6 +620,8 @@ class _Loop:
             for event in self._evaluator.evaluate(s.model, self.step, self.control):
                 if isinstance(event, EvalFinished):
                     finished = event
+                else:
+                    yield event   # EvalProgress: the app shows that it is evaluating
         except AtelierError as exc:
             self.schedule = EvalSchedule()   # off for the rest of this session
             yield Notice(self.step, "eval-failed",

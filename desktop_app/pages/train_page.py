@@ -15,6 +15,7 @@ from engine.errors import ConfigError
 from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
                            StateChanged)
 from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES
+from engine.metrics.evaluate import EvalProgress
 from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults, plotted_losses
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
@@ -279,9 +280,13 @@ class TrainPage(QWidget):
             self.eta_label.setText(f"Step {event.step:,}{total} · {event.images_per_second:,.0f} images/s"
                                    f" · elapsed {format_seconds(event.elapsed_seconds)}"
                                    f" · ETA {format_seconds(event.eta_seconds)}")
+        elif isinstance(event, EvalProgress):
+            self.eta_label.setText(f"Evaluating the model ({event.stage}: {event.done:,} of "
+                                   f"{event.total:,})… training continues after it")
         elif isinstance(event, Evaluated):
             self.eval_box.show()
             self.eval_plot.add_scores(event.step, event.scores, event.seconds)
+            self.status.emit(f"Evaluated at step {event.step:,} in {event.seconds:.1f} s")
         elif isinstance(event, Samples):
             self.sample_view.set_image(event.grid)
             self.reconstruction_box.setVisible(event.reconstructions is not None)

@@ -138,7 +138,7 @@ def format_scores(scores: dict[str, Any]) -> str:
     if "fd" in scores:
         parts.append(f"{scores.get('fd_label', 'FD').split(' ')[0]} = {scores['fd']:.3g}")
     if "kid" in scores:
-        parts.append(f"KID = {scores['kid'] * 1000:.3g} x 1e-3")
+        parts.append(f"KID = {scores['kid'] * 1000:.3f} x 1e-3")
     if "class_coverage" in scores:
         parts.append(f"class coverage {scores['class_coverage']:.3f}")
     parts += [f"{k[:-5]} {v:.2f} nats" for k, v in sorted(scores.items()) if k.endswith("_nats")]

@@ -58,10 +58,15 @@ def test_scores_are_plotted_beside_the_losses_while_training(qtbot, window, eval
     page = window.train_page
     plot = window.findChild(type(page.eval_plot), "evalPlot")
     assert plot is page.eval_plot and not page.eval_box.isVisible()
+    evaluating = []
+    window.worker.trainingEvent.connect(
+        lambda e: evaluating.append(page.eta_label.text()) if type(e).__name__ == "EvalProgress"
+        else None)
     window.worker.start_training(_config(eval_data), tmp_path / "run")
     qtbot.waitUntil(lambda: not window.worker.is_training and len(plot.steps) == 3,
                     timeout=120_000)
     assert plot.steps == [2, 4, 6] and page.eval_box.isVisible()
+    assert evaluating and all(t.startswith("Evaluating the model") for t in evaluating)
     assert plot.metric == "fd"
     x, y = plot.curve.getData()
     assert list(x) == [2, 4, 6] and list(y) == [s["fd"] for s in plot.scores]

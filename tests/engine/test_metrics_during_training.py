@@ -13,6 +13,7 @@ from engine.errors import ConfigError
 from engine.events import Evaluated, Finished, Progress
 from engine.metrics.best import best_checkpoint, recorded_evaluations
 from engine.metrics.during_training import EvalSchedule
+from engine.metrics.evaluate import EvalProgress
 from engine.runs import RunDir
 from engine.training import resume, train
 
@@ -49,6 +50,9 @@ def test_evaluates_on_schedule_records_and_saves_the_scored_weights(tiny_config,
     evaluated = [e for e in events if isinstance(e, Evaluated)]
     assert [e.step for e in evaluated] == [2, 4, 6]
     assert isinstance(events[-1], Finished)
+    # Progress of each evaluation comes first, so the app can say it is evaluating.
+    progress = [e for e in events if isinstance(e, EvalProgress)]
+    assert progress and {e.stage for e in progress} >= {"reference", "samples"}
     first = evaluated[0]
     assert first.scores["fd"] > 0 and first.scores["fd_label"].startswith("FD@16 (not comparable")
     assert first.scores["samples"] == 16 and first.seconds > 0
