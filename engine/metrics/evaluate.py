@@ -48,6 +48,7 @@ class EvalConfig:
     importance_samples: int = 100       # for importance-weighted bounds
     likelihood_limit: int | None = None  # test images for the likelihood (None: all)
     record: bool = True                 # append the result to the run's metrics.jsonl
+    kid_subsets: int = 100              # random subsets KID averages over (its spread shrinks with more)
 
     def validate(self) -> None:
         if not 2 <= self.samples <= MAX_EVAL_SAMPLES:
@@ -61,6 +62,8 @@ class EvalConfig:
             raise ConfigError(f"importance samples must be at least 1, not {self.importance_samples}")
         if self.likelihood_limit is not None and self.likelihood_limit < 1:
             raise ConfigError(f"likelihood limit must be at least 1, not {self.likelihood_limit}")
+        if self.kid_subsets < 1:
+            raise ConfigError(f"KID subsets must be at least 1, not {self.kid_subsets}")
         if not 0 <= self.seed < 2**31:
             raise ConfigError(f"seed must be between 0 and 2**31 - 1, not {self.seed}")
 
@@ -177,7 +180,8 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
 
     t0 = time.perf_counter()
     fd = frechet_distance_of(fake_features, real_features)
-    kid, kid_std = kernel_distance(fake_features, real_features, seed=config.seed)
+    kid, kid_std = kernel_distance(fake_features, real_features, subsets=config.kid_subsets,
+                                   seed=config.seed)
     timings["distance_seconds"] = time.perf_counter() - t0
     result: dict[str, Any] = {
         "kind": EVALUATION_KIND, "step": int(manifest.get("step", 0)),
@@ -186,7 +190,7 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
         "data": spec, "reference_split": split, "reference_count": len(reference),
         "samples": config.samples, "seed": config.seed,
         "fd": fd, "fd_label": _fd_label(config.samples),
-        "kid": kid, "kid_std": kid_std,
+        "kid": kid, "kid_std": kid_std, "kid_subsets": config.kid_subsets,
     }
     if probs:
         result.update(class_statistics(np.concatenate(probs)))

@@ -162,6 +162,7 @@ def test_scores_while_training_equal_eval_of_the_saved_checkpoint(tiny_config, t
     out = tmp_path / "run"
     events = list(train(tiny_config(steps=2, eval_every_steps=2, **EVAL), out))
     live = [e for e in events if isinstance(e, Evaluated)][0].scores
-    again = run_evaluation(out, EvalConfig(samples=16, device="cpu", record=False))
+    again = run_evaluation(out, EvalConfig(samples=16, device="cpu", record=False, kid_subsets=20))
+    assert live["kid_subsets"] == again["kid_subsets"] == 20
     assert (again["step"], again["fd"], again["kid"]) == (2, live["fd"], live["kid"])
     assert again["class_coverage"] == live["class_coverage"]
