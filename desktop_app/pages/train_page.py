@@ -149,8 +149,10 @@ class TrainPage(QWidget):
         self.eval_box = QGroupBox("Quality while training")
         QVBoxLayout(self.eval_box).addWidget(self.eval_plot)
         self.eval_box.hide()
-        views.addWidget(plot_box)
-        views.addWidget(self.eval_box)
+        plots = QSplitter(Qt.Orientation.Vertical)   # the scores below the losses
+        plots.addWidget(plot_box)
+        plots.addWidget(self.eval_box)
+        views.addWidget(plots)
         views.addWidget(sample_box)
         views.addWidget(self.reconstruction_box)
         self.reconstruction_box.hide()

@@ -81,4 +81,9 @@ def test_a_half_trained_model_scores_clearly_worse_than_a_fully_trained_one(tmp_
           f"FD {full['fd']:.2f} KID {full['kid']:.4f} coverage {full['class_coverage']:.3f}")
     assert half["fd_label"] == full["fd_label"] == "FD@10000"
     assert [r["step"] for r in recorded_evaluations(out)] == [DEFAULT_STEPS // 2, DEFAULT_STEPS]
-    # MARGIN
+    # Measured (CPU, 1 thread, seed 0): FD 65.1 at 1,000 steps, 45.6 at 2,000; KID
+    # 1.68 +/- 0.08 -> 1.34 +/- 0.08; class coverage 0.886 -> 0.944. The margins
+    # leave room for other thread counts and machines, not for a tie.
+    assert half["fd"] > 1.2 * full["fd"]
+    assert half["kid"] > 1.1 * full["kid"]
+    assert half["class_coverage"] < full["class_coverage"]
