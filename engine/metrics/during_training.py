@@ -138,12 +138,12 @@ def evaluation_summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_scores(scores: dict[str, Any]) -> str:
-    """One line for people: "step 400: FD@2000 = 61.2, KID = 45.1 x 1e-3, coverage 0.97"."""
+    """One line for people: "step 400: FD@2000 = 61.2, KID = 1.42, class coverage 0.970"."""
     parts = []
     if "fd" in scores:
         parts.append(f"{scores.get('fd_label', 'FD').split(' ')[0]} = {scores['fd']:.3g}")
     if "kid" in scores:
-        parts.append(f"KID = {scores['kid'] * 1000:.3f} x 1e-3")
+        parts.append(f"KID = {scores['kid']:.4g}")
     if "class_coverage" in scores:
         parts.append(f"class coverage {scores['class_coverage']:.3f}")
     parts += [f"{k[:-5]} {v:.2f} nats" for k, v in sorted(scores.items()) if k.endswith("_nats")]
