@@ -11,10 +11,11 @@ from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.loss_plot import LossPlot
 from engine.device import available_devices
-from engine.errors import ConfigError
+from engine.errors import AtelierError, ConfigError
 from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
                            StateChanged)
-from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES
+from engine.metrics.best import recorded_evaluations
+from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES, evaluation_summary
 from engine.metrics.evaluate import EvalProgress
 from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults, plotted_losses
 from engine.progress_bar import format_seconds
@@ -263,6 +264,8 @@ class TrainPage(QWidget):
     def _on_event(self, event: object) -> None:
         if isinstance(event, RunStarted):
             self.run_label.setText(f"Run folder: {event.run_dir}")
+            if event.start_step:
+                self._show_earlier_evaluations(event.run_dir)
             self.notice_label.hide()
             memory = ""
             if event.memory_estimate_bytes:
@@ -306,6 +309,18 @@ class TrainPage(QWidget):
             self.progress.setValue(1000 if event.reason != "stopped" else self.progress.value())
             self.status.emit(f"Training {event.reason} at step {event.step:,}; "
                              f"saved in {event.run_dir}")
+
+    def _show_earlier_evaluations(self, run_dir: str) -> None:
+        """A resumed run's plot starts with the scores it recorded while training."""
+        self.eval_plot.clear()
+        try:
+            earlier = [r for r in recorded_evaluations(run_dir) if r.get("source") == "training"]
+        except AtelierError:
+            return   # an unreadable log: the plot fills from this session on
+        for record in earlier:
+            self.eval_plot.add_scores(int(record.get("step", 0)), evaluation_summary(record),
+                                      float(record.get("seconds", 0.0)))
+        self.eval_box.setVisible(bool(earlier))
 
     def _on_busy(self, busy: bool) -> None:
         for w in (self.data_combo, self.model_combo, self.batch_spin, self.lr_spin, self.steps_spin,

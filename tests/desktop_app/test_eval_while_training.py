@@ -137,3 +137,13 @@ def test_runs_without_evaluations_say_how_to_get_one(window, scored_template, ev
     page = _runs_page(window, "plain")
     assert "no evaluation yet" in page.best_label.text()
     assert not page.open_best_button.isEnabled() and not page.export_best_button.isEnabled()
+
+
+def test_a_resumed_run_shows_its_earlier_scores_then_new_ones(qtbot, window, scored_template):
+    run = Path(shutil.copytree(scored_template, default_runs_dir() / "scored"))
+    page = window.train_page
+    window.worker.resume_training(run, steps=8)
+    qtbot.waitUntil(lambda: not window.worker.is_training and 8 in page.eval_plot.steps,
+                    timeout=120_000)
+    assert page.eval_plot.steps == [2, 4, 6, 8] and page.eval_box.isVisible()
+    assert not window.errors.history
