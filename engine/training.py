@@ -328,7 +328,7 @@ class _Loop:
         self._last_losses: dict[str, float] = {}     # the latest report's means, for keep_best
         self._lr_schedule = session.config.resolved_lr_schedule()
         config = session.config
-        self.schedule = EvalSchedule(config.eval_every_minutes, config.eval_every_steps,
+        self.eval_schedule = EvalSchedule(config.eval_every_minutes, config.eval_every_steps,
                                      last_eval_elapsed)
         self._evaluator: TrainingEvaluator | None = None
         self._eval_pending = False          # cut short by a pause: do it again after
@@ -382,15 +382,15 @@ class _Loop:
                 yield from self._while_writing(self._samples)
             if self.elapsed - self._last_save_at >= s.config.autosave_seconds:
                 yield from self._while_writing(self._save)
-            if self.schedule.enabled and (self._eval_pending
-                                          or self.schedule.due(self.step, self.elapsed)):
+            if self.eval_schedule.enabled and (
+                    self._eval_pending or self.eval_schedule.due(self.step, self.elapsed)):
                 yield from self._evaluate()
         if self._loss_count:
             yield self._progress()
         if self._last_sample[0] != self.step:
             yield self._samples()  # the time-lapse always ends on the final state
-        if reason != "stopped" and self.schedule.enabled and (
-                self._eval_pending or self.schedule.due(self.step, self.elapsed)):
+        if reason != "stopped" and self.eval_schedule.enabled and (
+                self._eval_pending or self.eval_schedule.due(self.step, self.elapsed)):
             yield from self._evaluate(ended=reason)   # scores the final weights, then saves
         else:
             yield self._save(ended=reason)
@@ -544,7 +544,7 @@ class _Loop:
                 etas.append((self.total_steps - self.step) / self._steps_per_second)
         if etas and self._eval_seconds:
             # Evaluations still to come take about as long as the last one.
-            etas[0] += self._eval_seconds * self.schedule.evaluations_left(
+            etas[0] += self._eval_seconds * self.eval_schedule.evaluations_left(
                 self.step, self.total_steps, etas[0])
         if self.budget_seconds:
             this_session = elapsed - self._start_elapsed
@@ -583,7 +583,7 @@ class _Loop:
         score, best_options = None, {}
         evaluation, self._evaluation = self._evaluation, None
         trainer_json = {"elapsed": self.elapsed, "data": data_counters,
-                        "last_eval_elapsed": self.schedule.last_elapsed}
+                        "last_eval_elapsed": self.eval_schedule.last_elapsed}
         if evaluation is not None:
             # The checkpoint remembers the scores of exactly these weights.
             trainer_json["evaluation"] = evaluation_summary(evaluation)
@@ -623,7 +623,7 @@ class _Loop:
                 else:
                     yield event   # EvalProgress: the app shows that it is evaluating
         except AtelierError as exc:
-            self.schedule = EvalSchedule()   # off for the rest of this session
+            self.eval_schedule = EvalSchedule()   # off for the rest of this session
             yield Notice(self.step, "eval-failed",
                          f"Evaluation while training is off for this session: {exc}")
             finished = None
@@ -637,7 +637,7 @@ class _Loop:
             return
         self._eval_pending = False
         self._eval_seconds = seconds
-        self.schedule.done(self.elapsed)
+        self.eval_schedule.done(self.elapsed)
         result = {**finished.result, "step": self.step, "elapsed": round(self.elapsed, 3),
                   "seconds": round(seconds, 3)}
         self._evaluation = result
