@@ -69,7 +69,7 @@ class MixedPrecision:
         self.mode = mode
         self.device = device
         self.dtype = DTYPES.get(mode, torch.float32)
-        self.scaler = torch.amp.GradScaler(device.type) if mode == "fp16" else None
+        self.scaler = _grad_scaler(device) if mode == "fp16" else None
         # On the device, so the loop never waits for it: whether the scaler
         # skipped the last step, and how many steps in a row it skipped.
         self.skipped: torch.Tensor | None = None
@@ -115,7 +115,7 @@ class MixedPrecision:
         step's bookkeeping, which would refuse the next step."""
         if self.scaler is not None:
             state = self.scaler.state_dict()
-            self.scaler = torch.amp.GradScaler(self.device.type)
+            self.scaler = _grad_scaler(self.device)
             self.scaler.load_state_dict(state)
 
     def input_gradient(self, output: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -153,3 +153,11 @@ class MixedPrecision:
     def _scale(self) -> torch.Tensor:
         # The current scale as a device tensor, read without waiting for the device.
         return self.scaler.scale(torch.ones((), device=self.device))
+
+
+def _grad_scaler(device: torch.device) -> torch.amp.GradScaler:
+    try:
+        return torch.amp.GradScaler(device.type)
+    except (RuntimeError, ValueError) as exc:   # a device torch has no scaler for
+        raise ConfigError(f"fp16 needs loss scaling, which {device.type} does not have here "
+                          f"({exc}); choose bf16 or fp32") from None

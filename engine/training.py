@@ -470,7 +470,9 @@ class _Loop:
         raise TrainingError(
             f"the loss became NaN or infinite at step {step}. The run was rolled back to its "
             f"last good checkpoint (step {saved_step}); try a lower learning rate than "
-            f"{self.session.model_config.learning_rate:g} and resume it.")
+            f"{self.session.model_config.learning_rate:g} and resume it"
+            + (" (or resume it in bf16 or fp32: --precision)." if self.session.precision == "fp16"
+               else "."))
 
     def _halve_batch(self) -> Notice:
         """Out of device memory: continue with half the batch, and say so."""

@@ -173,10 +173,11 @@ def test_cli_train_precision_is_recorded(data_spec, tmp_path, capsys):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_auto_precision_on_cuda_is_mixed_and_trains(tiny_config):
-    session = TrainingSession(tiny_config(device="cuda", precision="auto"))
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_mixed_precision_on_cuda_trains(tiny_config, precision):
+    session = TrainingSession(tiny_config(device="cuda", precision=precision))
     expected = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    assert session.precision == expected
+    assert session.precision == (expected if precision == "auto" else precision)
     for _ in range(3):
         losses = session.step()
     assert all(math.isfinite(float(v)) for v in losses.values())
