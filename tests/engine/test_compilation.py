@@ -87,6 +87,10 @@ def test_compiled_forwards_train_and_sampling_stays_eager(monkeypatch):
 
 
 @pytest.mark.slow
-def test_real_compilation_trains_like_eager(tiny_config, tmp_path):
+def test_real_compilation_trains_like_eager(tiny_config, tmp_path, monkeypatch):
+    import torch._inductor.config as inductor_config
+
+    # Compile in this thread: inductor's compile thread pool outlives the test.
+    monkeypatch.setattr(inductor_config, "compile_threads", 1)
     events = list(train(tiny_config(model="mlp-vae", steps=3, compile=True), tmp_path / "run"))
     assert isinstance(events[-1], Finished) and not notices(events)
