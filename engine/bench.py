@@ -25,9 +25,12 @@ def bench(config: TrainConfig, steps: int = 20, warmup: int = 3,
     device = session.device
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
     for _ in range(warmup):
         session.step()
     _sync(device)
+    # With --compile the first steps include compiling the networks.
+    warmup_seconds = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(steps):
         session.step()
@@ -41,6 +44,8 @@ def bench(config: TrainConfig, steps: int = 20, warmup: int = 3,
         "batch_size": batch,
         "device": str(device), "torch_threads": torch.get_num_threads(), "steps": steps,
         "seconds": seconds, "images_per_second": steps * batch / seconds,
+        "warmup_seconds": warmup_seconds, "precision": session.precision,
+        "compiled": session.compiled is not None and session.compiled.active,
         "parameters": session.model.parameter_count(),
     }
     result.update(_sampling(session, sample_count))

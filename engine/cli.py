@@ -24,6 +24,7 @@ from typing import Any
 from engine import __version__
 from engine.data import DATA_SOURCES
 from engine.device import DEVICE_CHOICES
+from engine.precision import PRECISION_CHOICES
 from engine.errors import AtelierError
 from engine.models import model_names
 
@@ -59,6 +60,13 @@ def _add_training_settings(p: argparse.ArgumentParser) -> None:
                         "(the model's own: cosine for the MLP VAEs; default)")
     p.add_argument("--seed", type=int, default=None, help="default: 0")
     p.add_argument("--device", default=None, help=f"{', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
+                   help="auto (default: bf16 or fp16 mixed precision on a GPU, fp32 elsewhere), "
+                   "fp32, bf16 or fp16")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the networks for training (falls back to eager if it fails)")
+    p.add_argument("--no-compile", dest="compile", action="store_false", default=None,
+                   help="train without torch.compile (e.g. when resuming a compiled run)")
     # Augmentation for small data sets; off by default (see engine.data.augment).
     p.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     p.add_argument("--translate", type=float, default=None,
@@ -234,7 +242,7 @@ def _train_config(args: argparse.Namespace, **extra: Any):
              "width": args.width, "batch_size": args.batch_size, "learning_rate": args.lr,
              "lr_schedule": args.lr_schedule, "seed": args.seed, "device": args.device, "flip": args.flip,
              "translate": args.translate, "color_jitter": args.color_jitter,
-             "data_cache": args.data_cache,
+             "data_cache": args.data_cache, "precision": args.precision, "compile": args.compile,
              "model_settings": parse_model_settings(args.model_settings), **extra}
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
@@ -255,7 +263,7 @@ def _train(args: argparse.Namespace) -> int:
                                     "saved run (allowed: --steps, --minutes, --lr, --lr-schedule, --device, "
                                     "--sample-every, --autosave-seconds, --keep-last, "
                                     "--keep-best, --no-data-cache, --eval-every-minutes, "
-                                    "--eval-every-steps, --eval-samples)"))
+                                    "--eval-every-steps, --eval-samples, --precision, --[no-]compile)"))
         run_path = args.resume
         if args.from_best is not None:
             from engine.run_fork import fork_best
@@ -267,6 +275,7 @@ def _train(args: argparse.Namespace) -> int:
                         device=args.device, sample_every=args.sample_every,
                         autosave_seconds=args.autosave_seconds, keep_last=args.keep_last,
                         keep_best=args.keep_best, data_cache=args.data_cache,
+                        precision=args.precision, compile=args.compile,
                         **_evaluation_settings(args))
     else:
         if args.from_best is not None:

@@ -21,6 +21,8 @@ from engine.data import LoadCancelled, load_data
 from engine.data.augment import Augmentation
 from engine.data.batches import DeviceBatcher, to_model_range
 from engine.device import resolve_device
+from engine.compilation import CompiledTraining
+from engine.precision import PRECISION_CHOICES, MixedPrecision, resolve_precision
 from engine import checkpoints
 from engine.errors import AtelierError, ConfigError, RunDirError
 from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
@@ -74,6 +76,8 @@ class TrainConfig:
     translate: float = 0.0              # flipped or shifted digits are other digits);
     color_jitter: float = 0.0           # see engine.data.augment
     data_cache: bool = True             # reuse decoded folders (engine.data.cache)
+    precision: str = "auto"             # auto, fp32, bf16 or fp16 (engine.precision)
+    compile: bool = False               # torch.compile the networks (engine.compilation)
     # Further model settings by name (e.g. {"beta": 4.0, "warmup_steps": 1000});
     # they define the run, so a resumed run keeps them.
     model_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -102,6 +106,9 @@ class TrainConfig:
             check_schedule(self.lr_schedule)
         self._validate_evaluation()
         self.augmentation().validate()
+        if self.precision not in PRECISION_CHOICES:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose one of "
+                              f"{', '.join(PRECISION_CHOICES)}")
         # The model's own checks (image size, width) run when its config is built.
         model_config(self.model, **self._model_settings(channels=1))
 
@@ -177,6 +184,10 @@ class TrainingSession:
             config.image_size, self.device)
         check_fits(self.memory_estimate, self.device)
         self.model = build_model(config.model, self.model_config, self.device, seed=config.seed)
+        self.precision = resolve_precision(config.precision, self.device)
+        self.model.precision = MixedPrecision(self.precision, self.device)
+        self.compiled = CompiledTraining(self.model) if config.compile else None
+        self._compile_failure_told = False
         self.batcher = DeviceBatcher(self.data, config.batch_size, config.image_size,
                                      self.device, seed=config.seed,
                                      augmentation=config.augmentation())
@@ -184,8 +195,21 @@ class TrainingSession:
     def step(self) -> dict[str, torch.Tensor]:
         batch = self.batcher.next_batch()
         if self.model.uses_labels:
-            return self.model.train_step(batch.images, batch.labels)
-        return self.model.train_step(batch.images)
+            train = lambda: self.model.train_step(batch.images, batch.labels)  # noqa: E731
+        else:
+            train = lambda: self.model.train_step(batch.images)  # noqa: E731
+        if self.compiled is not None:
+            return self.compiled.run(train, tuple(batch.images.shape))
+        return train()
+
+    def compile_failure(self) -> str | None:
+        """Once, the message that torch.compile failed and training went on eagerly."""
+        failure = self.compiled.failure if self.compiled is not None else None
+        if failure is None or self._compile_failure_told:
+            return None
+        self._compile_failure_told = True
+        return (f"torch.compile failed ({failure}); training goes on without it, "
+                "exactly as an uncompiled run.")
 
     def sample_grid(self) -> np.ndarray:
         """The fixed-seed grid (seeds 0-63, 8 x 8) as a fresh uint8 array."""
@@ -228,6 +252,7 @@ def train(config: TrainConfig, out: str | Path | None = None,
     run = RunDir.create(out, config.model)
     run.write_config({"model": config.model, "model_config": session.model_config.to_dict(),
                       "train": config.to_dict(), "device": str(session.device),
+                      "precision": session.precision,
                       "data": {"spec": config.data, "count": len(session.data),
                                "channels": session.data.channels, "size": session.data.size}})
     yield from _Loop(session, run, control).run()
@@ -236,7 +261,8 @@ def train(config: TrainConfig, out: str | Path | None = None,
 # Settings a resumed run may change; anything else would silently break it.
 RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "lr_schedule", "device", "sample_every",
                      "report_seconds", "autosave_seconds", "keep_last", "keep_best",
-                     "data_cache", "eval_every_minutes", "eval_every_steps", "eval_samples")
+                     "data_cache", "eval_every_minutes", "eval_every_steps", "eval_samples",
+                     "precision", "compile")
 
 
 def resume(run_path: str | Path, control: RunControl | None = None,
@@ -280,7 +306,8 @@ def resume(run_path: str | Path, control: RunControl | None = None,
         session.model.set_learning_rate(config.learning_rate)
     history = saved.get("history", []) + [{"resumed_at_step": values["step"], "changes": changes}]
     run.write_config({**saved, "train": config.to_dict(), "history": history,
-                      "model_config": session.model_config.to_dict()})
+                      "model_config": session.model_config.to_dict(),
+                      "precision": session.precision})
     # Runs saved before evaluation existed resume their schedule from here.
     last_eval = values.get("last_eval_elapsed", values["elapsed"])
     yield from _Loop(session, run, control, start_step=values["step"],
@@ -318,6 +345,7 @@ class _Loop:
         self._paused_seconds = 0.0
         self._loss_sums: dict[str, torch.Tensor] = {}
         self._loss_count = 0
+        self._skipped_count: torch.Tensor | None = None   # fp16 steps the scaler skipped
         self._window_start = (0, 0.0)   # (step, elapsed) at the last report
         self._steps_per_second: float | None = None
         self._last_sample = (-1, -math.inf)  # (step, elapsed) of the last grid
@@ -355,6 +383,7 @@ class _Loop:
                          parameters=s.model.parameter_count(), data_count=len(s.data),
                          start_step=self.step,
                          memory_estimate_bytes=s.memory_estimate.total_bytes)
+        yield from self._compile_notice()
         yield self._samples()
         if self.step == 0:
             yield self._save()  # the gallery can sample the run from its first second
@@ -374,6 +403,7 @@ class _Loop:
             self._watch_finite(losses)
             self._accumulate(losses)
             self.step += 1
+            yield from self._compile_notice()
             if self._reason_to_end() not in (None, "stopped"):
                 continue  # the budget is spent: end now, without a report mid-way
             if self.elapsed - self._window_start[1] >= s.config.report_seconds:
@@ -398,6 +428,11 @@ class _Loop:
                        elapsed_seconds=self.elapsed)
 
     # -- faults -----------------------------------------------------------------
+    def _compile_notice(self) -> Iterator[TrainingEvent]:
+        message = self.session.compile_failure()
+        if message:
+            yield Notice(self.step, "compile-failed", message)
+
     def _watch_finite(self, losses: dict[str, torch.Tensor]) -> None:
         """Find the first step whose loss is NaN or infinite.
 
@@ -408,6 +443,8 @@ class _Loop:
         if not losses:
             return
         finite = torch.stack([v.detach().float().reshape(()) for v in losses.values()]).isfinite().all()
+        # A step the fp16 loss scaler skipped changed no weight: not a divergence.
+        finite = self.session.model.precision.tolerate_skipped(finite)
         step = self.step + 1
         if self.session.device.type == "cpu":
             if not bool(finite):
@@ -433,7 +470,9 @@ class _Loop:
         raise TrainingError(
             f"the loss became NaN or infinite at step {step}. The run was rolled back to its "
             f"last good checkpoint (step {saved_step}); try a lower learning rate than "
-            f"{self.session.model_config.learning_rate:g} and resume it.")
+            f"{self.session.model_config.learning_rate:g} and resume it"
+            + (" (or resume it in bf16 or fp32: --precision)." if self.session.precision == "fp16"
+               else "."))
 
     def _halve_batch(self) -> Notice:
         """Out of device memory: continue with half the batch, and say so."""
@@ -441,6 +480,7 @@ class _Loop:
         old = s.batcher.batch_size
         for optimizer in s.model.optimizers().values():
             optimizer.zero_grad(set_to_none=True)
+        s.model.precision.abandon_step()
         if s.device.type == "cuda":
             torch.cuda.empty_cache()
         if old // 2 < 2:
@@ -499,6 +539,12 @@ class _Loop:
 
     def _accumulate(self, losses: dict[str, torch.Tensor]) -> None:
         # Summing tensors avoids a device sync every step; values are read at report time.
+        # A step the fp16 loss scaler skipped (its losses may be inf) is left out.
+        counted = self.session.model.precision.counted()
+        if counted is not None:
+            losses = {k: torch.where(counted > 0, v.detach().float(), 0.0) for k, v in losses.items()}
+            skipped = 1 - counted
+            self._skipped_count = skipped if self._skipped_count is None else self._skipped_count + skipped
         for name, value in losses.items():
             total = self._loss_sums.get(name)
             self._loss_sums[name] = value.detach().float() if total is None else total + value.detach()
@@ -506,7 +552,8 @@ class _Loop:
 
     def _progress(self) -> Progress:
         self._check_finite()
-        means = {k: float(v) / self._loss_count for k, v in self._loss_sums.items()}
+        counted = self._loss_count - (int(self._skipped_count) if self._skipped_count is not None else 0)
+        means = {k: float(v) / counted for k, v in self._loss_sums.items()} if counted else {}
         if not all(math.isfinite(v) for v in means.values()):
             self._diverged(self.step)  # a family that reports no per-step losses
         elapsed = self.elapsed
@@ -519,7 +566,7 @@ class _Loop:
         fraction, eta = self._fraction_and_eta(elapsed)
         self.run_dir.append_metrics({"step": self.step, "elapsed": round(elapsed, 3),
                                      "images_per_second": round(images_per_second, 2), **means})
-        self._loss_sums, self._loss_count = {}, 0
+        self._loss_sums, self._loss_count, self._skipped_count = {}, 0, None
         self._window_start = (self.step, elapsed)
         self._last_losses = means
         return Progress(step=self.step, total_steps=self.total_steps, fraction=fraction, losses=means,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
 
@@ -18,6 +18,7 @@ from engine.metrics.best import recorded_evaluations
 from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES, evaluation_summary
 from engine.metrics.evaluate import EvalProgress
 from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults, plotted_losses
+from engine.precision import PRECISION_LABELS
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
 
@@ -68,6 +69,13 @@ class TrainPage(QWidget):
         devices = available_devices()
         self.device_combo = _combo("deviceCombo", {"auto": f"Automatic ({devices[0]})",
                                                    **{d: d.upper() for d in devices}})
+        self.precision_combo = _combo("precisionCombo", PRECISION_LABELS)
+        self.precision_combo.setToolTip("Mixed precision trains faster on a GPU; weights and "
+                                        "samples stay full precision")
+        self.compile_check = QCheckBox("Compile the networks (torch.compile)",
+                                       objectName="compileCheck")
+        self.compile_check.setToolTip("Slower start while compiling; faster steps on some "
+                                      "machines. Falls back to normal training if it fails.")
 
         form = QFormLayout()
         form.addRow("Data", self.data_combo)
@@ -80,6 +88,8 @@ class TrainPage(QWidget):
         form.addRow("Time", self.minutes_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
+        form.addRow("Precision", self.precision_combo)
+        form.addRow("", self.compile_check)
         form.addRow("Autosave every", self.autosave_spin)
         form.addRow("Keep checkpoints", self.keep_last_spin)
         form.addRow("Evaluate every", self.eval_every_spin)
@@ -219,6 +229,8 @@ class TrainPage(QWidget):
                            batch_size=self.batch_spin.value(), learning_rate=self.lr_spin.value(),
                            steps=steps, minutes=minutes, seed=self.seed_spin.value(),
                            device=self.device_combo.currentData(),
+                           precision=self.precision_combo.currentData(),
+                           compile=self.compile_check.isChecked(),
                            autosave_seconds=self.autosave_spin.value() * 60,
                            keep_last=self.keep_last_spin.value(),
                            eval_every_minutes=self.eval_every_spin.value() or None,
@@ -326,7 +338,8 @@ class TrainPage(QWidget):
         for w in (self.data_combo, self.model_combo, self.batch_spin, self.lr_spin, self.steps_spin,
                   self.minutes_spin, self.seed_spin, self.device_combo, self.train_button,
                   self.autosave_spin, self.keep_last_spin, self.eval_every_spin,
-                  self.eval_samples_spin, self.keep_best_combo):
+                  self.eval_samples_spin, self.keep_best_combo, self.precision_combo,
+                  self.compile_check):
             w.setEnabled(not busy)
         is_conv = self.model_combo.currentData() in CONVOLUTIONAL_MODELS
         self.width_spin.setEnabled(not busy and is_conv)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from engine.errors import ConfigError
+from engine.precision import MixedPrecision
 
 
 @dataclasses.dataclass
@@ -35,6 +36,9 @@ class ModelConfig:
             raise ConfigError(f"unknown {cls.__name__} settings: {', '.join(sorted(unknown))}")
         return cls(**values)
 
+# The fp16 loss scaler's state, beside the optimisers' settings in trainer.json.
+SCALER_KEY = "amp.scaler"
+
 
 class GenerativeModel(ABC):
     """One model family: its networks, optimisers, a training step and a sampler.
@@ -58,6 +62,9 @@ class GenerativeModel(ABC):
         # is checked before loading) cannot have a meta generator; a CPU one stands in.
         self.noise = torch.Generator(device=device if device.type != "meta" else "cpu")
         self.noise.manual_seed(seed)
+        # Autocast and loss scaling for train_step (engine.precision); the
+        # trainer sets the run's choice, anything else trains in float32.
+        self.precision = MixedPrecision("fp32", device)
 
     @abstractmethod
     def networks(self) -> dict[str, nn.Module]:
@@ -195,6 +202,8 @@ class GenerativeModel(ABC):
                     else:
                         plain[key] = value
                 settings[name]["state"][str(index)] = plain
+        if self.precision.scaler is not None:
+            settings[SCALER_KEY] = self.precision.state_dict()
         return tensors, settings
 
     def load_training_state(self, tensors: dict[str, torch.Tensor], settings: dict[str, Any]) -> None:
@@ -209,6 +218,7 @@ class GenerativeModel(ABC):
                     state.setdefault(int(index), {})[field] = value
             optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
             _match_parameter_layouts(optimizer)
+        self.precision.load_state_dict(settings.get(SCALER_KEY))
 
     def set_learning_rate(self, learning_rate: float) -> None:
         for optimizer in self.optimizers().values():

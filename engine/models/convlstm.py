@@ -157,13 +157,16 @@ class ConvLstmModel(GenerativeModel):
         k = self.split(target.shape[1])
         self._keep_prompts(target[:, :k])
         self.optimizer.zero_grad(set_to_none=True)
-        seen, predicted = self.network.rollout(target[:, :k], target.shape[1] - k)
-        logits = torch.cat([seen, predicted], dim=1)
+        with self.precision.autocast():
+            seen, predicted = self.network.rollout(target[:, :k], target.shape[1] - k)
+        # The cross-entropy in float32, whatever precision the network ran in.
+        predicted = predicted.float()
+        logits = torch.cat([seen.float(), predicted], dim=1)
         per_frame = F.binary_cross_entropy_with_logits(logits, target[:, 1:], reduction="none")
         loss = per_frame.flatten(2).sum(2).mean()
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
-        self.optimizer.step()
+        self.precision.backward(loss)
+        self.precision.step(self.optimizer, clip=(self.network.parameters(), self.config.grad_clip))
+        self.precision.update()
         with torch.no_grad():
             mse = (torch.sigmoid(predicted) - target[:, k:]).pow(2).flatten(2).sum(2).mean()
         return {"bce_per_frame": loss.detach(), "mse_per_frame": mse}

@@ -59,16 +59,18 @@ def filterbank(params: torch.Tensor, size: int, n: int) -> tuple[torch.Tensor, t
     Follows the paper: centre (gx, gy) scaled to the image, stride delta scaled
     so the grid spans the image at exp(0) = 1, variance and intensity as logs.
     """
-    gx_, gy_, log_var, log_delta, log_gamma = params.unbind(dim=1)
+    # In float32 under autocast too: the filters are exps of squared distances
+    # normalised by their sums, which underflow to 0 / 0 in float16.
+    gx_, gy_, log_var, log_delta, log_gamma = params.float().unbind(dim=1)
     gx = (size + 1) / 2 * (gx_ + 1)
     gy = (size + 1) / 2 * (gy_ + 1)
     delta = (size - 1) / max(n - 1, 1) * torch.exp(log_delta)
     var = torch.exp(log_var)
     # Filter i (1-based in the paper) sits at g + (i - n/2 - 0.5) * delta.
-    grid = torch.arange(n, device=params.device, dtype=params.dtype) - n / 2 + 0.5
+    grid = torch.arange(n, device=params.device, dtype=gx.dtype) - n / 2 + 0.5
     mu_x = gx[:, None] + grid[None] * delta[:, None]            # (B, n)
     mu_y = gy[:, None] + grid[None] * delta[:, None]
-    pixels = torch.arange(1, size + 1, device=params.device, dtype=params.dtype)  # 1-based, as g is
+    pixels = torch.arange(1, size + 1, device=params.device, dtype=gx.dtype)  # 1-based, as g is
     fx = torch.exp(-(pixels[None, None] - mu_x[:, :, None]) ** 2 / (2 * var[:, None, None]))
     fy = torch.exp(-(pixels[None, None] - mu_y[:, :, None]) ** 2 / (2 * var[:, None, None]))
     fx = fx / fx.sum(-1, keepdim=True).clamp_min(1e-8)
@@ -113,7 +115,8 @@ class DrawNetwork(nn.Module):
         for eps in noise.unbind(0):
             error = x - torch.sigmoid(canvas)
             enc = self.encoder(torch.cat([self.read(x, error, dec[0]), dec[0]], dim=1), enc)
-            mu, log_sigma = self.posterior(enc[0]).chunk(2, dim=1)
+            # The posterior and its KL in float32 under autocast too.
+            mu, log_sigma = self.posterior(enc[0]).float().chunk(2, dim=1)
             z = mu + torch.exp(log_sigma) * eps
             kl = kl + 0.5 * (mu ** 2 + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum(1)
             dec = self.decoder(z, dec)
@@ -171,9 +174,10 @@ class DrawModel(GenerativeModel):
         if noise is None:
             noise = torch.randn(self.config.steps, binary.shape[0], self.config.latent_dim,
                                 device=binary.device, generator=self.noise)
-        logits, kl = self.network(binary, noise)
+        with self.precision.autocast():
+            logits, kl = self.network(binary, noise)
         reconstruction = F.binary_cross_entropy_with_logits(
-            logits, binary, reduction="none").flatten(1).sum(1)
+            logits.float(), binary, reduction="none").flatten(1).sum(1)
         return reconstruction, kl
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
@@ -181,10 +185,10 @@ class DrawModel(GenerativeModel):
         binary = self.binarize(real)
         self.optimizer.zero_grad(set_to_none=True)
         reconstruction, kl = self.bound(binary)
-        loss = (reconstruction + kl).mean()
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
-        self.optimizer.step()
+        loss = (reconstruction + kl.float()).mean()
+        self.precision.backward(loss)
+        self.precision.step(self.optimizer, clip=(self.network.parameters(), self.config.grad_clip))
+        self.precision.update()
         return {"nll_bound_nats": loss.detach(), "reconstruction": reconstruction.detach().mean(),
                 "kl": kl.detach().mean()}
 

@@ -135,19 +135,23 @@ class GanModel(GenerativeModel):
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
                    ) -> dict[str, torch.Tensor]:
         c = self.config
+        amp = self.precision
         n = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)
         y = labels if self.uses_labels else None
         onehot = self._onehot(y)
         z = torch.randn(n, c.latent_dim, device=self.device, generator=self.noise)
-        fake = self.generator(z, onehot)
+        with amp.autocast():
+            fake = self.generator(z, onehot)
 
         # Discriminator. Real and fake go through separately so BatchNorm sees
-        # each batch on its own, as in the DCGAN paper.
+        # each batch on its own, as in the DCGAN paper. Logits are cast to
+        # float32 so the losses are computed at full precision.
         self.opt_d.zero_grad(set_to_none=True)
         real_seen, fake_seen = self._augment(real), self._augment(fake.detach())
-        real_logits = self.discriminator(real_seen, y)
-        fake_logits = self.discriminator(fake_seen, y)
+        with amp.autocast():
+            real_logits = self.discriminator(real_seen, y).float()
+            fake_logits = self.discriminator(fake_seen, y).float()
         if c.loss == "nonsaturating":    # real -> 1, fake -> 0
             loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         elif c.loss == "hinge":
@@ -155,8 +159,8 @@ class GanModel(GenerativeModel):
         else:
             loss_d = fake_logits.mean() - real_logits.mean() + \
                 c.gp_weight * self._gradient_penalty(real_seen, fake_seen, y)
-        loss_d.backward()
-        self.opt_d.step()
+        amp.backward(loss_d)
+        amp.step(self.opt_d)
 
         # Generator (non-saturating: maximise log D(G(z)); hinge and WGAN: the
         # critic's score). The discriminator's own weight gradients are not
@@ -164,12 +168,14 @@ class GanModel(GenerativeModel):
         self.discriminator.requires_grad_(False)
         try:
             self.opt_g.zero_grad(set_to_none=True)
-            logits = self.discriminator(self._augment(fake), y)
+            with amp.autocast():
+                logits = self.discriminator(self._augment(fake), y).float()
             loss_g = F.softplus(-logits).mean() if c.loss == "nonsaturating" else -logits.mean()
-            loss_g.backward()
-            self.opt_g.step()
+            amp.backward(loss_g)
+            amp.step(self.opt_g)
         finally:
             self.discriminator.requires_grad_(True)
+        amp.update()
         if self.generator_ema is not None:
             self._update_ema()
         with torch.no_grad():
@@ -192,10 +198,11 @@ class GanModel(GenerativeModel):
         """(|grad D(x_hat)| - 1)^2 on random points between real and fake
         images (Gulrajani et al., 2017)."""
         mix = torch.rand(real.shape[0], 1, 1, 1, device=self.device, generator=self.noise)
-        between = (mix * real + (1 - mix) * fake).requires_grad_(True)
-        score = self.discriminator(between, labels).sum()
-        (grad,) = torch.autograd.grad(score, between, create_graph=True)
-        return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        between = (mix * real + (1 - mix) * fake.float()).requires_grad_(True)
+        with self.precision.autocast():
+            score = self.discriminator(between, labels).float().sum()
+        grad = self.precision.input_gradient(score, between)
+        return (grad.float().flatten(1).norm(dim=1) - 1).pow(2).mean()
 
     @torch.no_grad()
     def _update_ema(self) -> None:

@@ -165,17 +165,20 @@ class RowLstmModel(GenerativeModel):
 
     def nll(self, binary: torch.Tensor) -> torch.Tensor:
         """Exact negative log-likelihood in nats of each binary image (N, 1, H, W)."""
-        logits = self.network(binary)
-        return F.binary_cross_entropy_with_logits(logits, binary, reduction="none").sum((1, 2, 3))
+        with self.precision.autocast():
+            logits = self.network(binary)
+        # The cross-entropy in float32, whatever precision the network ran in.
+        return F.binary_cross_entropy_with_logits(logits.float(), binary,
+                                                  reduction="none").sum((1, 2, 3))
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
                    ) -> dict[str, torch.Tensor]:
         binary = self.binarize(real)
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.nll(binary).mean()
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip)
-        self.optimizer.step()
+        self.precision.backward(loss)
+        self.precision.step(self.optimizer, clip=(self.network.parameters(), self.config.grad_clip))
+        self.precision.update()
         pixels = binary[0].numel()
         return {"nll_nats": loss.detach(), "bits_per_dim": loss.detach() / (pixels * 0.6931471805599453)}
 
