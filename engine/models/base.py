@@ -65,14 +65,33 @@ class GenerativeModel(ABC):
         # Autocast and loss scaling for train_step (engine.precision); the
         # trainer sets the run's choice, anything else trains in float32.
         self.precision = MixedPrecision("fp32", device)
+        # Optimisers are built on first need (see optimizers()), never for a model
+        # that only samples, animates or is evaluated.
+        self._optimizers: dict[str, torch.optim.Optimizer] | None = None
 
     @abstractmethod
     def networks(self) -> dict[str, nn.Module]:
         """Named networks; each is saved as `<name>.safetensors` in a run."""
 
-    @abstractmethod
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Build the named optimisers over the networks' parameters (families
+        override this). Called once, by optimizers(), and put anything else only
+        training needs here too. Why not in __init__: a model built to sample,
+        animate or evaluate never trains, and the first optimiser a process
+        builds imports torch._dynamo (seconds of start-up)."""
+        raise NotImplementedError(f"the {self.family} family defines no optimisers")
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Named optimisers; their state is saved for exact resume."""
+        """Named optimisers; their state is saved for exact resume. Built on the
+        first call (a training step, saving or loading resume state)."""
+        if self._optimizers is None:
+            self._optimizers = self.make_optimizers()
+        return self._optimizers
+
+    @property
+    def built_for_training(self) -> bool:
+        """Whether the optimisers exist yet (false for a model that only samples)."""
+        return self._optimizers is not None
 
     @property
     def uses_labels(self) -> bool:

@@ -136,13 +136,16 @@ class ConvLstmModel(GenerativeModel):
     def __init__(self, config: ConvLstmConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
         self.network = ConvLstmNetwork(config).to(device)
-        self.optimizer = adam(self.network, config.learning_rate, device)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"convlstm": self.network}
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"convlstm": self.optimizer}
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"convlstm": adam(self.network, self.config.learning_rate, self.device)}
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.optimizers()["convlstm"]
 
     def split(self, frames: int) -> int:
         """How many frames of a sequence of `frames` are context (at least one is predicted)."""

@@ -145,13 +145,16 @@ class DrawModel(GenerativeModel):
     def __init__(self, config: DrawConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
         self.network = DrawNetwork(config).to(device)
-        self.optimizer = adam(self.network, config.learning_rate, device)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"draw": self.network}
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"draw": self.optimizer}
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"draw": adam(self.network, self.config.learning_rate, self.device)}
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.optimizers()["draw"]
 
     def binarize(self, real: torch.Tensor) -> torch.Tensor:
         """Dynamic binarization from the model's own noise (exact resume)."""

@@ -111,8 +111,6 @@ class GanModel(GenerativeModel):
                               else torch.contiguous_format)
         self.generator.to(device, memory_format=self.memory_format)
         self.discriminator.to(device, memory_format=self.memory_format)
-        self.opt_g = adam(self.generator, c, device)
-        self.opt_d = adam(self.discriminator, c, device)
         # The averaged generator is saved as its own network, so a resumed run
         # and the gallery both get it.
         self.generator_ema: nn.Module | None = None
@@ -129,8 +127,17 @@ class GanModel(GenerativeModel):
     def uses_labels(self) -> bool:
         return self.config.conditional
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"generator": self.opt_g, "discriminator": self.opt_d}
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": adam(self.generator, self.config, self.device),
+                "discriminator": adam(self.discriminator, self.config, self.device)}
+
+    @property
+    def opt_g(self) -> torch.optim.Optimizer:
+        return self.optimizers()["generator"]
+
+    @property
+    def opt_d(self) -> torch.optim.Optimizer:
+        return self.optimizers()["discriminator"]
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
                    ) -> dict[str, torch.Tensor]:

@@ -143,13 +143,16 @@ class RowLstmModel(GenerativeModel):
     def __init__(self, config: RowLstmConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
         self.network = RowLstmNetwork(config.width, config.layers).to(device)
-        self.optimizer = adam(self.network, config.learning_rate, device)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"pixel_rnn": self.network}
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"pixel_rnn": self.optimizer}
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"pixel_rnn": adam(self.network, self.config.learning_rate, self.device)}
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.optimizers()["pixel_rnn"]
 
     def binarize(self, real: torch.Tensor) -> torch.Tensor:
         """Dynamic binarization: each pixel is 1 with its intensity as probability,

@@ -123,15 +123,18 @@ class VaeModel(GenerativeModel):
             self.memory_format = torch.channels_last
         self.encoder.to(device, memory_format=self.memory_format)
         self.decoder.to(device, memory_format=self.memory_format)
-        self.optimizer = adam(_Pair(self.encoder, self.decoder), c, device)
         self.steps_done = 0   # drives the KL warm-up; saved for exact resume
 
     # -- protocol ------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, "decoder": self.decoder}
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"vae": self.optimizer}
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"vae": adam(_Pair(self.encoder, self.decoder), self.config, self.device)}
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.optimizers()["vae"]
 
     @property
     def uses_labels(self) -> bool:
