@@ -55,14 +55,18 @@ def test_windows_and_macos_icons_hold_the_sizes_they_need():
         assert {(16, 16, 2), (128, 128, 1), (512, 512, 2)} <= set(icns.info["sizes"])
 
 
-def test_linux_package_has_app_scripts_icons_and_an_archive_that_keeps_modes(monkeypatch, tmp_path):
+@pytest.mark.parametrize("archive_format", ["xz", "gz"])
+def test_linux_package_has_app_scripts_icons_and_an_archive_that_keeps_modes(
+        monkeypatch, tmp_path, archive_format):
     build = load_build_module()
     monkeypatch.setattr(build, "DIST", tmp_path)
     app = tmp_path / "LatentAtelier"
     (app / "_internal").mkdir(parents=True)
     (app / "LatentAtelier").write_text("#!/bin/sh\n")
     (app / "LatentAtelier").chmod(0o755)
-    staging, archive = build.linux_package(app, make_archive=True)
+    staging, archive = build.linux_package(app, make_archive=True, archive_format=archive_format)
+    assert archive.name.endswith(f".tar.{archive_format}") and archive.is_file()
+    assert not archive.with_suffix("").exists()   # no plain .tar left behind
     assert {p.name for p in staging.iterdir()} == {
         "LatentAtelier", "install.sh", "uninstall.sh", "latent-atelier.desktop",
         "latent-atelier-mime.xml", "icons", "README.txt"}
@@ -73,3 +77,15 @@ def test_linux_package_has_app_scripts_icons_and_an_archive_that_keeps_modes(mon
     assert members[f"{top}/LatentAtelier/LatentAtelier"].mode & 0o111
     assert members[f"{top}/install.sh"].mode & 0o111
     assert f"{top}/icons/latent-atelier-256.png" in members
+
+
+def test_xz_archive_without_the_xz_program_is_written_by_python(monkeypatch, tmp_path):
+    build = load_build_module()
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "run").write_text("#!/bin/sh\n")
+    (tmp_path / "app" / "run").chmod(0o755)
+    archive = tmp_path / "app.tar.xz"
+    build.write_archive(tmp_path / "app", archive, "app", "xz")
+    with tarfile.open(archive, "r:xz") as tar:
+        assert tar.getmember("app/run").mode & 0o111
