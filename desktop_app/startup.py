@@ -111,7 +111,10 @@ def start_with_engine(on_ready: Callable[[], QMainWindow],
     startup.show()
     if probing:
         QTimer.singleShot(0, lambda: _probe("startup window responsive"))
-    loader.start()
+    # The import starts once the event loop has run (and drawn the window): a
+    # thread importing torch holds the GIL for long stretches, which otherwise
+    # delayed the first window by a few hundred milliseconds.
+    QTimer.singleShot(0, startup, loader.start)
     startup.loader = loader  # type: ignore[attr-defined] - kept alive with the window
     return startup
 
