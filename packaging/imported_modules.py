@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import pkgutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -64,6 +65,26 @@ def exercise_exports(out: Path) -> None:
     for fmt, (_, ending) in FORMATS.items():
         export_animation(frames, out / f"walk-{fmt}{ending}", fmt, ExportOptions(fps=8, scale=2),
                          {"kind": "probe"})
+
+
+def probe_imported_modules() -> set[str]:
+    """Run this script in a fresh Python (the build's) and return its module list."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve())], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"packaging/imported_modules.py failed:\n{done.stderr[-2000:]}")
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def unused_torch_source(dest: str, imported: set[str]) -> bool:
+    """Whether `dest` (a path in the bundle) is the .py source of a torch module not imported."""
+    dest = dest.replace("\\", "/")
+    if not (dest.startswith("torch/") and dest.endswith(".py")):
+        return False
+    module = dest[:-3].replace("/", ".")
+    module = module[:-len(".__init__")] if module.endswith(".__init__") else module
+    return module not in imported
 
 
 def main() -> int:
