@@ -4,8 +4,8 @@ Runs PyInstaller on packaging/latent_atelier.spec into dist/LatentAtelier (on
 macOS also dist/Latent Atelier.app), then on Linux assembles
 dist/LatentAtelier-<version>-linux-<arch>/ with the install and uninstall
 scripts, the desktop entry and the icons, and packs it as a .tar.xz (xz packs
-the native libraries about a quarter smaller than gzip; every Linux has it;
-`--archive gz` for a .tar.gz). It prints
+the native libraries about a third smaller than gzip on a sample of the bundle,
+at far more CPU time; every Linux has it; `--archive gz` for a .tar.gz). It prints
 (and writes to dist/build-report.json) the build time, the folder size and the
 archive size. Build outputs stay out of git (build/, dist/).
 
