@@ -21,8 +21,8 @@ def test_choosing_data_updates_the_preset_line_and_the_fields(window):
     assert page.batch_spin.value() == 64 and page.config().model_settings == {}
     page.device_combo.setCurrentIndex(page.device_combo.findData("cpu"))
     page.set_data("folder:/pictures", "folder: pictures", COLOUR)
-    assert label.text().startswith("Preset: small-data-gan")
-    assert page.model_combo.currentData() == "small-data-gan"
+    assert label.text().startswith("Preset: dcgan for a small set")
+    assert page.model_combo.currentData() == "dcgan"
     assert page.image_size_combo.currentData() == 32
     assert page.batch_spin.value() == 32 and page.minutes_spin.value() > 0
     config = page.config()
@@ -40,7 +40,7 @@ def test_a_value_the_user_changes_wins_and_the_preset_can_be_turned_off(window):
     page.set_data("mnist", "MNIST digits (bundled)")
     assert page.batch_spin.value() == 48 and page.model_combo.currentData() == "dcgan"
     page.set_data("folder:/pictures", "folder: pictures")   # its facts are remembered
-    assert page.model_combo.currentData() == "small-data-gan"
+    assert page.presets.label.text().startswith("Preset: dcgan for a small set")
     check = window.findChild(QCheckBox, "presetCheck")
     check.setChecked(False)
     assert page.config().model_settings == {} and "off" in page.presets.label.text()
