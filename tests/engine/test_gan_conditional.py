@@ -5,7 +5,6 @@ The data: the class decides which half of the picture is bright (0: top,
 """
 from __future__ import annotations
 
-import pytest
 import torch
 
 from engine.models import build_model, model_config
@@ -49,9 +48,3 @@ def test_cgan_samples_follow_the_asked_class_fast():
     asked, drawn = drawn_classes(model, side=8)
     assert (asked == drawn).float().mean() > 0.9
 
-
-@pytest.mark.slow
-def test_convolutional_cgan_samples_follow_the_asked_class():
-    model = train_briefly("cgan", side=28, steps=400, width=16, ema_decay=0.0)
-    asked, drawn = drawn_classes(model, side=28)
-    assert (asked == drawn).float().mean() > 0.9
