@@ -12,6 +12,7 @@ from desktop_app.evaluate_dialog import EvaluateDialog
 from desktop_app.help_menu import HelpMenu
 from desktop_app.pages.animate_page import AnimatePage
 from desktop_app.pages.data_page import DataPage
+from engine.presets import DataFacts
 from desktop_app.pages.gallery_page import GalleryPage
 from desktop_app.pages.runs_page import RunsPage
 from desktop_app.recovery import offer_recovery
@@ -83,7 +84,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text)
 
     def _use_data(self, spec: str, label: str) -> None:
-        self.train_page.set_data(spec, label)
+        summary = self.data_page.summary
+        facts = DataFacts.of_summary(summary) if summary is not None else None
+        self.train_page.set_data(spec, label, facts)
         self.tabs.setCurrentWidget(self.train_page)
 
     def _on_training_event(self, event: object) -> None:

@@ -167,11 +167,12 @@ class EngineWorker(QObject):
 
     # -- short jobs ------------------------------------------------------------
     def generate(self, run_dir: str | Path, seeds: list[int], labels: list[int] | None = None,
-                 temperature: float = 1.0) -> None:
+                 temperature: float = 1.0, truncation: float | None = None) -> None:
         from engine.sampling import sample_run
 
         self._start("sampling", lambda _: (seeds, sample_run(run_dir, seeds, labels=labels,
-                                                             temperature=temperature)),
+                                                             temperature=temperature,
+                                                             truncation=truncation)),
                     lambda result: self.samplesReady.emit(*result), "Could not generate images")
 
     def export_timelapse(self, run_dir: str | Path, path: str | Path, fps: float, scale: int,

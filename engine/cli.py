@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a saved run exactly where it stopped")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
     p.add_argument("--out", default=None, help="run directory to create (default: under the user's runs)")
+    p.add_argument("--no-preset", dest="preset", action="store_false",
+                   help="use the plain defaults instead of settings chosen for the data and "
+                        "device (see engine/presets.py)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
 
     p = sub.add_parser("sample", help="generate images from a run or a model bundle")
@@ -125,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="conditional models: the class of every image (default: seed mod classes)")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="latent scale, below 1 for more typical images (default: 1)")
+    p.add_argument("--truncation", type=float, default=None,
+                   help="GANs: redraw latent components beyond this (e.g. 0.7; default: off)")
     p.add_argument("--out", required=True, help="grid.png, or FOLDER/ for one PNG per seed")
     p.add_argument("--reconstruct", nargs="+", metavar="IMAGE", default=None,
                    help="VAEs: reconstruct these pictures instead of sampling; --out shows each "
@@ -236,7 +241,7 @@ def _print(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
     print(json.dumps(result) if args.json else text, flush=True)
 
 
-def _train_config(args: argparse.Namespace, **extra: Any):
+def _train_config(args: argparse.Namespace, preset: bool = False, **extra: Any):
     from engine.training import TrainConfig
     given = {"model": args.model, "data": args.data, "image_size": args.image_size,
              "width": args.width, "batch_size": args.batch_size, "learning_rate": args.lr,
@@ -244,6 +249,9 @@ def _train_config(args: argparse.Namespace, **extra: Any):
              "translate": args.translate, "color_jitter": args.color_jitter,
              "data_cache": args.data_cache, "precision": args.precision, "compile": args.compile,
              "model_settings": parse_model_settings(args.model_settings), **extra}
+    if preset:
+        from engine.cli_preset import apply_preset
+        return TrainConfig(**apply_preset(given, json_output=args.json))
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -280,7 +288,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         if args.from_best is not None:
             raise SystemExit(_usage("train: --from-best needs --resume RUN"))
-        config = _train_config(args, steps=args.steps, minutes=args.minutes,
+        config = _train_config(args, preset=args.preset, steps=args.steps, minutes=args.minutes,
                                sample_every=args.sample_every,
                                autosave_seconds=args.autosave_seconds,
                                keep_last=args.keep_last, keep_best=args.keep_best,
@@ -338,8 +346,10 @@ def _sample(args: argparse.Namespace) -> int:
     seeds = seeds_from(args.seed, args.n)
     labels = None if args.label is None else [args.label] * len(seeds)
     images = sample_run(args.run, seeds, device=args.device, labels=labels,
-                        temperature=args.temperature)
+                        temperature=args.temperature, truncation=args.truncation)
     provenance = {"run": Path(args.run).name, "temperature": args.temperature}
+    if args.truncation is not None:
+        provenance["truncation"] = args.truncation
     if labels is not None:
         provenance["class"] = args.label
     out = Path(args.out)

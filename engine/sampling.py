@@ -24,19 +24,33 @@ def seeds_from(first_seed: int, count: int) -> list[int]:
 
 def sample_run(run_dir: str | Path, seeds: list[int], device: str = "auto",
                batch_size: int = 256, labels: list[int] | None = None,
-               temperature: float = 1.0) -> np.ndarray:
+               temperature: float = 1.0, truncation: float | None = None) -> np.ndarray:
     """uint8 images (N, H, W, C) for `seeds` from the run's saved generator.
 
     Tile i depends only on seeds[i] (and, for a conditional model, its class:
-    labels[i], or seed mod classes when no labels are given) and the temperature,
-    so the same seed always gives the same image.
+    labels[i], or seed mod classes when no labels are given), the temperature and
+    the truncation (GANs; None: off), so the same seed always gives the same image.
     """
     _, model = load_model_from(run_dir, resolve_device(device))
+    # Only passed when given: every family takes a temperature, GANs a truncation.
+    options = {} if truncation is None else {"truncation": truncation}
     chunks = [to_uint8(model.sample(seeds[i:i + batch_size],
                                     None if labels is None else labels[i:i + batch_size],
-                                    temperature))
+                                    temperature, **options))
               for i in range(0, len(seeds), batch_size)]
     return np.concatenate(chunks)
+
+
+def run_supports_truncation(run_dir: str | Path) -> bool:
+    """Whether a run's (or bundle's) model samples with truncation (the GANs),
+    read from its config without loading weights."""
+    from engine.models import MODEL_PRESETS
+    if str(run_dir).endswith(BUNDLE_SUFFIX):
+        name = inspect_bundle(run_dir).model
+    else:
+        name = RunDir(run_dir).read_config().get("model")
+    family = MODEL_PRESETS.get(name, (None,))[0]
+    return bool(getattr(family, "supports_truncation", False))
 
 
 def run_classes(run_dir: str | Path) -> int:

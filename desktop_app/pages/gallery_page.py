@@ -17,7 +17,7 @@ from desktop_app.widgets.sampling_controls import SamplingControls
 from engine.errors import AtelierError
 from engine.export import save_png
 from engine.runs import is_run_dir
-from engine.sampling import run_classes
+from engine.sampling import run_classes, run_supports_truncation
 
 SEED_ROLE = Qt.ItemDataRole.UserRole
 TILE_PIXELS = 112
@@ -39,6 +39,7 @@ class GalleryPage(QWidget):
         self.classes = 0                           # a conditional run's class count
         self._request: tuple[list[int] | None, float] = (None, 1.0)  # labels, temperature
         self.tile_classes: dict[int, int] = {}      # seed -> class of its tile (conditional)
+        self._truncation: float | None = None      # of the tiles shown (GANs; None: off)
         self._build()
         self._build_zoom()
         self._build_reconstruction()
@@ -140,6 +141,11 @@ class GalleryPage(QWidget):
         self.sampling.set_classes(self.classes)
         self.reconstruction.set_run(self.run_dir, self.classes)
         self._process_name = self._run_process_name()
+        try:
+            truncation = self.run_dir is not None and run_supports_truncation(self.run_dir)
+        except AtelierError:
+            truncation = False
+        self.sampling.set_truncation_mode(truncation)
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
         self.favourites = []
@@ -214,7 +220,8 @@ class GalleryPage(QWidget):
         self._update_enabled()
         seeds = list(range(first, first + count))
         self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
-        self.worker.generate(self.run_dir, seeds, *self._request)
+        self._truncation = self.sampling.truncation
+        self.worker.generate(self.run_dir, seeds, *self._request, truncation=self._truncation)
 
     def next_page(self) -> None:
         self.seed_spin.setValue(self.seed_spin.value() + self.count_spin.value())
@@ -232,8 +239,9 @@ class GalleryPage(QWidget):
             text = self._tile_text(seed)
             item = QListWidgetItem(self.zoom.icon(image), text)
             item.setData(SEED_ROLE, seed)
-            item.setToolTip(f"{text.capitalize()}, temperature {temperature:.2f}: "
-                            "double-click to save as PNG")
+            how = (f"truncation {self._truncation:.2f}" if self._truncation is not None
+                   else f"temperature {temperature:.2f}")
+            item.setToolTip(f"{text.capitalize()}, {how}: double-click to save as PNG")
             self.grid.addItem(item)
         self.status.emit(f"Generated {len(seeds)} images (seeds {seeds[0]}–{seeds[-1]}).")
 
@@ -284,7 +292,8 @@ class GalleryPage(QWidget):
         self._update_enabled()
         seeds = list(self.favourites)
         self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
-        self.worker.generate(self.run_dir, seeds, *self._request)
+        self._truncation = self.sampling.truncation
+        self.worker.generate(self.run_dir, seeds, *self._request, truncation=self._truncation)
 
     def copy_selected(self) -> bool:
         seed = self.selected_seed()
@@ -322,10 +331,12 @@ class GalleryPage(QWidget):
         return written
 
     def _provenance(self, seed: int) -> dict:
-        """What remakes the tile: run, seed, temperature and (conditional) class."""
+        """What remakes the tile: run, seed, temperature or truncation and (conditional) class."""
         _, temperature = self._request
         record = {"run": self.run_dir.name if self.run_dir else None, "seed": seed,
                   "temperature": temperature}
+        if self._truncation is not None:
+            record["truncation"] = self._truncation
         if seed in self.tile_classes:
             record["class"] = self.tile_classes[seed]
         return record

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
 
+from desktop_app.pages.train_presets import TrainPresets
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
@@ -19,6 +20,7 @@ from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES, evalua
 from engine.metrics.evaluate import EvalProgress
 from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults, plotted_losses
 from engine.precision import PRECISION_LABELS
+from engine.presets import DataFacts
 from engine.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
 
@@ -77,8 +79,11 @@ class TrainPage(QWidget):
         self.compile_check.setToolTip("Slower start while compiling; faster steps on some "
                                       "machines. Falls back to normal training if it fails.")
 
+        # Settings chosen for the data and device until the user changes them.
+        self.presets = TrainPresets(self)
         form = QFormLayout()
         form.addRow("Data", self.data_combo)
+        form.addRow(self.presets.check, self.presets.label)
         form.addRow("Model", self.model_combo)
         form.addRow("Image size", self.image_size_combo)
         form.addRow("Width", self.width_spin)
@@ -179,6 +184,9 @@ class TrainPage(QWidget):
         layout.addLayout(right, 1)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self._on_model_changed()
+        self.data_combo.currentIndexChanged.connect(lambda _: self.presets.apply())
+        self.device_combo.currentIndexChanged.connect(lambda _: self.presets.apply())
+        self.presets.apply()
 
     def _build_evaluation_settings(self) -> None:
         self.eval_every_spin = QDoubleSpinBox(objectName="evalEverySpin", decimals=1, minimum=0.0,
@@ -201,21 +209,27 @@ class TrainPage(QWidget):
     def _on_model_changed(self) -> None:
         model = self.model_combo.currentData()
         is_conv = model in CONVOLUTIONAL_MODELS
-        # Each family trains best at its own learning rate (GANs 2e-4; the MLP
-        # VAEs 3e-3, which their cosine schedule decays over the budget).
-        self.lr_spin.setValue(model_defaults(model).learning_rate)
-        self.width_spin.setEnabled(is_conv)
-        if not is_conv:
-            self.image_size_combo.setCurrentIndex(self.image_size_combo.findData(28))
-        self.image_size_combo.setEnabled(is_conv)
+        with self.presets.applying():
+            # Each family trains best at its own learning rate (GANs 2e-4; the MLP
+            # VAEs 3e-3, which their cosine schedule decays over the budget).
+            if not self.presets.is_user_set("learning_rate"):
+                self.lr_spin.setValue(model_defaults(model).learning_rate)
+            self.width_spin.setEnabled(is_conv)
+            if not is_conv:
+                self.image_size_combo.setCurrentIndex(self.image_size_combo.findData(28))
+            self.image_size_combo.setEnabled(is_conv)
+        self.presets.model_changed()
 
-    def set_data(self, spec: str, label: str) -> None:
-        """Train on `spec` (chosen on the Data page); it stays in the list."""
+    def set_data(self, spec: str, label: str, facts: DataFacts | None = None) -> None:
+        """Train on `spec` (chosen on the Data page); it stays in the list. With
+        `facts` (its size, colour, classes) the preset follows the data."""
         index = self.data_combo.findData(spec)
         if index < 0:
             self.data_combo.addItem(label, spec)
             index = self.data_combo.count() - 1
-        self.data_combo.setCurrentIndex(index)
+        with self.presets.applying():
+            self.data_combo.setCurrentIndex(index)
+        self.presets.data_chosen(spec, facts)
 
     # -- actions -----------------------------------------------------------------
     def config(self) -> TrainConfig:
@@ -235,7 +249,8 @@ class TrainPage(QWidget):
                            keep_last=self.keep_last_spin.value(),
                            eval_every_minutes=self.eval_every_spin.value() or None,
                            eval_samples=self.eval_samples_spin.value(),
-                           keep_best=self.keep_best_combo.currentData())
+                           keep_best=self.keep_best_combo.currentData(),
+                           model_settings=self.presets.model_settings())
 
     def start_training(self) -> None:
         config = self.config()
@@ -339,7 +354,7 @@ class TrainPage(QWidget):
                   self.minutes_spin, self.seed_spin, self.device_combo, self.train_button,
                   self.autosave_spin, self.keep_last_spin, self.eval_every_spin,
                   self.eval_samples_spin, self.keep_best_combo, self.precision_combo,
-                  self.compile_check):
+                  self.compile_check, self.presets.check):
             w.setEnabled(not busy)
         is_conv = self.model_combo.currentData() in CONVOLUTIONAL_MODELS
         self.width_spin.setEnabled(not busy and is_conv)

@@ -152,21 +152,33 @@ class GenerativeModel(ABC):
         raise ConfigError(f"the {self.family} family has no process animation; "
                           "use a latent walk or the training time-lapse")
 
+    # Whether sample() takes a truncation threshold (GANs: the truncation trick).
+    supports_truncation: ClassVar[bool] = False
+
+    def truncated_latents_for_seeds(self, seeds: list[int], threshold: float) -> torch.Tensor:
+        """Latents with components beyond `threshold` redrawn, per seed (see
+        engine.models.truncation); families with supports_truncation override it."""
+        raise ConfigError(f"the {self.family} family has no truncation; use the temperature")
+
     @torch.inference_mode()
     def sample(self, seeds: list[int], labels: list[int] | None = None,
-               temperature: float = 1.0) -> torch.Tensor:
+               temperature: float = 1.0, truncation: float | None = None) -> torch.Tensor:
         """Images in [-1, 1] for the given seeds (and classes), on the model's device.
 
         temperature scales the latents: below 1 trades variety for typical images.
+        truncation (GANs; None: off) redraws latent components beyond it.
         """
         if not 0 < temperature <= 4:
             raise ConfigError(f"temperature must be in (0, 4], not {temperature}")
+        if truncation is not None and not self.supports_truncation:
+            raise ConfigError(f"the {self.family} family has no truncation; use the temperature")
         nets = self.networks()
         was_training = {name: net.training for name, net in nets.items()}
         for net in nets.values():
             net.eval()
         try:
-            latents = self.latents_for_seeds(seeds).to(self.device)
+            latents = (self.latents_for_seeds(seeds) if truncation is None else
+                       self.truncated_latents_for_seeds(seeds, truncation)).to(self.device)
             if temperature != 1.0:
                 latents = latents * temperature
             classes = self.labels_for_seeds(seeds, labels)

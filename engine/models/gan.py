@@ -18,6 +18,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig, per_seed
 from engine.models.diffaugment import diff_augment, parse_policy
+from engine.models.truncation import check_truncation, truncated_normal
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
                                         MlpGenerator, dcgan_init_, spectral_norm_)
 
@@ -238,6 +239,13 @@ class GanModel(GenerativeModel):
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
         dim = self.config.latent_dim
         return per_seed(seeds, lambda g: torch.randn(dim, generator=g), (dim,))
+
+    supports_truncation = True
+
+    def truncated_latents_for_seeds(self, seeds: list[int], threshold: float) -> torch.Tensor:
+        check_truncation(threshold)
+        dim = self.config.latent_dim
+        return per_seed(seeds, lambda g: truncated_normal(dim, threshold, g), (dim,))
 
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         generator = self.generator_ema if self.generator_ema is not None else self.generator

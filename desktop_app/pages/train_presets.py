@@ -1,0 +1,127 @@
+"""The Train page's preset: settings chosen for the data and device
+(engine.presets), put into the page's fields until the user changes them.
+
+A field the user edits is theirs from then on: later presets (other data,
+another device or model) leave it alone. Unticking "Use preset" puts the plain
+defaults back into the fields the user has not changed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtWidgets import QCheckBox, QLabel
+
+from engine.device import resolve_device
+from engine.errors import AtelierError
+from engine.models import model_defaults
+from engine.presets import KNOWN_FACTS, DataFacts, Preset, choose_preset
+from engine.training import DEFAULT_STEPS, TrainConfig
+
+if TYPE_CHECKING:
+    from desktop_app.pages.train_page import TrainPage
+
+# Fields a preset sets, and their plain defaults (learning rate: the model's own).
+PLAIN_DEFAULTS = {"width": 32, "batch_size": TrainConfig().batch_size, "steps": DEFAULT_STEPS,
+                  "minutes": 0.0}
+
+
+class TrainPresets:
+    def __init__(self, page: "TrainPage") -> None:
+        self.page = page
+        self.facts: dict[str, DataFacts] = dict(KNOWN_FACTS)
+        self.user_set: set[str] = set()
+        self.preset: Preset | None = None
+        self._applying = False
+        self.check = QCheckBox("Use preset", objectName="presetCheck", checked=True)
+        self.check.setToolTip("Choose model, size, batch, learning rate, budget, augmentation and "
+                              "EMA for the data and device; any field you change stays yours")
+        self.label = QLabel(objectName="presetLabel", wordWrap=True)
+        self.check.toggled.connect(lambda _: self.apply())
+        for name, signal in self._field_signals().items():
+            signal.connect(lambda *_, field=name: self._edited(field))
+
+    def _field_signals(self) -> dict[str, Any]:
+        p = self.page
+        return {"model": p.model_combo.currentIndexChanged,
+                "image_size": p.image_size_combo.currentIndexChanged,
+                "width": p.width_spin.valueChanged, "batch_size": p.batch_spin.valueChanged,
+                "learning_rate": p.lr_spin.valueChanged, "steps": p.steps_spin.valueChanged,
+                "minutes": p.minutes_spin.valueChanged}
+
+    @contextmanager
+    def applying(self) -> Iterator[None]:
+        """Changes made inside are the program's, not the user's."""
+        before, self._applying = self._applying, True
+        try:
+            yield
+        finally:
+            self._applying = before
+
+    def _edited(self, field: str) -> None:
+        if not self._applying:
+            self.user_set.add(field)
+
+    def is_user_set(self, field: str) -> bool:
+        return field in self.user_set
+
+    def model_changed(self) -> None:
+        """The model combo changed (by the user, or by a preset being applied)."""
+        if not self._applying:
+            self.apply()
+
+    def data_chosen(self, spec: str, facts: DataFacts | None) -> None:
+        if facts is not None:
+            self.facts[spec] = facts
+        self.apply()
+
+    def model_settings(self) -> dict[str, Any]:
+        """The preset's model settings (augmentation, EMA) for the run's config."""
+        if self.preset is None or not self.check.isChecked():
+            return {}
+        return dict(self.preset.settings.get("model_settings", {}))
+
+    def apply(self) -> None:
+        """Choose the preset for the current data, device and (if the user chose
+        one) model, and fill the fields the user has not changed."""
+        p = self.page
+        spec = p.data_combo.currentData()
+        facts = self.facts.get(spec)
+        if not self.check.isChecked() or facts is None:
+            self.preset = None
+            self.label.setText("Preset: off (plain defaults)" if not self.check.isChecked()
+                               else "Preset: load this data on the Data page to get one")
+            self.label.setToolTip("")
+            self._fill(Preset("plain defaults"))
+            return
+        try:
+            device = resolve_device(p.device_combo.currentData() or "auto")
+        except AtelierError:
+            device = resolve_device("cpu")
+        model = p.model_combo.currentData() if "model" in self.user_set else None
+        self.preset = choose_preset(facts, device, model=model)
+        self._fill(self.preset)
+        self.label.setText(self.preset.summary())
+        self.label.setToolTip("\n".join(self.preset.applied({f: True for f in self.user_set}))
+                              or "Every setting is yours")
+
+    def _fill(self, preset: Preset) -> None:
+        p = self.page
+        with self.applying():
+            if "model" not in self.user_set and preset.value("model") is not None:
+                index = p.model_combo.findData(preset.value("model"))
+                if index >= 0:
+                    p.model_combo.setCurrentIndex(index)
+            values = {**PLAIN_DEFAULTS,
+                      "learning_rate": model_defaults(p.model_combo.currentData()).learning_rate,
+                      **{k: v for k, v in preset.settings.items() if k != "model_settings"}}
+            if "image_size" not in self.user_set and "image_size" in values:
+                index = p.image_size_combo.findData(values["image_size"])
+                if index >= 0 and p.image_size_combo.isEnabled():
+                    p.image_size_combo.setCurrentIndex(index)
+            widgets = {"width": p.width_spin, "batch_size": p.batch_spin,
+                       "learning_rate": p.lr_spin, "steps": p.steps_spin, "minutes": p.minutes_spin}
+            for field, widget in widgets.items():
+                if field not in self.user_set and field in values:
+                    widget.setValue(values[field] or 0)
