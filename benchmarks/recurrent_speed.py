@@ -1,10 +1,12 @@
 """Training and sampling speed of the recurrent families at their default sizes.
 
-    python benchmarks/recurrent_speed.py [--threads N] [--repeats R]
+    python benchmarks/recurrent_speed.py [--threads N] [--repeats R] [--sampling-only]
 
 Prints one JSON line per measurement: the median of R timings (seconds) of a
 training step on random data, sampling 16 seeds, and for convlstm a 20-frame
-continuation of a 10-frame 64x64 sequence. Untrained weights: a trained
+continuation of a 10-frame 64x64 sequence. Each wall time comes with the
+median process CPU time of the same calls (`*_cpu_s`): on a shared machine
+wall time mostly measures the wait for a core, CPU time the work itself. Untrained weights: a trained
 row-lstm's sampler needs fewer passes per row than an untrained one.
 """
 from __future__ import annotations
@@ -19,20 +21,24 @@ import torch
 from engine.models import build_model, model_config
 
 
-def timed(fn, repeats: int) -> float:
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """Median wall and median process CPU seconds of `repeats` calls after a warm-up."""
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sampling-only", action="store_true",
+                        help="skip the training steps (convlstm's takes about a minute)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -43,16 +49,19 @@ def main() -> None:
              "convlstm": (8, torch.rand(8, 20, 1, 64, 64, generator=g) * 2 - 1)}
     for name, (batch, data) in cases.items():
         model = build_model(name, model_config(name, image_size=data.shape[-1]), cpu, seed=0)
-        step = timed(lambda: model.train_step(data), args.repeats)
-        sample = timed(lambda: model.sample(list(range(16))), args.repeats)
-        record = {"model": name, "threads": args.threads, "batch": batch,
-                  "train_step_s": round(step, 3), "train_images_per_s": round(batch / step, 2),
-                  "sample_16_s": round(sample, 3)}
+        record = {"model": name, "threads": args.threads}
+        if not args.sampling_only:
+            step, step_cpu = timed(lambda: model.train_step(data), args.repeats)
+            record.update(batch=batch, train_step_s=round(step, 3), train_step_cpu_s=round(step_cpu, 3),
+                          train_images_per_s=round(batch / step, 2))
+            if name == "convlstm":
+                record["train_frames_per_s"] = round(batch * 20 / step, 1)
+        sample, sample_cpu = timed(lambda: model.sample(list(range(16))), args.repeats)
+        record.update(sample_16_s=round(sample, 3), sample_16_cpu_s=round(sample_cpu, 3))
         if name == "convlstm":
-            record["train_frames_per_s"] = round(batch * 20 / step, 1)
             context = data[:1, :10]
-            record["continue_20_frames_s"] = round(
-                timed(lambda: model.continue_frames(context, 20), args.repeats), 3)
+            cont, cont_cpu = timed(lambda: model.continue_frames(context, 20), args.repeats)
+            record.update(continue_20_frames_s=round(cont, 3), continue_20_frames_cpu_s=round(cont_cpu, 3))
         print(json.dumps(record), flush=True)
 
 

@@ -196,6 +196,7 @@ class ConvLstmModel(GenerativeModel):
         frames = int(net.prompt_frames) or net.prompts.shape[1]
         return net.prompts[:, :frames].index_select(0, index).float().div(255)
 
+    @torch.inference_mode()   # sampling builds no autograd graph
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         _, predicted = self.network.rollout(self._prompts(latents), self.config.future_frames)
         return torch.sigmoid(predicted[:, -1]).mul(2).sub(1)

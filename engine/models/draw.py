@@ -199,6 +199,7 @@ class DrawModel(GenerativeModel):
         shape = (self.config.steps, self.config.latent_dim)
         return per_seed(seeds, lambda g: torch.randn(*shape, generator=g), shape)
 
+    @torch.inference_mode()   # sampling builds no autograd graph
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.network.generate(latents)[-1]).mul(2).sub(1)
 

@@ -61,6 +61,18 @@ def shift_right(rows: torch.Tensor, by: int = 1) -> torch.Tensor:
     return F.pad(rows, (0, 0, by, -by))
 
 
+def _settled(drawn: torch.Tensor, guess: torch.Tensor) -> bool:
+    """True when `drawn` (from a pass over `guess`) is already the fixed point.
+
+    Pixel j depends only on pixels before it, so where `drawn` and the guess
+    agree on pixels 0..d-1, pixel d of `drawn` is final. When every image's
+    first disagreement is at its last pixel, the whole row is final and the
+    confirming pass can be skipped (and when they agree everywhere, it is done)."""
+    differs = (drawn != guess).flatten(1)
+    last = differs.shape[1] - 1
+    return not differs[:, :last].any()
+
+
 class RowLstmLayer(nn.Module):
     """One Row LSTM layer with its residual connection.
 
@@ -83,13 +95,19 @@ class RowLstmLayer(nn.Module):
         """(N, R, W, h) -> (N, R, W, 4h): pixel j sees pixels j-1 and j."""
         return self.input_to_state(torch.cat([shift_right(features), features], dim=-1))
 
-    def cell(self, gates_in: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One row: (N, W, 4h) input gates + the previous row's (h, c) -> (h, c)."""
-        h_prev, c_prev = state
+    def gates_from_state(self, h_prev: torch.Tensor) -> torch.Tensor:
+        """The previous row's hidden state (N, W, h) -> its share of the gates (N, W, 4h)."""
         neighbours = torch.cat([shift_right(h_prev), h_prev, shift_right(h_prev, -1)], dim=-1)
-        gates = gates_in + self.state_to_state(neighbours)
-        i, f, o, g = gates.chunk(4, dim=-1)
+        return self.state_to_state(neighbours)
+
+    def cell(self, gates_in: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor],
+             gates_state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One row: (N, W, 4h) input gates + the previous row's (h, c) -> (h, c).
+        `gates_state`, when given, is `gates_from_state(h)` computed beforehand."""
+        h_prev, c_prev = state
+        if gates_state is None:
+            gates_state = self.gates_from_state(h_prev)
+        i, f, o, g = (gates_in + gates_state).chunk(4, dim=-1)
         c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, c
@@ -190,6 +208,7 @@ class RowLstmModel(GenerativeModel):
         size = self.config.image_size
         return per_seed(seeds, lambda g: torch.rand(1, size, size, generator=g), (1, size, size))
 
+    @torch.inference_mode()   # sampling builds no autograd graph
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         return self._sample_rows(latents)[-1]
 
@@ -207,19 +226,23 @@ class RowLstmModel(GenerativeModel):
         states = [(x.new_zeros(n, size, net.layers[0].width),) * 2 for _ in net.layers]
         frames = []
         for r in range(size):
-            # What does not depend on row r itself is computed once per row.
+            # What does not depend on row r itself is computed once per row: the
+            # rows above through the input convolution, and each layer's share
+            # of the gates from the previous row's state.
             above = net.input_above(x[:, :, max(0, r - 3):r + 1])[:, -1]
+            from_state = [layer.gates_from_state(h) for layer, (h, _) in zip(net.layers, states)]
             row = x.new_zeros(n, 1, 1, size)
             for _ in range(size + 1):   # at most W + 1 passes; usually a handful
                 features = above + net.input_left(row)[:, 0]
                 new_states = []
-                for layer, state in zip(net.layers, states):
-                    h, c = layer.cell(layer.gates_from_input(features), state)
+                for layer, state, gates_state in zip(net.layers, states, from_state):
+                    h, c = layer.cell(layer.gates_from_input(features), state, gates_state)
                     features = features + layer.out(h)
                     new_states.append((h, c))
                 p = torch.sigmoid(net.head(features)).view(n, 1, 1, size)
                 drawn = (uniforms[:, :, r:r + 1] < p).to(x.dtype)
-                if torch.equal(drawn, row):
+                if _settled(drawn, row):
+                    row = drawn
                     break
                 row = drawn
             x[:, :, r:r + 1] = row
