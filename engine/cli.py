@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--importance-samples", type=int, default=100,
                    help="samples per image for importance-weighted likelihood bounds")
     p.add_argument("--likelihood-limit", type=int, default=None,
-                   help="score the likelihood on the first N test images only")
+                   help="score the likelihood (or next-frame prediction) on the first N test items only")
     p.add_argument("--no-likelihood", action="store_true", help="skip the test-set likelihood")
     p.add_argument("--no-record", action="store_true", help="do not append to the run's metrics")
     p.add_argument("--device", default="auto")

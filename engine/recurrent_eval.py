@@ -4,6 +4,7 @@
     draw       the variational bound on the test NLL, nats per image
     convlstm   Moving MNIST protocol: 10 frames in, 10 predicted closed-loop; per-frame
                MSE summed over the pixels of a frame in [0, 1], and SSIM
+               (engine/metrics/next_frames.py, which `eval RUN` uses too)
 
 Test images are binarized once, stochastically, from a fixed seed, so every
 run is scored on the same binary pictures.
@@ -20,17 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from engine.data import load_data
 from engine.data.batches import to_model_range
 from engine.device import resolve_device
 from engine.errors import AtelierError, ConfigError
-from engine.process_animation import match_channels
+from engine.metrics.next_frames import next_frame_scores, ssim
 from engine.runs import RunDir
 
 BINARIZE_SEED = 1234
-PROTOCOL_IN, PROTOCOL_OUT = 10, 10
 
 
 def binarized_test_set(spec: str, image_size: int, limit: int | None = None) -> torch.Tensor:
@@ -39,28 +38,6 @@ def binarized_test_set(spec: str, image_size: int, limit: int | None = None) -> 
     images = torch.from_numpy((images[:limit] if limit else images).copy())
     probabilities = to_model_range(images, image_size).add(1).mul(0.5).clamp(0, 1)
     return torch.bernoulli(probabilities, generator=torch.Generator().manual_seed(BINARIZE_SEED))
-
-
-@torch.inference_mode()
-def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean structural similarity of images (N, C, H, W) in [0, 1]: 11x11 Gaussian
-    window, sigma 1.5, over the valid region (Wang et al. 2004)."""
-    side = min(11, a.shape[-1] - (1 - a.shape[-1] % 2))   # tiny test images get a smaller window
-    coords = torch.arange(side, dtype=a.dtype, device=a.device) - side // 2
-    g = torch.exp(-coords ** 2 / (2 * 1.5 ** 2))
-    g = g / g.sum()
-    window = (g[:, None] * g[None, :]).expand(a.shape[1], 1, side, side)
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, window, groups=a.shape[1])
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    value = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return value.flatten(1).mean(1)
 
 
 def evaluate_run(run_dir: str | Path, limit: int | None = None, device: str = "auto",
@@ -105,22 +82,10 @@ def _next_frames(model, spec: str, limit: int | None, batch_size: int) -> dict[s
     images = load_data(spec, "test").images
     if images.ndim != 5 or images.shape[1] < 2:
         raise ConfigError(f"{spec} has no image sequences to score a convlstm on")
-    images = images[:limit] if limit else images
-    k = min(PROTOCOL_IN, images.shape[1] - 1)
-    future = min(PROTOCOL_OUT, images.shape[1] - k)
-    mse_sum, ssim_sum, frames = 0.0, 0.0, 0
-    for start in range(0, len(images), batch_size):
-        chunk = torch.from_numpy(images[start:start + batch_size].copy()).to(model.device)
-        seq = to_model_range(chunk, model.config.image_size)
-        seq = match_channels(seq.flatten(0, 1), model.config.channels).unflatten(0, seq.shape[:2])
-        seq = seq.add(1).mul(0.5)
-        predicted = model.continue_frames(seq[:, :k].mul(2).sub(1), future).add(1).mul(0.5)
-        target = seq[:, k:k + future]
-        mse_sum += float((predicted - target).pow(2).flatten(2).sum(2).sum())
-        ssim_sum += float(ssim(predicted.flatten(0, 1), target.flatten(0, 1)).sum())
-        frames += predicted.shape[0] * predicted.shape[1]
-    return {"mse_per_frame": mse_sum / frames, "ssim": ssim_sum / frames,
-            "sequences": len(images), "frames_in": k, "frames_out": future}
+    scores: dict[str, Any] = {}
+    for _, result in next_frame_scores(model, images[:limit] if limit else images, batch_size):
+        scores = result or scores
+    return scores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,3 +108,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+__all__ = ["binarized_test_set", "evaluate_run", "main", "ssim"]

@@ -8,6 +8,7 @@ with "kind": "evaluation".
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from engine.metrics.distances import class_statistics, frechet_distance_of, kern
 from engine.metrics.features import FEATURE_CHOICES, FeatureExtractor, make_extractor
 from engine.metrics.likelihood import (has_likelihood, negative_log_likelihoods,
                                        prepare_test_images)
+from engine.metrics.next_frames import can_predict_frames, last_frames, next_frame_scores
 from engine.runs import RunDir
 
 DEFAULT_SAMPLES = 10_000
@@ -46,7 +48,8 @@ class EvalConfig:
     features: str = "auto"              # "auto", "evaluator" or "random"
     likelihood: bool = True             # when the family has one
     importance_samples: int = 100       # for importance-weighted bounds
-    likelihood_limit: int | None = None  # test images for the likelihood (None: all)
+    # First N test images for the likelihood (test sequences for next-frame scores); None: all.
+    likelihood_limit: int | None = None
     record: bool = True                 # append the result to the run's metrics.jsonl
     kid_subsets: int = 100              # random subsets KID averages over (its spread shrinks with more)
 
@@ -70,7 +73,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class EvalProgress:
-    stage: str          # "reference", "samples" or "likelihood"
+    stage: str          # "reference", "samples", "likelihood" or "next frames"
     done: int
     total: int
 
@@ -126,14 +129,22 @@ def evaluate_run(run_dir: str | Path, config: EvalConfig | None = None,
     manifest = read_manifest(run.path) or {}
     spec = saved.get("data", {}).get("spec") or saved.get("train", {}).get("data", "mnist")
     split, reference = reference_split(spec, model.config.image_size)
+    sequences = None
+    if reference.frames is not None:
+        # Sequence data: FD and KID compare the gallery's tiles (ends of rollouts)
+        # with the last frames of the real sequences; the sequences themselves
+        # are kept for the next-frame scores.
+        sequences = reference.images
+        reference = dataclasses.replace(reference, images=last_frames(sequences))
     extractor = make_extractor(config.features, model.config.channels, device)
     return _evaluate(run, config, control, model_name, model, manifest, spec, split, reference,
-                     extractor)
+                     extractor, sequences)
 
 
 def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: str, model,
               manifest: dict[str, Any], spec: str, split: str, reference: ImageSet,
-              extractor: FeatureExtractor) -> Iterator[EvalProgress | EvalFinished]:
+              extractor: FeatureExtractor, sequences: np.ndarray | None = None
+              ) -> Iterator[EvalProgress | EvalFinished]:
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -218,6 +229,21 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
                           importance_samples=config.importance_samples)
             timings["likelihood_seconds"] = time.perf_counter() - t0
 
+    # 4. Next-frame prediction, for sequence models on sequence data.
+    if sequences is not None and can_predict_frames(model):
+        t0 = time.perf_counter()
+        scores = None
+        for done, scores in next_frame_scores(model, sequences[:config.likelihood_limit],
+                                              min(config.batch_size, 100)):
+            if control.stopped:
+                yield EvalFinished("stopped", None)
+                return
+            if scores is None:
+                yield EvalProgress("next frames", done, len(sequences[:config.likelihood_limit]))
+        result.update({f"next_frame_{k}": v for k, v in (scores or {}).items()})
+        result["next_frame_split"] = split
+        timings["next_frame_seconds"] = time.perf_counter() - t0
+
     result.update({k: round(v, 3) for k, v in timings.items()})
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["device"] = str(model.device)
@@ -271,6 +297,12 @@ def format_result(result: dict[str, Any]) -> str:
             lines.append(f"{name}: {result[key]:.2f} nats/image, "
                          f"{result[name + '_bits_per_dim']:.4f} bits/dim "
                          f"({result['likelihood_protocol']} {result['likelihood_split']} set)")
+    if "next_frame_mse_per_frame" in result:
+        lines.append(f"next frames: MSE {result['next_frame_mse_per_frame']:.2f} per frame "
+                     f"(summed over {result['next_frame_frame_size']}x{result['next_frame_frame_size']} "
+                     f"pixels), SSIM {result['next_frame_ssim']:.4f} "
+                     f"({result['next_frame_frames_in']} in, {result['next_frame_frames_out']} predicted, "
+                     f"{result['next_frame_sequences']:,} {result['next_frame_split']} sequences)")
     if "likelihood_skipped" in result:
         lines.append(f"likelihood skipped: {result['likelihood_skipped']}")
     lines.append(f"features: {result['features']} ({result['comparable']}); "
