@@ -1,4 +1,5 @@
-"""`row-lstm`: a PixelRNN Row LSTM (van den Oord et al. 2016) for binarized images.
+"""`row-lstm`: a PixelRNN Row LSTM (van den Oord et al. 2016) for binarized or
+8-bit greyscale images (`levels` 2 or 256).
 
 The image is modelled pixel by pixel in raster order, so its likelihood is exact:
     log p(x) = sum_ij log p(x_ij | rows above, pixels to the left).
@@ -7,7 +8,8 @@ Network: a 7x7 mask-A convolution, then Row LSTM layers, each with a masked
 1x2 input-to-state convolution (the pixel and the one to its left) and a 1x3
 state-to-state convolution over the previous row's hidden state, computed for a
 whole row at once, with a residual connection; then two 1x1 layers to one logit
-per pixel. Pixel (i, j) sees a triangular context above it and the whole of its
+per pixel (binarized) or a 256-way softmax over its grey levels (8-bit, as
+the paper models each colour channel). Pixel (i, j) sees a triangular context above it and the whole of its
 row to the left.
 
 Sampling goes row by row. Inside a row each pixel depends on the ones to its
@@ -31,6 +33,7 @@ from engine.models.base import GenerativeModel, ModelConfig, per_seed
 from engine.models.recurrent import adam, evaluating
 
 UNFILLED = 0.0   # how not-yet-sampled pixels look in the filling-in animation (mid grey)
+LEVELS = (2, 256)
 
 
 @dataclasses.dataclass
@@ -39,11 +42,14 @@ class RowLstmConfig(ModelConfig):
     layers: int = 4          # Row LSTM layers
     learning_rate: float = 1e-3
     grad_clip: float = 100.0  # max gradient norm; LSTMs occasionally spike
+    levels: int = 2           # 2: dynamically binarized pixels; 256: 8-bit grey levels
 
     def validate(self) -> None:
         super().validate()
         if self.channels != 1:
-            raise ConfigError("row-lstm models binarized greyscale images: channels must be 1")
+            raise ConfigError("row-lstm models greyscale images: channels must be 1")
+        if self.levels not in LEVELS:
+            raise ConfigError(f"levels must be 2 (binarized) or 256 (8-bit), not {self.levels}")
         if not 4 <= self.image_size <= 64:
             raise ConfigError(f"row-lstm image size must be between 4 and 64, not {self.image_size}")
         if not 4 <= self.width <= 512:
@@ -127,7 +133,7 @@ class RowLstmLayer(nn.Module):
 
 
 class RowLstmNetwork(nn.Module):
-    def __init__(self, width: int, layers: int) -> None:
+    def __init__(self, width: int, layers: int, levels: int = 2) -> None:
         super().__init__()
         # The 7x7 mask-A input convolution, split into its two unmasked parts:
         # the three rows above (3x7) and the three pixels to the left (1x3).
@@ -135,7 +141,7 @@ class RowLstmNetwork(nn.Module):
         self.in_left = nn.Conv2d(1, width, kernel_size=(1, 3), bias=False)
         self.layers = nn.ModuleList(RowLstmLayer(width) for _ in range(layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
-                                  nn.Linear(width, 1))
+                                  nn.Linear(width, 1 if levels == 2 else levels))
 
     def input_above(self, x: torch.Tensor) -> torch.Tensor:
         """Row r of the result sees rows r-3..r-1 of x (N, 1, R, W); (N, R, W, h)."""
@@ -146,11 +152,17 @@ class RowLstmNetwork(nn.Module):
         return self.in_left(F.pad(x, (3, -1))).permute(0, 2, 3, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Binary images (N, 1, H, W) in {0, 1} -> logits of p(x_ij = 1 | context)."""
+        """Images (N, 1, H, W) in [0, 1] (binary, or grey level / 255) -> logits
+        (N, 1, H, W) of p(x_ij = 1 | context), or (N, 256, H, W) over grey levels."""
         features = self.input_above(x) + self.input_left(x)
         for layer in self.layers:
             features = layer(features)
         return self.head(features).permute(0, 3, 1, 2)
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> their nearest of 256 grey levels, as level / 255 in [0, 1]."""
+    return images.add(1).mul(127.5).round().clamp(0, 255).div(255)
 
 
 class RowLstmModel(GenerativeModel):
@@ -160,7 +172,8 @@ class RowLstmModel(GenerativeModel):
 
     def __init__(self, config: RowLstmConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
-        self.network = RowLstmNetwork(config.width, config.layers).to(device)
+        self.network = RowLstmNetwork(config.width, config.layers, config.levels).to(device)
+        self.likelihood_data = "binarized" if config.levels == 2 else "8bit"
 
     def networks(self) -> dict[str, nn.Module]:
         return {"pixel_rnn": self.network}
@@ -172,6 +185,10 @@ class RowLstmModel(GenerativeModel):
     def optimizer(self) -> torch.optim.Optimizer:
         return self.optimizers()["pixel_rnn"]
 
+    def prepare(self, real: torch.Tensor) -> torch.Tensor:
+        """Training images in [-1, 1] -> the pixels modelled, in [0, 1]."""
+        return self.binarize(real) if self.config.levels == 2 else quantize(real)
+
     def binarize(self, real: torch.Tensor) -> torch.Tensor:
         """Dynamic binarization: each pixel is 1 with its intensity as probability,
         drawn fresh every step from the model's own noise (so resume is exact)."""
@@ -181,30 +198,35 @@ class RowLstmModel(GenerativeModel):
 
     def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
                                 importance_samples: int) -> dict[str, torch.Tensor]:
-        """The evaluator's hook: the exact NLL of binarized images ({-1, 1})."""
-        return {"nll": self.nll(images.add(1).mul(0.5))}
+        """The evaluator's hook: the exact NLL of binarized ({-1, 1}) or 8-bit images."""
+        return {"nll": self.nll(quantize(images) if self.config.levels == 256 else images.add(1).mul(0.5))}
 
-    def nll(self, binary: torch.Tensor) -> torch.Tensor:
-        """Exact negative log-likelihood in nats of each binary image (N, 1, H, W)."""
+    def nll(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Exact negative log-likelihood in nats of each image (N, 1, H, W): binary
+        pixels in {0, 1}, or 8-bit ones as grey level / 255."""
         with self.precision.autocast():
-            logits = self.network(binary)
+            logits = self.network(pixels)
         # The cross-entropy in float32, whatever precision the network ran in.
-        return F.binary_cross_entropy_with_logits(logits.float(), binary,
-                                                  reduction="none").sum((1, 2, 3))
+        if self.config.levels == 2:
+            return F.binary_cross_entropy_with_logits(logits.float(), pixels,
+                                                      reduction="none").sum((1, 2, 3))
+        target = pixels[:, 0].mul(255).round().long()
+        return F.cross_entropy(logits.float(), target, reduction="none").sum((1, 2))
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
                    ) -> dict[str, torch.Tensor]:
-        binary = self.binarize(real)
+        pixels = self.prepare(real)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.nll(binary).mean()
+        loss = self.nll(pixels).mean()
         self.precision.backward(loss)
         self.precision.step(self.optimizer, clip=(self.network.parameters(), self.config.grad_clip))
         self.precision.update()
-        pixels = binary[0].numel()
-        return {"nll_nats": loss.detach(), "bits_per_dim": loss.detach() / (pixels * 0.6931471805599453)}
+        dims = pixels[0].numel()
+        return {"nll_nats": loss.detach(), "bits_per_dim": loss.detach() / (dims * 0.6931471805599453)}
 
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
-        """One uniform number per pixel: pixel ij is 1 when its uniform < p(x_ij = 1)."""
+        """One uniform number per pixel: pixel ij is 1 when its uniform < p(x_ij = 1)
+        (8-bit: the grey level where the cumulative distribution passes it)."""
         size = self.config.image_size
         return per_seed(seeds, lambda g: torch.rand(1, size, size, generator=g), (1, size, size))
 
@@ -239,8 +261,7 @@ class RowLstmModel(GenerativeModel):
                     h, c = layer.cell(layer.gates_from_input(features), state, gates_state)
                     features = features + layer.out(h)
                     new_states.append((h, c))
-                p = torch.sigmoid(net.head(features)).view(n, 1, 1, size)
-                drawn = (uniforms[:, :, r:r + 1] < p).to(x.dtype)
+                drawn = self._draw(net.head(features), uniforms[:, :, r:r + 1])
                 if _settled(drawn, row):
                     row = drawn
                     break
@@ -251,6 +272,16 @@ class RowLstmModel(GenerativeModel):
             frame[:, :, r + 1:] = UNFILLED
             frames.append(frame)
         return torch.stack(frames)
+
+    def _draw(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        """One row's logits (N, W, outputs) and uniforms (N, 1, 1, W) -> its pixels
+        (N, 1, 1, W) in [0, 1], by inverting each pixel's distribution at its uniform."""
+        n, size = logits.shape[0], logits.shape[1]
+        if self.config.levels == 2:
+            return (uniforms < torch.sigmoid(logits).view(n, 1, 1, size)).to(uniforms.dtype)
+        cdf = torch.softmax(logits, dim=-1).cumsum(-1)
+        level = (cdf < uniforms.view(n, size, 1)).sum(-1).clamp_max(self.config.levels - 1)
+        return level.view(n, 1, 1, size).to(uniforms.dtype).div(self.config.levels - 1)
 
     def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
         """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""

@@ -158,3 +158,51 @@ def test_same_seed_same_weights(name):
     a, b = make(name, seed=3), make(name, seed=3)
     for (k, va), vb in zip(a.network.state_dict().items(), b.network.state_dict().values()):
         assert torch.equal(va, vb), k
+
+
+# -- 8-bit row-lstm (levels=256): a 256-way softmax per pixel ---------------------
+
+def test_row_lstm_8bit_sample_is_exactly_the_sequential_sample():
+    # Each pixel's grey level is where its distribution's cumulative sum, under
+    # the full network given everything sampled before it, passes its uniform.
+    model = make("row-lstm", levels=256, width=12)
+    latents = model.latents_for_seeds(list(range(4)))
+    with torch.inference_mode():
+        model.network.eval()
+        x = model.decode(latents).add(1).div(2)
+        cdf = torch.softmax(model.network(x), dim=1).cumsum(1)
+        expected = (cdf < latents).sum(1, keepdim=True).clamp_max(255)
+    assert torch.equal(x.mul(255).round().long(), expected)
+    assert len(x.mul(255).round().unique()) > 2    # grey levels, not black and white
+
+
+def test_row_lstm_8bit_likelihood_and_bits_per_dim():
+    from engine.metrics.likelihood import negative_log_likelihoods, prepare_test_images
+    model = make("row-lstm", levels=256)
+    assert model.likelihood_data == "8bit"
+    images = torch.randint(0, 256, (5, 1, 8, 8), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        nll = model.nll(images.float().div(255))
+    # An untrained model is close to uniform over 256 levels: 8 bits per pixel.
+    assert nll.shape == (5,) and abs(float(nll.mean()) / (64 * 0.6931471805599453) - 8) < 0.5
+    *_, (_, result) = negative_log_likelihoods(model, prepare_test_images(images.numpy().astype("uint8"), "8bit"))
+    assert result["nll_nats"] == pytest.approx(float(nll.double().mean()), rel=1e-5)
+    assert result["nll_bits_per_dim"] == pytest.approx(result["nll_nats"] / (64 * 0.6931471805599453))
+
+
+def test_row_lstm_8bit_trains_and_fills_in_row_by_row():
+    model = make("row-lstm", levels=256, learning_rate=3e-3)
+    batch = still_batch()
+    first = model.train_step(batch)
+    for _ in range(6):
+        last = model.train_step(batch)
+    assert set(first) == {"nll_nats", "bits_per_dim"} and last["nll_nats"] < first["nll_nats"]
+    frames = model.process_frames(2)[:, 0]
+    for r in range(8):
+        assert (frames[r, r + 1:] == 0).all()
+        assert torch.equal(frames[r, :r + 1], frames[-1, :r + 1])
+
+
+def test_row_lstm_levels_are_2_or_256():
+    with pytest.raises(ConfigError, match="levels"):
+        model_config("row-lstm", **{**TINY["row-lstm"], "levels": 16})

@@ -27,19 +27,22 @@ def gif_spec(tmp_path_factory) -> str:
 
 
 def settings(model: str, data_spec: str, gif_spec: str) -> dict:
+    if model == "row-lstm-8bit":
+        return dict(model="row-lstm", data=data_spec, image_size=8, width=8, batch_size=8,
+                    model_settings={"levels": 256})
     if model == "convlstm":   # 7 frames -> two 6-frame sequences
         return dict(model=model, data=gif_spec, image_size=8, width=4, batch_size=2)
     return dict(model=model, data=data_spec, image_size=8, width=8, batch_size=8)
 
 
-@pytest.mark.parametrize("model", ["row-lstm", "draw", "convlstm"])
+@pytest.mark.parametrize("model", ["row-lstm", "row-lstm-8bit", "draw", "convlstm"])
 def test_resume_equals_an_uninterrupted_run(tiny_config, tmp_path, data_spec, gif_spec, model):
     common = settings(model, data_spec, gif_spec)
     list(train(tiny_config(**common, steps=5, sample_every=1000), tmp_path / "straight"))
     list(train(tiny_config(**common, steps=2, sample_every=1000), tmp_path / "parts"))
     events = list(resume(tmp_path / "parts", steps=5))
     assert events[0].start_step == 2 and events[-1].step == 5
-    net = NETWORK[model]
+    net = NETWORK[common["model"]]
     a = load_file(str(RunDir(tmp_path / "straight").weights_path(net)))
     b = load_file(str(RunDir(tmp_path / "parts").weights_path(net)))
     assert a.keys() == b.keys()
