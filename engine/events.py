@@ -42,6 +42,10 @@ class Samples:
     seeds: tuple[int, ...] = field(default_factory=tuple)
     # VAEs: rows of data images, each followed by its reconstructions (uint8 grid)
     reconstructions: np.ndarray | None = None
+    # Families with a process animation (row-lstm, draw, convlstm): seed 0's
+    # process as uint8 frames (T, H, W, C), and its name ("filling in", ...).
+    process: np.ndarray | None = None
+    process_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.models.recurrent import evaluating
 from engine.control import RunControl
 from engine.data import LoadCancelled, load_data
 from engine.data.augment import Augmentation
@@ -226,6 +227,14 @@ class TrainingSession:
         pairs = torch.stack([images.view(4, 8, *images.shape[1:]),
                              recon.view(4, 8, *recon.shape[1:])], dim=1)
         return make_grid(to_uint8(pairs.reshape(-1, *images.shape[1:])), columns=8)
+
+    def process_animation(self) -> np.ndarray | None:
+        """Seed 0's process (rows filling in, a canvas, a rollout) as fresh uint8
+        frames (T, H, W, C) for the live view; None for families without one."""
+        if getattr(self.model, "process_name", None) is None:
+            return None
+        with evaluating(*self.model.networks().values()), torch.inference_mode():
+            return to_uint8(self.model.process_frames(SAMPLE_SEEDS[0]))
 
     def _reconstruction_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         # The same 32 images every time (data set order, repeated if it has fewer),
@@ -617,7 +626,9 @@ class _Loop:
             "model": self.session.config.model, "step": self.step, "seeds": list(SAMPLE_SEEDS)},
             tile=tile)
         return Samples(step=self.step, grid=grid, seeds=SAMPLE_SEEDS,
-                       reconstructions=self.session.reconstruction_grid())
+                       reconstructions=self.session.reconstruction_grid(),
+                       process=self.session.process_animation(),
+                       process_name=getattr(self.session.model, "process_name", None))
 
     def _save(self, ended: str | None = None) -> Saved:
         self._check_finite()

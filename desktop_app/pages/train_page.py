@@ -10,6 +10,7 @@ from desktop_app.pages.train_presets import TrainPresets
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
+from desktop_app.widgets.process_view import ProcessView
 from desktop_app.widgets.loss_plot import LossPlot
 from engine.device import available_devices
 from engine.errors import AtelierError, ConfigError
@@ -150,6 +151,8 @@ class TrainPage(QWidget):
         self.sample_view.setObjectName("sampleGrid")
         self.reconstruction_view = ImageView("Data images and their reconstructions appear here.")
         self.reconstruction_view.setObjectName("reconstructionGrid")
+        self.process_view = ProcessView("The model's process appears here.")
+        self.process_view.setObjectName("processView")
 
         views = QSplitter(Qt.Orientation.Horizontal)
         plot_box, sample_box = QGroupBox("Losses"), QGroupBox("Samples (seeds 0-63)")
@@ -172,6 +175,11 @@ class TrainPage(QWidget):
         views.addWidget(sample_box)
         views.addWidget(self.reconstruction_box)
         self.reconstruction_box.hide()
+        # Recurrent families: seed 0's process (rows filling in, canvas, rollout), looping.
+        self.process_box = QGroupBox("Process (seed 0)")
+        QVBoxLayout(self.process_box).addWidget(self.process_view)
+        views.addWidget(self.process_box)
+        self.process_box.hide()
         views.setSizes([500, 400])
 
         right = QVBoxLayout()
@@ -324,6 +332,12 @@ class TrainPage(QWidget):
             self.reconstruction_box.setVisible(event.reconstructions is not None)
             if event.reconstructions is not None:
                 self.reconstruction_view.set_image(event.reconstructions)
+            self.process_box.setVisible(event.process is not None)
+            if event.process is not None:
+                self.process_box.setTitle(f"Process: {event.process_name} (seed 0)")
+                self.process_view.set_frames(event.process)
+            else:
+                self.process_view.clear()
             self.export_button.setEnabled(True)
         elif isinstance(event, StateChanged):
             paused = event.state == "paused"
