@@ -344,18 +344,23 @@ class RunsPage(QWidget):
         self.status.emit(f"Moved {path.name} to the trash")
         return True
 
+    def _ask_bundle_path(self, title: str, name: str) -> str | None:
+        """A save dialog for a model bundle; the chosen path, with the bundle
+        suffix added when the user left it off, or None when cancelled."""
+        out, _ = QFileDialog.getSaveFileName(self, title, str(Path.home() / name),
+                                             f"Latent Atelier model bundle (*{BUNDLE_SUFFIX})")
+        if not out:
+            return None
+        return out if out.endswith(".safetensors") else out + BUNDLE_SUFFIX
+
     def export_selected(self, out: str | Path | None = None) -> None:
         s = self.selected()
         if s is None or not s.can_open:
             return
         if out is None:
-            suggested = str(Path.home() / f"{s.name}{BUNDLE_SUFFIX}")
-            out, _ = QFileDialog.getSaveFileName(self, "Export model bundle", suggested,
-                                                 f"Latent Atelier model bundle (*{BUNDLE_SUFFIX})")
-            if not out:
+            out = self._ask_bundle_path("Export model bundle", f"{s.name}{BUNDLE_SUFFIX}")
+            if out is None:
                 return
-            if not out.endswith(".safetensors"):
-                out += BUNDLE_SUFFIX
         self.status.emit(f"Exporting {s.name}…")
         self.worker.export_bundle(s.path, out)
 
@@ -412,13 +417,10 @@ class RunsPage(QWidget):
         if s is None or best is None:
             return
         if out is None:
-            suggested = str(Path.home() / f"{s.name}-best-{best.metric}{BUNDLE_SUFFIX}")
-            out, _ = QFileDialog.getSaveFileName(self, "Export best checkpoint", suggested,
-                                                 f"Latent Atelier model bundle (*{BUNDLE_SUFFIX})")
-            if not out:
+            out = self._ask_bundle_path("Export best checkpoint",
+                                        f"{s.name}-best-{best.metric}{BUNDLE_SUFFIX}")
+            if out is None:
                 return
-            if not out.endswith(".safetensors"):
-                out += BUNDLE_SUFFIX
         from engine.bundles import export_bundle
 
         path, checkpoint = s.path, best.checkpoint

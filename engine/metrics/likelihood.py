@@ -35,7 +35,8 @@ def prepare_test_images(images_uint8: np.ndarray, protocol: str, binarize_seed: 
     if protocol not in LIKELIHOOD_PROTOCOLS:
         raise ConfigError(f"unknown likelihood protocol {protocol!r}; "
                           f"one of {', '.join(LIKELIHOOD_PROTOCOLS)}")
-    x = torch.from_numpy(np.ascontiguousarray(images_uint8)).float().div(255)
+    # A read-only (memory-mapped or cached) array is copied: torch wants writable memory.
+    x = torch.from_numpy(np.require(images_uint8, requirements=["C", "W"])).float().div(255)
     if protocol == "binarized":
         gen = torch.Generator().manual_seed(binarize_seed)
         x = torch.bernoulli(x, generator=gen)

@@ -180,26 +180,25 @@ def write_pictures(folder: Path) -> dict[str, Path]:
     return paths
 
 
+def _tiny_vae_run(tmp_path_factory, data_spec, model: str) -> Path:
+    from engine.training import TrainConfig
+
+    out = tmp_path_factory.mktemp(f"{model}-runs") / f"tiny-{model}"
+    run_training(TrainConfig(model=model, data=data_spec, batch_size=8, steps=2,
+                             sample_every=1000, device="cpu", report_seconds=0.0), out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def vae_run(tmp_path_factory, data_spec) -> Path:
     """A tiny finished mlp-vae run (2 steps), shared read-only."""
-    from engine.training import TrainConfig
-
-    out = tmp_path_factory.mktemp("vae-runs") / "tiny-vae"
-    run_training(TrainConfig(model="mlp-vae", data=data_spec, batch_size=8, steps=2,
-                             sample_every=1000, device="cpu", report_seconds=0.0), out)
-    return out
+    return _tiny_vae_run(tmp_path_factory, data_spec, "mlp-vae")
 
 
 @pytest.fixture(scope="session")
 def cvae_run(tmp_path_factory, data_spec) -> Path:
     """A tiny finished conditional VAE run (10 classes), shared read-only."""
-    from engine.training import TrainConfig
-
-    out = tmp_path_factory.mktemp("cvae-runs") / "tiny-cvae"
-    run_training(TrainConfig(model="cvae", data=data_spec, batch_size=8, steps=2,
-                             sample_every=1000, device="cpu", report_seconds=0.0), out)
-    return out
+    return _tiny_vae_run(tmp_path_factory, data_spec, "cvae")
 
 
 @pytest.fixture(scope="session")
