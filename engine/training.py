@@ -32,10 +32,9 @@ from engine.images import make_grid, to_uint8
 from engine.memory import check_fits, estimate_training_memory
 from engine.metrics.best import higher_is_better, is_eval_metric
 from engine.metrics.during_training import (DEFAULT_TRAINING_EVAL_SAMPLES, EvalSchedule,
-                                            TrainingEvaluator, check_evaluable,
-                                            evaluation_summary)
+                                            TrainingEvaluator, evaluation_summary)
 from engine.metrics.evaluate import MAX_EVAL_SAMPLES, EvalFinished
-from engine.models import (MODEL_PRESETS, build_model, default_lr_schedule, model_accepts,
+from engine.models import (build_model, default_lr_schedule, model_accepts,
                            model_config)
 from engine.runlock import RunLock, is_training
 from engine.runs import RunDir
@@ -126,8 +125,6 @@ class TrainConfig:
         if not 2 <= self.eval_samples <= MAX_EVAL_SAMPLES:
             raise ConfigError(f"evaluation samples must be between 2 and {MAX_EVAL_SAMPLES:,}, "
                               f"not {self.eval_samples}")
-        if self.evaluates and self.model in MODEL_PRESETS:
-            check_evaluable(self.model, MODEL_PRESETS[self.model][0].data_kind)
         if is_eval_metric(self.keep_best) and not self.evaluates:
             raise ConfigError(f"keeping the best checkpoint by {self.keep_best} needs evaluation "
                               "while training (every N minutes or steps)")

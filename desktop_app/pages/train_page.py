@@ -210,7 +210,9 @@ class TrainPage(QWidget):
                                        "at equal counts")
         self.keep_best_combo = _combo("keepBestCombo", {None: "Off", "fd": "FD (lowest)",
                                                         "kid": "KID (lowest)",
-                                                        "class_coverage": "Class coverage (highest)"})
+                                                        "class_coverage": "Class coverage (highest)",
+                                                        "next_frame_mse_per_frame":
+                                                            "Next-frame MSE (lowest; convlstm)"})
         self.keep_best_combo.setToolTip("Also keep the checkpoint that scored best by this "
                                         "metric (needs evaluation while training)")
 

@@ -22,8 +22,8 @@ from engine.runs import METRICS_FILE
 
 # Scores a checkpoint can be ranked by; likelihood keys (`<estimate>_nats`,
 # `<estimate>_bits_per_dim`) are ranked too, lower being better.
-HIGHER_IS_BETTER = ("class_coverage", "confident_fraction", "class_entropy")
-LOWER_IS_BETTER = ("fd", "kid")
+HIGHER_IS_BETTER = ("class_coverage", "confident_fraction", "class_entropy", "next_frame_ssim")
+LOWER_IS_BETTER = ("fd", "kid", "next_frame_mse_per_frame")
 RANKED_METRICS = LOWER_IS_BETTER + HIGHER_IS_BETTER
 _LIKELIHOOD = re.compile(r"^[a-z][a-z0-9_]*_(nats|bits_per_dim)$")
 _EVALUATION_MARK = '"kind": "evaluation"'
@@ -44,7 +44,9 @@ def metric_label(name: str, record: dict[str, Any] | None = None) -> str:
         return (record or {}).get("fd_label", "FD").split(" ")[0]
     return {"kid": "KID", "class_coverage": "class coverage",
             "confident_fraction": "confident fraction",
-            "class_entropy": "class entropy"}.get(name, name)
+            "class_entropy": "class entropy",
+            "next_frame_mse_per_frame": "next-frame MSE",
+            "next_frame_ssim": "next-frame SSIM"}.get(name, name)
 
 
 @dataclass(frozen=True)

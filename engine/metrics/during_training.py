@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.control import RunControl
-from engine.errors import ConfigError
 from engine.metrics.evaluate import (EVALUATION_KIND, EvalConfig, EvalFinished, EvalProgress,
                                      _evaluate, reference_split)
 from engine.metrics.features import make_extractor
@@ -105,12 +104,12 @@ class TrainingEvaluator:
             self._reference = reference_split(self.data_spec, model.config.image_size)
             self._extractor = make_extractor(self.config.features, model.config.channels,
                                              model.device)
-        split, reference = self._reference
+        split, reference, sequences = self._reference
         manifest = {"step": step, "checkpoint": None}
         finished = None
         for event in _evaluate(self.run, self.config, _PauseOrStop(control), self.model_name,
                                model, manifest, self.data_spec, split, reference,
-                               self._extractor):
+                               self._extractor, sequences):
             if isinstance(event, EvalFinished):
                 finished = event
             else:
@@ -121,17 +120,11 @@ class TrainingEvaluator:
         yield EvalFinished("done", {**finished.result, "source": SOURCE})
 
 
-def check_evaluable(model_name: str, data_kind: str) -> None:
-    """Evaluation scores images; sequence models cannot be evaluated while training."""
-    if data_kind != "images":
-        raise ConfigError(f"{model_name} trains on image sequences; evaluation during training "
-                          "scores image models only")
-
-
 def evaluation_summary(result: dict[str, Any]) -> dict[str, Any]:
     """The scores of a result (what a checkpoint remembers and the GUI plots)."""
     keep = ("fd", "fd_label", "kid", "kid_std", "kid_subsets", "class_coverage",
-            "confident_fraction", "samples", "features", "seconds")
+            "confident_fraction", "next_frame_mse_per_frame", "next_frame_ssim",
+            "samples", "features", "seconds")
     summary = {k: result[k] for k in keep if k in result}
     summary.update({k: v for k, v in result.items() if k.endswith(("_nats", "_bits_per_dim"))})
     return {"kind": EVALUATION_KIND, "step": result.get("step"), **summary}
@@ -147,8 +140,12 @@ def format_scores(scores: dict[str, Any]) -> str:
     if "class_coverage" in scores:
         parts.append(f"class coverage {scores['class_coverage']:.3f}")
     parts += [f"{k[:-5]} {v:.2f} nats" for k, v in sorted(scores.items()) if k.endswith("_nats")]
+    if "next_frame_mse_per_frame" in scores:
+        parts.append(f"next-frame MSE {scores['next_frame_mse_per_frame']:.1f}")
+    if "next_frame_ssim" in scores:
+        parts.append(f"SSIM {scores['next_frame_ssim']:.3f}")
     return f"step {scores.get('step', 0):,}: " + ", ".join(parts)
 
 
 __all__ = ["DEFAULT_TRAINING_EVAL_SAMPLES", "EvalSchedule", "TrainingEvaluator",
-           "check_evaluable", "evaluation_summary", "format_scores"]
+           "evaluation_summary", "format_scores"]

@@ -89,13 +89,22 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
     return images.clamp(-1, 1).add(1).mul(127.5).round().div(127.5).sub(1)
 
 
-def reference_split(spec: str, size: int) -> tuple[str, ImageSet]:
-    """The data set's test split, or its training split where it has none.
-    `size` is the side that sources of arbitrary pictures decode to."""
+def reference_split(spec: str, size: int) -> tuple[str, ImageSet, np.ndarray | None]:
+    """The data set's test split, or its training split where it has none, and
+    for sequence data its sequences. `size` is the side that sources of
+    arbitrary pictures decode to.
+
+    On sequence data FD and KID compare the gallery's tiles (ends of rollouts)
+    with the last frames of the real sequences, so the returned set holds those
+    frames; the sequences themselves are kept for the next-frame scores."""
     try:
-        return "test", load_data(spec, "test", size=size)
+        split, reference = "test", load_data(spec, "test", size=size)
     except DataError:
-        return "train", load_data(spec, "train", size=size)
+        split, reference = "train", load_data(spec, "train", size=size)
+    if reference.frames is None:
+        return split, reference, None
+    sequences = reference.images
+    return split, dataclasses.replace(reference, images=last_frames(sequences)), sequences
 
 
 def _features_of_uint8(extractor: FeatureExtractor, images: np.ndarray, batch_size: int,
@@ -128,14 +137,7 @@ def evaluate_run(run_dir: str | Path, config: EvalConfig | None = None,
     model_name, model = run.load_model(device)
     manifest = read_manifest(run.path) or {}
     spec = saved.get("data", {}).get("spec") or saved.get("train", {}).get("data", "mnist")
-    split, reference = reference_split(spec, model.config.image_size)
-    sequences = None
-    if reference.frames is not None:
-        # Sequence data: FD and KID compare the gallery's tiles (ends of rollouts)
-        # with the last frames of the real sequences; the sequences themselves
-        # are kept for the next-frame scores.
-        sequences = reference.images
-        reference = dataclasses.replace(reference, images=last_frames(sequences))
+    split, reference, sequences = reference_split(spec, model.config.image_size)
     extractor = make_extractor(config.features, model.config.channels, device)
     return _evaluate(run, config, control, model_name, model, manifest, spec, split, reference,
                      extractor, sequences)

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from engine.checkpoints import read_manifest
 from engine.control import RunControl
 from engine.errors import ConfigError
 from engine.events import Evaluated, Finished, Progress
 from engine.metrics.best import best_checkpoint, recorded_evaluations
-from engine.metrics.during_training import EvalSchedule
+from engine.metrics.during_training import EvalSchedule, format_scores
 from engine.metrics.evaluate import EvalProgress
 from engine.runs import RunDir
-from engine.training import resume, train
+from engine.training import TrainConfig, resume, train
 
 EVAL = dict(eval_samples=16)
 
@@ -106,8 +108,32 @@ def test_keep_best_by_a_metric_needs_evaluation(tiny_config):
         tiny_config(eval_every_minutes=0, keep_best="kid").validate()   # 0 is off
     with pytest.raises(ConfigError, match="evaluation samples"):
         tiny_config(eval_every_minutes=1, eval_samples=1).validate()
-    with pytest.raises(ConfigError, match="sequences"):
-        tiny_config(model="convlstm", eval_every_minutes=1).validate()
+
+
+def test_a_sequence_model_is_scored_on_next_frames_and_kept_best_by_mse(tmp_path):
+    # An 8-frame GIF of a moving square: two 7-frame windows, 6 in and 1 predicted.
+    frames = np.zeros((8, 16, 16), np.uint8)
+    for t in range(8):
+        frames[t, 1 + t:5 + t, 2 + t:6 + t] = 255
+    pictures = [Image.fromarray(f) for f in frames]
+    pictures[0].save(tmp_path / "square.gif", save_all=True, append_images=pictures[1:],
+                     duration=100)
+    config = TrainConfig(model="convlstm", data=f"frames:{tmp_path / 'square.gif'}",
+                         image_size=8, width=4, batch_size=2, steps=4, device="cpu",
+                         sample_every=1000, report_seconds=0.0, eval_every_steps=2,
+                         eval_samples=4, keep_last=1, keep_best="next_frame_mse_per_frame")
+    out = tmp_path / "run"
+    events = list(train(config, out))
+    evaluated = [e for e in events if isinstance(e, Evaluated)]
+    assert [e.step for e in evaluated] == [2, 4]
+    for event in evaluated:
+        assert 0 <= event.scores["next_frame_mse_per_frame"] <= 64
+        assert -1 <= event.scores["next_frame_ssim"] <= 1
+    assert "next-frame MSE" in format_scores(evaluated[0].scores)
+    lowest = min(recorded_evaluations(out), key=lambda r: r["next_frame_mse_per_frame"])
+    best = read_manifest(out)["best"]
+    assert best["metric"] == "next_frame_mse_per_frame" and best["step"] == lowest["step"]
+    assert not best.get("higher_is_better") and (out / "checkpoints" / best["checkpoint"]).is_dir()
 
 
 def test_stop_during_an_evaluation_ends_the_run_without_recording_it(tiny_config, tmp_path):
