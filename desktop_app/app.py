@@ -12,12 +12,13 @@ import sys
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QApplication
 
 from desktop_app.app_logging import configure_logging
 from desktop_app.gui_gc import GuiThreadGarbageCollector
+from desktop_app.main_window import MainWindow
 from desktop_app.app_paths import DISPLAY_NAME, logs_dir, set_application_identity
-from desktop_app.startup import start_with_engine
+from desktop_app.startup import load_engine
 from engine import __version__
 from resources import resource_path
 
@@ -56,25 +57,23 @@ def main(argv: list[str] | None = None) -> int:
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
 
-    def main_window() -> QMainWindow:
-        # Runs once the engine is imported (desktop_app.startup), on the GUI thread.
-        from desktop_app.main_window import MainWindow
+    # The window needs only Qt: it is up at once, its pages follow once the
+    # engine is imported on a background thread (desktop_app.startup).
+    window = MainWindow(engine_loaded=False)
+    window.errors.log_path = log_path
+    window.errors.install_hooks()
 
-        window = MainWindow()
-        window.errors.log_path = log_path
-        window.errors.install_hooks()
+    def engine_ready() -> None:
         # Quitting by any route (menu, signal, session end) still stops and saves.
         app.aboutToQuit.connect(lambda: window.worker.shutdown())
-        windows.append(window)
         if options.open:
             QTimer.singleShot(0, window, lambda: window.open_in_gallery(options.open))
-        return window
 
     # Before the engine import starts its thread: garbage is collected on the GUI thread only.
     collector = GuiThreadGarbageCollector(parent=app)
     collector.start()
-    windows: list[QMainWindow] = []   # keeps the main window alive for app.exec()
-    startup = start_with_engine(main_window, log_path)  # noqa: F841 - shown until replaced
+    window.show()
+    load_engine(window, engine_ready)
     return app.exec()
 
 

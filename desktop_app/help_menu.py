@@ -21,12 +21,13 @@ def open_folder(path: Path) -> bool:
 
 
 class HelpMenu(QObject):
-    """Adds Help to a MainWindow (which has .worker, .errors and a status bar)."""
+    """Adds Help to a MainWindow (which has .errors and a status bar); Run self-test
+    works once the window's engine worker is attached."""
 
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.worker = window.worker
+        self.worker = None          # attach_worker(): once the engine is loaded
         self.errors = window.errors
         self.report_dialog: QMessageBox | None = None
         menu = window.menuBar().addMenu("&Help")
@@ -37,7 +38,12 @@ class HelpMenu(QObject):
                                              self.run_self_test)
         menu.addSeparator()
         self.about_action = self._action(menu, f"About {DISPLAY_NAME}", "aboutAction", self.about)
-        self.worker.jobEnded.connect(self._job_ended)
+        self.self_test_action.setEnabled(False)   # it trains: it needs the engine's worker
+
+    def attach_worker(self, worker) -> None:
+        self.worker = worker
+        worker.jobEnded.connect(self._job_ended)
+        self.self_test_action.setEnabled(True)
 
     def _action(self, menu, text: str, name: str, slot) -> QAction:
         action = QAction(text, self.window)

@@ -1,58 +1,122 @@
-"""The main window: Train and Gallery pages around one engine worker."""
+"""The main window: Train, Gallery, Animate, Runs and Data pages around one engine worker.
+
+The window itself needs only Qt, so the app shows it at once with its menus and
+page tabs and a status line while PyTorch is imported on a background thread
+(desktop_app.startup); the pages, which all need the engine, are built in the
+tabs once it is loaded. Built with `engine_loaded=True` (tests, tools), the
+pages are built straight away.
+"""
 from __future__ import annotations
 
 import os
+import time
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QFont
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
-from desktop_app.evaluate_dialog import EvaluateDialog
 from desktop_app.help_menu import HelpMenu
-from desktop_app.pages.animate_page import AnimatePage
-from desktop_app.pages.data_page import DataPage
-from engine.presets import DataFacts
-from desktop_app.pages.gallery_page import GalleryPage
-from desktop_app.pages.runs_page import RunsPage
-from desktop_app.recovery import offer_recovery
-from desktop_app.pages.train_page import TrainPage
-from desktop_app.timelapse_dialog import TimelapseDialog
-from desktop_app.worker import EngineWorker
-from engine.events import Finished, RunStarted, Saved
 
 # How long closing waits for a running step and the final save before offering
 # to quit without waiting.
 CLOSE_TIMEOUT_MS = 30_000
+PAGE_TITLES = ("Train", "Gallery", "Animate", "Runs", "Data")
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    engineReady = Signal()   # the pages are built and the worker runs
+
+    def __init__(self, engine_loaded: bool = True) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Latent Atelier")
         self.resize(1180, 720)
         self.errors = ErrorPresenter(self)
+        self.worker = None
+        self.ready = False
+        self.tabs = QTabWidget(objectName="pageTabs")
+        self.setCentralWidget(self.tabs)
+        self._closing = False
+        self.timelapse_dialog = None
+        self.evaluate_dialog = None
+        self.recovery_dialog = None
+        run_menu = self.menuBar().addMenu("&Run")
+        self.evaluate_action = run_menu.addAction("&Evaluate run…", self.open_evaluate)
+        self.evaluate_action.setObjectName("evaluateAction")
+        self.help_menu = HelpMenu(self)
+        if engine_loaded:
+            self.build_pages()
+        else:
+            self._show_loading()
+
+    # -- start-up ----------------------------------------------------------------------
+    def _show_loading(self) -> None:
+        """Until the engine is loaded: the page tabs, the first saying what is happening;
+        what needs the engine is disabled, the Help menu's log folder and About work."""
+        self.loading_label = QLabel("Latent Atelier\n\nLoading the engine (PyTorch)…",
+                                    objectName="engineLoadingLabel")
+        font = QFont(self.loading_label.font())
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        self.loading_label.setFont(font)
+        self.loading_label.setStyleSheet("color: palette(mid);")
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for index, title in enumerate(PAGE_TITLES):
+            widget = self.loading_label if index == 0 else QLabel()
+            self.tabs.addTab(widget, title)
+            self.tabs.setTabEnabled(index, index == 0)
+        self.evaluate_action.setEnabled(False)
+        self._loading_started = time.monotonic()
+        self._loading_timer = QTimer(self, interval=250)
+        self._loading_timer.timeout.connect(self._loading_tick)
+        self._loading_timer.start()
+        self._loading_tick()
+
+    def _loading_tick(self) -> None:
+        seconds = time.monotonic() - self._loading_started
+        self.statusBar().showMessage(f"Loading the engine (PyTorch)… {seconds:.0f} s")
+
+    def engine_failed(self, details: str) -> None:
+        """The engine could not be imported: say so in the window and a dialog (and the log)."""
+        self._loading_timer.stop()
+        last = details.strip().splitlines()[-1] if details.strip() else "unknown error"
+        self.loading_label.setText(f"Latent Atelier\n\nThe engine could not be loaded:\n{last}")
+        self.statusBar().showMessage(f"The engine could not be loaded: {last}")
+        self.errors.report("Latent Atelier cannot start",
+                           f"The engine (PyTorch) could not be loaded: {last}", details)
+
+    def build_pages(self) -> None:
+        """Create the worker and the pages (they import the engine) in the tabs."""
+        from desktop_app.pages.animate_page import AnimatePage
+        from desktop_app.pages.data_page import DataPage
+        from desktop_app.pages.gallery_page import GalleryPage
+        from desktop_app.pages.runs_page import RunsPage
+        from desktop_app.pages.train_page import TrainPage
+        from desktop_app.worker import EngineWorker
+
+        if self.ready:
+            return
+        if hasattr(self, "_loading_timer"):
+            self._loading_timer.stop()
         self.worker = EngineWorker(self)
         self.worker.error.connect(self.errors.report)
-
         self.train_page = TrainPage(self.worker)
         self.gallery_page = GalleryPage(self.worker)
         self.animate_page = AnimatePage(self.worker)
-        self.tabs = QTabWidget(objectName="pageTabs")
-        self.tabs.addTab(self.train_page, "Train")
-        self.tabs.addTab(self.gallery_page, "Gallery")
-        self.tabs.addTab(self.animate_page, "Animate")
         self.runs_page = RunsPage(self.worker)
-        self.tabs.addTab(self.runs_page, "Runs")
         # Pictures are previewed at the size the Train page will train at.
         self.data_page = DataPage(self.worker,
                                   image_size=lambda: self.train_page.image_size_combo.currentData())
-        self.tabs.addTab(self.data_page, "Data")
+        placeholders = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        self.tabs.clear()
+        for widget in placeholders:
+            widget.deleteLater()
+        pages = (self.train_page, self.gallery_page, self.animate_page, self.runs_page,
+                 self.data_page)
+        for page, title in zip(pages, PAGE_TITLES):
+            self.tabs.addTab(page, title)
         self.data_page.status.connect(self._show_status)
         self.data_page.useData.connect(self._use_data)
-        self.setCentralWidget(self.tabs)
-
         for page in (self.train_page, self.gallery_page, self.animate_page, self.runs_page):
             page.status.connect(self._show_status)
         self.gallery_page.error.connect(self.errors.report)
@@ -69,27 +133,27 @@ class MainWindow(QMainWindow):
         self.worker.exportFinished.connect(lambda path: self._show_status(f"Exported {path}"))
         self.worker.idle.connect(self._close_if_asked)
         self.errors.shown.connect(self._cancel_close)
-        self._closing = False
-        self.timelapse_dialog: TimelapseDialog | None = None
-        self.evaluate_dialog: EvaluateDialog | None = None
-        run_menu = self.menuBar().addMenu("&Run")
-        self.evaluate_action = run_menu.addAction("&Evaluate run…", self.open_evaluate)
-        self.evaluate_action.setObjectName("evaluateAction")
-        self.help_menu = HelpMenu(self)
+        self.help_menu.attach_worker(self.worker)
+        self.evaluate_action.setEnabled(True)
+        self.ready = True
         self.statusBar().showMessage("Ready. Choose settings and press Train.")
-        self.recovery_dialog = None
         QTimer.singleShot(0, self, self._offer_recovery)   # once the window is up
+        self.engineReady.emit()
 
     def _show_status(self, text: str) -> None:
         self.statusBar().showMessage(text)
 
     def _use_data(self, spec: str, label: str) -> None:
+        from engine.presets import DataFacts
+
         summary = self.data_page.summary
         facts = DataFacts.of_summary(summary) if summary is not None else None
         self.train_page.set_data(spec, label, facts)
         self.tabs.setCurrentWidget(self.train_page)
 
     def _on_training_event(self, event: object) -> None:
+        from engine.events import Finished, RunStarted, Saved
+
         # The gallery follows the run being trained once it has weights on disk.
         if isinstance(event, RunStarted):
             # A resumed run already has weights; a new one waits for its first save.
@@ -122,6 +186,8 @@ class MainWindow(QMainWindow):
         self.train_page.resume_run(run_dir, total_steps or None)
 
     def _offer_recovery(self) -> None:
+        from desktop_app.recovery import offer_recovery
+
         def show_runs(run_dir: str) -> None:
             self.tabs.setCurrentWidget(self.runs_page)
             self.runs_page.select(run_dir)
@@ -132,6 +198,7 @@ class MainWindow(QMainWindow):
         run = self.worker.current_run
         if run is None:
             return
+        from desktop_app.timelapse_dialog import TimelapseDialog
         from engine.runs import RunDir
 
         history = RunDir(run).sample_history()
@@ -146,6 +213,10 @@ class MainWindow(QMainWindow):
     # -- evaluation ------------------------------------------------------------------
     def open_evaluate(self) -> None:
         """The Evaluate dialog for the gallery's run, else the current run."""
+        from desktop_app.evaluate_dialog import EvaluateDialog
+
+        if not self.ready:
+            return
         if self.evaluate_dialog is not None:
             self.evaluate_dialog.raise_()
             return
@@ -160,6 +231,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         """Never leave a thread behind: stop every job between steps (training saves),
         keep the window up, saying so, and close for real once the worker is idle."""
+        if not self.ready:
+            super().closeEvent(event)   # nothing can be running before the engine is loaded
+            return
         self.animate_page.stop()   # no new previews while (or after) closing
         if self.worker.running_jobs() == 0:
             super().closeEvent(event)

@@ -1,26 +1,21 @@
-"""A window at once, the engine later: start-up without staring at nothing.
+"""The main window at once, the engine later: start-up without staring at nothing.
 
 Importing PyTorch takes seconds (far longer on a busy machine or a cold disk),
-and the main window's pages need it. So the app first shows a light window with
-the app's name and a status line, imports the engine on a background thread
-while that window stays responsive, and then builds the real main window in
-its place. This is the one thread outside desktop_app.worker: the worker
-module itself imports the engine, so it cannot be what imports it.
+and the main window's pages need it. So the app shows the main window with its
+menus, page tabs and a status line first, imports the engine on a background
+thread while that window stays responsive, and then builds the pages in it.
+This is the one thread outside desktop_app.worker: the worker module itself
+imports the engine, so it cannot be what imports it.
 """
 from __future__ import annotations
 
 import importlib
 import os
-import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 
-from PySide6.QtCore import Qt, QThread, QTimer, Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
-
-from desktop_app.errors import ErrorPresenter
+from PySide6.QtCore import QThread, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 # Set to make the app print when each window is up and responsive, then quit
 # (benchmarks/startup_time.py times those lines from outside the process).
@@ -46,77 +41,35 @@ class EngineImport(QThread):
             self.done.emit("")
 
 
-class StartupWindow(QMainWindow):
-    """What the user sees while the engine loads: the name, a status line, the time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setObjectName("startupWindow")
-        self.setWindowTitle("Latent Atelier")
-        self.resize(1180, 720)
-        label = QLabel("Latent Atelier", objectName="startupLabel")
-        font = QFont(label.font())
-        font.setPointSizeF(font.pointSizeF() * 2.5)
-        label.setFont(font)
-        label.setStyleSheet("color: palette(mid);")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(label)
-        self._started = time.monotonic()
-        self._timer = QTimer(self, interval=250)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-        self._tick()
-        self.errors = ErrorPresenter(self)
-
-    def _tick(self) -> None:
-        seconds = time.monotonic() - self._started
-        self.statusBar().showMessage(f"Loading the engine (PyTorch)… {seconds:.0f} s")
-
-    def failed(self, details: str) -> None:
-        self._timer.stop()
-        last = details.strip().splitlines()[-1] if details.strip() else "unknown error"
-        self.statusBar().showMessage(f"The engine could not be loaded: {last}")
-        self.errors.report("Latent Atelier cannot start",
-                           f"The engine (PyTorch) could not be loaded: {last}", details)
-
-
-def start_with_engine(on_ready: Callable[[], QMainWindow],
-                      log_path: Path | None = None) -> StartupWindow:
-    """Show the startup window now; once the engine is imported, call on_ready()
-    (which builds the main window) and put its window where this one was."""
-    startup = StartupWindow()
-    startup.errors.log_path = log_path
-    loader = EngineImport(startup)
+def load_engine(window: QMainWindow, on_ready: Callable[[], None] | None = None) -> EngineImport:
+    """Import the engine off the GUI thread for a window already on screen; then,
+    on the GUI thread, window.build_pages() and on_ready(), or
+    window.engine_failed(traceback) if the import failed."""
+    loader = EngineImport(window)
+    probing = bool(os.environ.get(PROBE_ENV))
 
     def loaded(details: str) -> None:
         loader.wait()
         if details:
-            startup.failed(details)
+            window.engine_failed(details)
             return
-        window = on_ready()
-        window.setGeometry(startup.geometry())
-        if startup.isMaximized():
-            window.showMaximized()
-        else:
-            window.show()
-        startup.close()
-        startup.deleteLater()
+        window.build_pages()
+        if on_ready is not None:
+            on_ready()
         if probing:
-            # A zero-delay timer fires once the event loop runs again: the window responds.
-            QTimer.singleShot(0, lambda: (_probe("main window responsive"),
+            # A zero-delay timer fires once the event loop runs again: the pages respond.
+            QTimer.singleShot(0, lambda: (_probe("engine ready, pages responsive"),
                                           QApplication.instance().quit()))
 
     loader.done.connect(loaded)
-    probing = bool(os.environ.get(PROBE_ENV))
-    startup.show()
     if probing:
-        QTimer.singleShot(0, lambda: _probe("startup window responsive"))
+        QTimer.singleShot(0, lambda: _probe("main window responsive"))
     # The import starts once the event loop has run (and drawn the window): a
     # thread importing torch holds the GIL for long stretches, which otherwise
-    # delayed the first window by a few hundred milliseconds.
-    QTimer.singleShot(0, startup, loader.start)
-    startup.loader = loader  # type: ignore[attr-defined] - kept alive with the window
-    return startup
+    # delayed the first paint by a few hundred milliseconds.
+    QTimer.singleShot(0, window, loader.start)
+    window.loader = loader  # type: ignore[attr-defined] - kept alive with the window
+    return loader
 
 
 def _probe(what: str) -> None:

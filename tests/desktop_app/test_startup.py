@@ -1,40 +1,64 @@
-"""Start-up: a window at once, the engine imported off the GUI thread, then the main window."""
+"""Start-up: the main window at once, the engine imported off the GUI thread, then
+the pages built in it."""
 from __future__ import annotations
 
-import shiboken6
-from PySide6.QtWidgets import QLabel, QMainWindow
+import subprocess
+import sys
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel
 
 from desktop_app import startup as startup_module
+from desktop_app.main_window import PAGE_TITLES, MainWindow
+from desktop_app.pages.train_page import TrainPage
 
 
-def test_startup_window_shows_at_once_then_gives_way_to_the_main_window(qtbot):
-    built = []
+def test_the_main_window_needs_no_torch_to_appear():
+    code = ("import sys, desktop_app.app, desktop_app.main_window; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.strip()
+    assert out == "False"
 
-    def main_window() -> QMainWindow:
-        window = QMainWindow()
-        window.setObjectName("stand-in main window")
-        qtbot.addWidget(window)
-        built.append(window)
-        return window
 
-    startup = startup_module.start_with_engine(main_window)
-    assert startup.isVisible() and startup.objectName() == "startupWindow"
-    assert startup.findChild(QLabel, "startupLabel") is not None
-    assert startup.statusBar().currentMessage().startswith("Loading the engine")
-    size = startup.size()
-    # The main window is built only after the import thread has been joined.
-    qtbot.waitUntil(lambda: len(built) == 1 and built[0].isVisible(), timeout=30_000)
-    assert built[0].size() == size
-    qtbot.waitUntil(lambda: not shiboken6.isValid(startup))   # closed and deleted
+def test_main_window_shows_at_once_then_gets_its_pages(qtbot):
+    window = MainWindow(engine_loaded=False)
+    qtbot.addWidget(window)
+    window.show()
+    tabs = window.tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == list(PAGE_TITLES)
+    assert [tabs.isTabEnabled(i) for i in range(tabs.count())] == [True] + [False] * 4
+    assert window.findChild(QLabel, "engineLoadingLabel").isVisible()
+    assert window.statusBar().currentMessage().startswith("Loading the engine")
+    assert not window.findChild(QAction, "evaluateAction").isEnabled()
+    assert not window.findChild(QAction, "runSelfTestAction").isEnabled()
+    assert window.findChild(QAction, "aboutAction").isEnabled()   # works without the engine
+    size = window.size()
+    ready = []
+    with qtbot.waitSignal(window.engineReady, timeout=60_000):
+        startup_module.load_engine(window, lambda: ready.append(True))
+    # The pages were built on the GUI thread after the import thread was joined.
+    assert ready == [True] and window.ready and window.loader.isFinished()
+    assert isinstance(tabs.widget(0), TrainPage) and tabs.count() == len(PAGE_TITLES)
+    assert all(tabs.isTabEnabled(i) for i in range(tabs.count()))
+    assert window.findChild(QAction, "evaluateAction").isEnabled()
+    assert window.findChild(QAction, "runSelfTestAction").isEnabled()
+    assert window.statusBar().currentMessage().startswith("Ready")
+    assert window.size() == size and window.isVisible()
 
 
 def test_an_engine_that_cannot_load_is_shown_not_a_dead_window(qtbot, monkeypatch, tmp_path):
     monkeypatch.setattr(startup_module, "ENGINE_MODULES", ("engine.no_such_module",))
-    built = []
-    startup = startup_module.start_with_engine(lambda: built.append(1), tmp_path / "app.log")
-    qtbot.addWidget(startup)
-    qtbot.waitUntil(lambda: len(startup.errors.history) == 1, timeout=30_000)
-    assert "could not be loaded" in startup.errors.history[0].message
-    assert "no_such_module" in startup.statusBar().currentMessage()
-    assert built == [] and startup.isVisible()
-    startup.loader.wait()
+    window = MainWindow(engine_loaded=False)
+    qtbot.addWidget(window)
+    window.errors.log_path = tmp_path / "app.log"
+    window.show()
+    startup_module.load_engine(window)
+    qtbot.waitUntil(lambda: len(window.errors.history) == 1, timeout=30_000)
+    assert "could not be loaded" in window.errors.history[0].message
+    assert "no_such_module" in window.statusBar().currentMessage()
+    assert "no_such_module" in window.findChild(QLabel, "engineLoadingLabel").text()
+    assert not window.ready and window.isVisible()
+    window.loader.wait()
+    window.close()   # nothing runs yet, so closing closes
+    assert not window.isVisible()
