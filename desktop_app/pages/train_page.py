@@ -84,7 +84,8 @@ class TrainPage(QWidget):
         self.presets = TrainPresets(self)
         form = QFormLayout()
         form.addRow("Data", self.data_combo)
-        form.addRow(self.presets.check, self.presets.label)
+        form.addRow(self.presets.check)
+        form.addRow(self.presets.label)   # the full width: a preset name can be long
         form.addRow("Model", self.model_combo)
         form.addRow("Image size", self.image_size_combo)
         form.addRow("Width", self.width_spin)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QCheckBox, QLabel
+from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy
 
 from engine.device import resolve_device
 from engine.errors import AtelierError
@@ -38,6 +38,9 @@ class TrainPresets:
         self.check.setToolTip("Choose model, size, batch, learning rate, budget, augmentation and "
                               "EMA for the data and device; any field you change stays yours")
         self.label = QLabel(objectName="presetLabel", wordWrap=True)
+        # A preset's name can take two lines; without this the form gave the label
+        # one line's height and cut the rest off.
+        self.label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.MinimumExpanding)
         self.check.toggled.connect(lambda _: self.apply())
         for name, signal in self._field_signals().items():
             signal.connect(lambda *_, field=name: self._edited(field))
