@@ -1,7 +1,8 @@
 """A short end-to-end check of an installation, for support and for the frozen build.
 
 It trains a few steps on the bundled MNIST, samples a grid from the saved run
-and exports the training time-lapse as a GIF, all into one output folder, and
+and exports the training time-lapse as a GIF and as an MP4 video (the one
+format that needs the bundled video encoder), all into one output folder, and
 watches that nothing tries to open a network connection (the app is offline by
 design, so any attempt is a failure). The app's `--self-test OUTDIR`, its
 Help > Run self-test and `latent-atelier-cli self-test OUTDIR` all run this.
@@ -33,6 +34,7 @@ class SelfTestReport:
     run_dir: str = ""
     grid_png: str = ""
     timelapse_gif: str = ""
+    timelapse_mp4: str = ""
     steps: int = 0
     frames: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -47,6 +49,7 @@ class SelfTestReport:
             f"trained {self.steps} steps on {self.data} -> {self.run_dir}",
             f"sampled {len(SELF_TEST_SEEDS)} images -> {self.grid_png}",
             f"time-lapse of {self.frames} frames -> {self.timelapse_gif}",
+            f"the same as MP4 video -> {self.timelapse_mp4}",
             f"network connections attempted: {len(self.network_attempts)}",
             f"timings: {stages}",
         ]
@@ -112,6 +115,7 @@ def _stages(out: Path, steps: int, data: str, report: SelfTestReport) -> None:
         from engine.animation import timelapse_frames
         from engine.events import Finished
         from engine.export import save_gif, save_png
+        from engine.exporters import ExportOptions, export_animation
         from engine.images import make_grid
         from engine.sampling import sample_run
         from engine.training import TrainConfig, train
@@ -144,6 +148,13 @@ def _stages(out: Path, steps: int, data: str, report: SelfTestReport) -> None:
                                             provenance={"kind": "self-test", "steps": run_steps}))
         report.frames = len(frames)
         report.seconds["export"] = time.perf_counter() - tick
+
+        stage = "exporting the MP4 video"
+        tick = time.perf_counter()
+        report.timelapse_mp4 = str(export_animation(
+            frames, out / "timelapse.mp4", "mp4", ExportOptions(fps=5, scale=2),
+            provenance={"kind": "self-test", "steps": run_steps}))
+        report.seconds["mp4"] = time.perf_counter() - tick
     except AtelierError as exc:
         raise SelfTestError(f"{stage} failed: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - the report names the stage and the cause

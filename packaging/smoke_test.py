@@ -6,7 +6,8 @@ fresh home folder, with networking blocked where the OS allows it (`unshare
 -rn`: a private network namespace with no interfaces). It checks that
 
 - it exits 0 and reports that the self-test passed with no network attempts;
-- OUTDIR holds a GIF of several frames and the sample grid;
+- OUTDIR holds a GIF of several frames, the same as an MP4 video (the bundled
+  video encoder works) and the sample grid;
 - the log went to the platform's app-data folder (XDG_DATA_HOME/LatentAtelier);
 - nothing beside the executable changed (no file added, removed or modified);
 
@@ -105,6 +106,12 @@ def smoke_test(exe: Path) -> dict[str, object]:
             failures.append(f"{gif} is missing or not a GIF")
         elif gif.read_bytes().count(b"\x21\xf9\x04") < 2:   # one graphic control block per frame
             failures.append(f"{gif} has fewer than two frames")
+        video = out / "timelapse.mp4"
+        # An MP4 (ISO base media) file starts with a box whose type is "ftyp".
+        if not video.exists() or video.read_bytes()[4:8] != b"ftyp":
+            failures.append(f"{video} is missing or not an MP4 file")
+        elif video.stat().st_size < 1000:
+            failures.append(f"{video} is too small to hold the frames")
         if not (out / "samples.png").exists():
             failures.append("no samples.png")
         log = tmp_path / "home" / "data" / "LatentAtelier" / "logs" / "latent-atelier.log"

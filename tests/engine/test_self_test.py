@@ -20,6 +20,8 @@ def test_self_test_trains_samples_and_exports_a_gif(tmp_path, data_spec):
         assert grid.size[0] > 28 * 4 * 2   # 4 x 4 tiles, enlarged twice
     with Image.open(report.timelapse_gif) as gif:
         assert gif.format == "GIF" and gif.n_frames == report.frames >= 2
+    video = Path(report.timelapse_mp4)
+    assert video.name == "timelapse.mp4" and video.read_bytes()[4:8] == b"ftyp"
     lines = report.lines()
     assert lines[0].endswith("passed") and "network connections attempted: 0" in lines
 
