@@ -43,6 +43,22 @@ from engine.schedule import apply_schedule, check_schedule
 DEFAULT_STEPS = 2000
 SAMPLE_SEEDS = tuple(range(64))     # the fixed-seed grid: tile i is gallery seed i
 
+# A sample grid costs at most about this share of a run's time when grids come
+# by time (no sample_every).
+GRID_TIME_SHARE = 0.1
+
+
+def seconds_between_grids(elapsed: float, grid_seconds: float) -> float:
+    """Training time from one sample grid to the next when no step interval is set.
+
+    Every 2 s at first, then every 5% of the elapsed time, so a time-lapse
+    dwells on the early changes and an hour-long run has about 120 frames; but
+    never so often that grids take more than GRID_TIME_SHARE of the time: a
+    slow sampler's 64-image grid (row-lstm draws pixel row by pixel row) took
+    most of a short run before.
+    """
+    return max(2.0, 0.05 * elapsed, grid_seconds / GRID_TIME_SHARE)
+
 
 class TrainingError(AtelierError):
     """Training cannot go on (e.g. the loss became NaN)."""
@@ -355,6 +371,7 @@ class _Loop:
         self._window_start = (0, 0.0)   # (step, elapsed) at the last report
         self._steps_per_second: float | None = None
         self._last_sample = (-1, -math.inf)  # (step, elapsed) of the last grid
+        self._grid_seconds = 0.0   # how long the last grid took to draw
         self._last_save_at = 0.0
         self._last_saved_step = start_step
         self._bad_step: torch.Tensor | None = None   # on a GPU: first step with a bad loss
@@ -609,15 +626,16 @@ class _Loop:
         every = self.session.config.sample_every
         if every is not None:
             return self.step % every == 0
-        # Every 2 s at first, then every 5% of the elapsed time, so a time-lapse
-        # dwells on the early changes and an hour-long run has about 120 frames.
         elapsed = self.elapsed
-        return elapsed - self._last_sample[1] >= max(2.0, 0.05 * elapsed)
+        return elapsed - self._last_sample[1] >= seconds_between_grids(elapsed,
+                                                                        self._grid_seconds)
 
     def _samples(self) -> Samples:
         self._check_finite()
         self._last_sample = (self.step, self.elapsed)
+        started = time.perf_counter()
         grid = self.session.sample_grid()
+        self._grid_seconds = time.perf_counter() - started
         tile = self.session.config.image_size + 2  # make_grid's default padding
         self.run_dir.save_sample_grid(self.step, grid, {
             "model": self.session.config.model, "step": self.step, "seeds": list(SAMPLE_SEEDS)},

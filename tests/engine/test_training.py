@@ -16,7 +16,7 @@ from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateC
 from engine.models import GanModel
 from engine.runs import RunDir
 from engine.training import (DEFAULT_STEPS, SAMPLE_SEEDS, TrainConfig, TrainingError,
-                             TrainingSession, train)
+                             TrainingSession, seconds_between_grids, train)
 
 
 # -- configuration ------------------------------------------------------------------
@@ -197,6 +197,15 @@ def test_weights_carry_their_config_in_metadata(trained_run):
         meta = f.metadata()
     assert meta["model"] == "dcgan" and meta["family"] == "gan"
     assert json.loads(meta["model_config"])["width"] == 8
+
+
+def test_grids_by_time_never_take_more_than_a_tenth_of_the_run():
+    # A fast grid: every 2 s at first, then every 5% of the elapsed time.
+    assert seconds_between_grids(10.0, 0.01) == 2.0
+    assert seconds_between_grids(3600.0, 0.01) == 180.0
+    # A slow sampler's grid (3 s) comes at most every 30 s, however young the run.
+    assert seconds_between_grids(10.0, 3.0) == 30.0
+    assert seconds_between_grids(3600.0, 3.0) == 180.0
 
 
 def test_sample_grid_png_shows_the_64_fixed_seeds(trained_run):
