@@ -10,7 +10,7 @@
 Test images are binarized once, stochastically, from a fixed seed, so every
 run is scored on the same binary pictures.
 
-    python -m engine.recurrent_eval RUN [--limit N] [--json]
+    python -m engine.recurrent_eval RUN [--limit N] [--checkpoint step_...] [--json]
 """
 from __future__ import annotations
 
@@ -42,11 +42,12 @@ def binarized_test_set(spec: str, image_size: int, limit: int | None = None) -> 
 
 
 def evaluate_run(run_dir: str | Path, limit: int | None = None, device: str = "auto",
-                 batch_size: int = 100) -> dict[str, Any]:
-    """Scores of the run's current weights on its data's test split."""
+                 batch_size: int = 100, checkpoint: str | None = None) -> dict[str, Any]:
+    """Scores of the run's current weights (or of the kept checkpoint named
+    `checkpoint`) on its data's test split."""
     run = RunDir(run_dir)
     spec = run.read_config()["train"]["data"]
-    name, model = run.load_model(resolve_device(device))
+    name, model = run.load_model(resolve_device(device), checkpoint)
     for net in model.networks().values():
         net.eval()
     start = time.perf_counter()
@@ -66,7 +67,7 @@ def evaluate_run(run_dir: str | Path, limit: int | None = None, device: str = "a
             result = _next_frames(model, spec, limit, batch_size)
         else:
             raise ConfigError(f"{name} is not a recurrent model; nothing to score here")
-    return {"model": name, "run": str(run.path), "data": spec,
+    return {"model": name, "run": str(run.path), "data": spec, "checkpoint": checkpoint,
             "seconds": round(time.perf_counter() - start, 2), **result}
 
 
@@ -101,10 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N test items")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a kept checkpoint's folder name (checkpoints/step_...) instead of "
+                             "the latest: to score how the run improved")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
-        result = evaluate_run(args.run, args.limit, args.device)
+        result = evaluate_run(args.run, args.limit, args.device, checkpoint=args.checkpoint)
     except AtelierError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

@@ -101,6 +101,19 @@ def test_scores(runs):
     assert 0 <= conv["mse_per_frame"] <= 64 and -1 <= conv["ssim"] <= 1
 
 
+def test_scores_of_a_named_checkpoint(runs):
+    from engine.checkpoints import read_manifest
+    from engine.errors import AtelierError
+
+    latest = read_manifest(runs["row-lstm"])["checkpoint"]
+    named = evaluate_run(runs["row-lstm"], limit=8, device="cpu", checkpoint=latest)
+    assert named["checkpoint"] == latest
+    assert named["test_nll_nats"] == evaluate_run(runs["row-lstm"], limit=8,
+                                                  device="cpu")["test_nll_nats"]
+    with pytest.raises(AtelierError):
+        evaluate_run(runs["row-lstm"], limit=8, device="cpu", checkpoint="step_no_such")
+
+
 def test_ssim_is_one_for_equal_images_and_lower_otherwise():
     import torch
     a = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
