@@ -1,8 +1,10 @@
-"""MP4 (H.264) through the ffmpeg that imageio-ffmpeg ships, so it works offline."""
+"""MP4 (H.264) encoded in-process with PyAV, whose wheel bundles the ffmpeg
+libraries (libx264 included), so it works offline and needs no ffmpeg program."""
 from __future__ import annotations
 
-import subprocess
+from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -11,20 +13,16 @@ from engine.errors import ConfigError, RunDirError
 from engine.exporters.common import ExportOptions, provenance_json
 from engine.images import upscale_nearest
 
-# How ffmpeg's metadata dump escapes a value (its ffmetadata format).
-_FFMETADATA_SPECIAL = "=;#\\\n"
+MISSING_AV = "MP4 export needs the av package (pip install av); GIF, APNG and WebP work without it"
 
 
-def ffmpeg_exe() -> str:
+def load_av() -> ModuleType:
+    """The PyAV module, or a ConfigError saying how to get it (MP4 is the only format needing it)."""
     try:
-        import imageio_ffmpeg
+        import av
     except ImportError:
-        raise ConfigError("MP4 export needs the imageio-ffmpeg package "
-                          "(pip install imageio-ffmpeg); GIF, APNG and WebP work without it") from None
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError as exc:
-        raise ConfigError(f"MP4 export cannot find ffmpeg ({exc})") from None
+        raise ConfigError(MISSING_AV) from None
+    return av
 
 
 def even_sized(frames: list[np.ndarray], scale: int) -> np.ndarray:
@@ -39,23 +37,38 @@ def even_sized(frames: list[np.ndarray], scale: int) -> np.ndarray:
     return np.ascontiguousarray(stack)
 
 
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
 def write_mp4(frames: list[np.ndarray], path: Path, options: ExportOptions,
               provenance: dict | None) -> None:
-    exe = ffmpeg_exe()
+    av = load_av()
     video = even_sized(frames, options.scale)
     _, h, w, _ = video.shape
+    # fps is a float (e.g. 12.5 or 29.97); the stream's time base wants a ratio.
+    rate = Fraction(options.fps).limit_denominator(1001)
 
     def encode(tmp: Path) -> None:
-        command = [exe, "-y", "-hide_banner", "-loglevel", "error",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-                   "-r", f"{options.fps:g}", "-i", "-", "-an",
-                   "-c:v", "libx264", "-preset", "medium", "-crf", str(options.crf),
-                   "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-                   "-metadata", f"comment={provenance_json(provenance)}", "-f", "mp4", str(tmp)]
-        result = subprocess.run(command, input=video.tobytes(), capture_output=True, check=False)
-        if result.returncode != 0:
-            lines = result.stderr.decode(errors="replace").strip().splitlines()
-            raise RunDirError(f"cannot write {path}: ffmpeg failed ({lines[-1] if lines else result.returncode})")
+        try:
+            # movflags=faststart moves the index (moov) before the data, so a
+            # player or browser can start before the whole file is read.
+            with av.open(str(tmp), mode="w", format="mp4",
+                         container_options={"movflags": "+faststart"}) as container:
+                container.metadata["comment"] = provenance_json(provenance)
+                stream = container.add_stream("libx264", rate=rate,
+                                              options={"crf": str(options.crf), "preset": "medium"})
+                stream.width, stream.height = w, h
+                stream.pix_fmt = "yuv420p"
+                for rgb in video:
+                    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                    container.mux(stream.encode(frame))
+                container.mux(stream.encode(None))   # flush the frames the encoder holds back
+        except OSError:
+            raise    # the file itself (permissions, full disk): reported below with its reason
+        except (av.FFmpegError, ValueError) as exc:
+            raise RunDirError(f"cannot write {path}: the H.264 encoder failed ({_one_line(exc)})") from None
 
     try:
         if not path.parent.exists():
@@ -67,29 +80,9 @@ def write_mp4(frames: list[np.ndarray], path: Path, options: ExportOptions,
 
 def mp4_comment(path: Path) -> str | None:
     """The comment tag of a video file (where the provenance is), or None."""
-    result = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"],
-                            capture_output=True, check=False)
-    if result.returncode != 0:
+    av = load_av()
+    try:
+        with av.open(str(path)) as container:
+            return container.metadata.get("comment")
+    except (av.FFmpegError, OSError, ValueError):
         return None
-    for line in _unescaped_lines(result.stdout.decode("utf-8", errors="replace")):
-        if line.startswith("comment="):
-            return line[len("comment="):]
-    return None
-
-
-def _unescaped_lines(text: str) -> list[str]:
-    lines, current, i = [], [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in _FFMETADATA_SPECIAL:
-            current.append(text[i + 1])
-            i += 2
-            continue
-        if ch == "\n":
-            lines.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    lines.append("".join(current))
-    return lines

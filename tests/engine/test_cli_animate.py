@@ -40,7 +40,7 @@ def test_the_issue_command(trained_run, tmp_path, capsys):
                                        ("mp4", "w.mp4"), ("frames", "w"), ("sheet", "s.png")])
 def test_every_format_and_json(trained_run, tmp_path, capsys, fmt, name):
     if fmt == "mp4":
-        pytest.importorskip("imageio_ffmpeg")
+        pytest.importorskip("av")
     out = tmp_path / name
     assert cli("animate", trained_run, "--kind", "interpolate", "--seeds", "3,4", "--frames-between", 2,
                "--format", fmt, "--scale", 1, "--out", out, "--json") == 0

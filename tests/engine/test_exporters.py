@@ -3,6 +3,8 @@ atomic writes and clear errors."""
 from __future__ import annotations
 
 import os
+import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -141,14 +143,51 @@ def test_frame_sequence_replaces_an_earlier_one_but_not_other_files(tmp_path):
 
 
 def test_mp4(tmp_path):
-    pytest.importorskip("imageio_ffmpeg")
-    path = export_animation(colour_frames(12, 15, 15), tmp_path / "v.mp4", "mp4",
-                            ExportOptions(fps=12, scale=2), PROVENANCE)
-    assert path.stat().st_size > 0
+    av = pytest.importorskip("av")
+    frames = colour_frames(12, 15, 15)
+    path = export_animation(frames, tmp_path / "v.mp4", "mp4",
+                            ExportOptions(fps=12, scale=2, crf=10), PROVENANCE)
     assert path.read_bytes()[4:8] == b"ftyp"
+    data = path.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")    # faststart: the index comes first
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.average_rate == 12
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(decoded) == 12
+    assert decoded[0].shape == (30, 30, 3)              # 15 x 15 at scale 2 is already even
+    source = np.repeat(np.repeat(frames[0], 2, axis=0), 2, axis=1).astype(int)
+    assert np.abs(decoded[0].astype(int) - source).mean() < 6   # yuv420p halves colour resolution
     assert read_provenance(path)["seeds"] == [1, 7, 42]
     assert read_timeline(path)[0].seeds == [1, 7, 42]
     assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
+
+
+def test_mp4_odd_sides_are_padded_even(tmp_path):
+    av = pytest.importorskip("av")
+    path = export_animation(grey_frames(3, 7, 9), tmp_path / "odd.mp4", "mp4", ExportOptions(fps=7.5))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (10, 8)
+        assert stream.average_rate == Fraction(15, 2)
+        assert sum(1 for _ in container.decode(stream)) == 3
+
+
+def test_mp4_without_av_is_a_clear_config_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)   # makes `import av` fail
+    with pytest.raises(ConfigError, match=r"needs the av package \(pip install av\); GIF, APNG"):
+        export_animation(grey_frames(2), tmp_path / "v.mp4", "mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mp4_encoder_error_is_one_line(tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    monkeypatch.setattr("engine.exporters.mp4.even_sized",
+                        lambda frames, scale: np.zeros((2, 8, 8, 3), np.uint8)[:, :, :, :2])
+    with pytest.raises(RunDirError, match=r"cannot write .*v.mp4: the H.264 encoder failed \(") as info:
+        export_animation(grey_frames(2), tmp_path / "v.mp4", "mp4")
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_never_leaves_a_half_written_file(tmp_path, monkeypatch):
