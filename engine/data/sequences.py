@@ -10,7 +10,7 @@ draws digits from MNIST's training images, the test split (the fixed protocol
 set of 1,000 sequences) from its test images.
 
 frames:PATH reads one animation (an animated GIF, a folder of numbered frames,
-or a video through imageio-ffmpeg when it is installed) and cuts it into
+or a video, decoded with PyAV when it is installed) and cuts it into
 overlapping windows of up to 20 frames, the training sequences.
 """
 from __future__ import annotations
@@ -119,20 +119,19 @@ def _read_image_frames(path: Path) -> list[Image.Image]:
 
 def _read_video(path: Path) -> list[Image.Image]:
     try:
-        import imageio_ffmpeg
+        import av
     except ImportError:
-        raise DataError(f"{path}: reading video needs the imageio-ffmpeg package; "
+        raise DataError(f"{path}: reading video needs the av package; "
                         "export the frames as a GIF or a folder of PNGs instead") from None
     try:
-        reader = imageio_ffmpeg.read_frames(str(path))
-        meta = next(reader)
-        width, height = meta["size"]
-        pictures = []
-        for raw, _ in zip(reader, range(MAX_FRAMES)):
-            frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
-            pictures.append(_shrink(Image.fromarray(frame, "RGB")))
-        reader.close()
-    except (OSError, RuntimeError, StopIteration, KeyError, ValueError) as exc:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ValueError("it has no video stream")
+            stream = container.streams.video[0]
+            pictures = []
+            for frame, _ in zip(container.decode(stream), range(MAX_FRAMES)):
+                pictures.append(_shrink(Image.fromarray(frame.to_ndarray(format="rgb24"), "RGB")))
+    except (av.FFmpegError, OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{path}: not a readable video ({reason})") from None
     return pictures
