@@ -10,6 +10,8 @@ fresh home folder, with networking blocked where the OS allows it (`unshare
   video encoder works) and the sample grid;
 - the log went to the platform's app-data folder (XDG_DATA_HOME/LatentAtelier);
 - nothing beside the executable changed (no file added, removed or modified);
+- the bundle holds PyAV with its H.264 encoder (libx264) for MP4 export, and
+  no imageio-ffmpeg (its ffmpeg program alone was 173 MB);
 
 and prints the measured times as JSON: `--version` (process start-up), the main
 window built (start-up to a ready GUI) and the whole self-test.
@@ -72,12 +74,24 @@ def run_timed(command: list[str], env: dict[str, str], cwd: Path,
     return code, lines, time.perf_counter() - start, seen
 
 
+def video_bundle_problems(folder: Path) -> list[str]:
+    """What is wrong with the bundle's video support (PyAV and libx264 in, imageio-ffmpeg out)."""
+    problems = []
+    if not any(p.is_dir() for p in folder.rglob("av")):
+        problems.append("PyAV (the av package) is not in the bundle: MP4 export would fail")
+    if not any(folder.rglob("libx264*")):
+        problems.append("libx264 is not in the bundle: MP4 export would fail")
+    if any(folder.rglob("imageio_ffmpeg")):
+        problems.append("imageio_ffmpeg is in the bundle (the spec should exclude it)")
+    return problems
+
+
 def smoke_test(exe: Path) -> dict[str, object]:
     exe = exe.resolve()
     if not exe.exists():
         raise SystemExit(f"{exe} does not exist; build it first: python packaging/build.py")
     folder = exe.parent
-    failures: list[str] = []
+    failures: list[str] = video_bundle_problems(folder)
     before = snapshot(folder)
     blocker = network_blocker()
     with tempfile.TemporaryDirectory(prefix="atelier-smoke-") as tmp:

@@ -89,3 +89,18 @@ def test_xz_archive_without_the_xz_program_is_written_by_python(monkeypatch, tmp
     build.write_archive(tmp_path / "app", archive, "app", "xz")
     with tarfile.open(archive, "r:xz") as tar:
         assert tar.getmember("app/run").mode & 0o111
+
+
+def test_smoke_test_wants_pyav_with_libx264_and_no_imageio_ffmpeg(tmp_path):
+    spec = importlib.util.spec_from_file_location("atelier_smoke_test", ROOT / "packaging" / "smoke_test.py")
+    smoke = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(smoke)
+    internal = tmp_path / "_internal"
+    (internal / "av").mkdir(parents=True)
+    assert smoke.video_bundle_problems(tmp_path) == ["libx264 is not in the bundle: MP4 export would fail"]
+    (internal / "av.libs").mkdir()
+    (internal / "av.libs" / "libx264-d6533a8d.so.165").write_bytes(b"\x7fELF")
+    assert smoke.video_bundle_problems(tmp_path) == []
+    (internal / "imageio_ffmpeg").mkdir()
+    assert smoke.video_bundle_problems(tmp_path) == [
+        "imageio_ffmpeg is in the bundle (the spec should exclude it)"]
