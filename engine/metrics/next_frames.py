@@ -62,7 +62,8 @@ def next_frame_scores(model: Any, sequences: np.ndarray, batch_size: int = 100
     size, channels = model.config.image_size, model.config.channels
     mse_sum, ssim_sum, frames = 0.0, 0.0, 0
     for start in range(0, len(sequences), batch_size):
-        chunk = torch.from_numpy(np.ascontiguousarray(sequences[start:start + batch_size]))
+        # A copy: the cached data sets are read-only, which torch warns about.
+        chunk = torch.from_numpy(np.array(sequences[start:start + batch_size]))
         seq = to_model_range(chunk.to(model.device), size)            # (N, T, C, H, W) in [-1, 1]
         seq = match_channels(seq.flatten(0, 1), channels).unflatten(0, seq.shape[:2])
         predicted = model.continue_frames(seq[:, :k], future).add(1).mul(0.5)
