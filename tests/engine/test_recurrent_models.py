@@ -111,6 +111,39 @@ def test_draw_bound_is_reconstruction_plus_kl_and_positive():
     assert (kl >= 0).all() and (reconstruction > 0).all()
 
 
+def test_draw_attention_starts_by_seeing_the_whole_picture():
+    # A 2 x 2 read on a digit-like picture: ink in the middle, black corners.
+    # Started at the paper's zero point, the read filters sat on the corner
+    # pixels and saw nothing, and the posterior collapsed on MNIST.
+    model = make("draw", image_size=28, read_size=2, write_size=5)
+    picture = torch.zeros(1, 1, 28, 28)
+    picture[..., 8:20, 10:18] = 1.0
+    h_dec = torch.zeros(1, model.config.width)
+    with torch.no_grad():
+        glimpse = model.network.read(picture, torch.zeros_like(picture), h_dec)
+    seen = glimpse[0, :4]   # the picture's 2 x 2 glimpse (then the error image's)
+    assert (seen > 0.05).all()
+    # And the write spreads a patch over the whole canvas, not onto 25 dots.
+    with torch.no_grad():
+        canvas = model.network.write(torch.zeros(1, model.config.width))
+    assert canvas.shape == (1, 1, 28, 28)
+
+
+def test_draw_kl_weight_warms_up_and_resumes():
+    model = make("draw", warmup_steps=4)
+    assert model.kl_weight() == 0.0
+    for _ in range(2):
+        losses = model.train_step(still_batch())
+    assert model.kl_weight() == 0.5
+    # The reported bound is the full one, whatever the weight in the loss.
+    assert torch.isclose(losses["nll_bound_nats"], losses["reconstruction"] + losses["kl"])
+    tensors, settings = model.training_state()
+    again = make("draw", warmup_steps=4)
+    again.load_training_state(tensors, settings)
+    assert again.kl_weight() == 0.5
+    assert make("draw", warmup_steps=0).kl_weight() == 1.0
+
+
 def test_draw_process_ends_on_the_sample():
     model = make("draw")
     assert torch.allclose(model.process_frames(4)[-1], model.sample([4])[0], atol=1e-6)
