@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +20,8 @@ from torch import nn
 
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig, per_seed
+from engine.models.kl_warmup import StepCounter, warmup_weight
 from engine.models.recurrent import adam, evaluating
-
-STATE_KEY = "draw.counters"  # the model's own counters beside the optimizer settings
 
 
 @dataclasses.dataclass
@@ -167,9 +165,10 @@ class DrawNetwork(nn.Module):
         return torch.stack(canvases)
 
 
-class DrawModel(GenerativeModel):
+class DrawModel(StepCounter, GenerativeModel):
     family = "rnn"
     process_name = "drawing"
+    counters_key = "draw.counters"
     config_class = DrawConfig
 
     def __init__(self, config: DrawConfig, device: torch.device, seed: int = 0) -> None:
@@ -231,18 +230,7 @@ class DrawModel(GenerativeModel):
 
     def kl_weight(self) -> float:
         """1, ramped linearly from 0 over the first warmup_steps steps."""
-        if self.config.warmup_steps == 0:
-            return 1.0
-        return min(1.0, self.steps_done / self.config.warmup_steps)
-
-    def training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors, settings = super().training_state()
-        settings[STATE_KEY] = {"steps_done": self.steps_done}
-        return tensors, settings
-
-    def load_training_state(self, tensors: dict[str, torch.Tensor], settings: dict[str, Any]) -> None:
-        super().load_training_state(tensors, settings)
-        self.steps_done = int(settings.get(STATE_KEY, {}).get("steps_done", 0))
+        return warmup_weight(1.0, self.steps_done, self.config.warmup_steps)
 
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
         shape = (self.config.steps, self.config.latent_dim)

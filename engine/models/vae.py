@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,12 +21,12 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig, per_seed
 from engine.models.gan import adam
+from engine.models.kl_warmup import StepCounter, warmup_weight
 from engine.models.likelihoods import (LIKELIHOODS, PARAMETERS_PER_CHANNEL, choose_likelihood,
                                        log_likelihood, mean_image)
 from engine.models.vae_networks import ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder
 
 ARCHITECTURES = ("mlp", "conv")
-STATE_KEY = "vae.counters"  # the model's own counters beside the optimizer settings
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -89,9 +88,10 @@ class _Pair(nn.Module):
         self.encoder, self.decoder = encoder, decoder
 
 
-class VaeModel(GenerativeModel):
+class VaeModel(StepCounter, GenerativeModel):
     family = "vae"
     config_class = VaeConfig
+    counters_key = "vae.counters"   # the saved name: runs saved before keep resuming
     plotted_losses = ("loss", "reconstruction", "KL")
 
     def __init__(self, config: VaeConfig, device: torch.device, seed: int = 0) -> None:
@@ -142,10 +142,7 @@ class VaeModel(GenerativeModel):
 
     def kl_weight(self) -> float:
         """beta, ramped linearly from 0 over the first warmup_steps steps."""
-        c = self.config
-        if c.warmup_steps == 0:
-            return c.beta
-        return c.beta * min(1.0, self.steps_done / c.warmup_steps)
+        return warmup_weight(self.config.beta, self.steps_done, self.config.warmup_steps)
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None
                    ) -> dict[str, torch.Tensor]:
@@ -193,16 +190,6 @@ class VaeModel(GenerativeModel):
             return self.decode(latents)
         params = self.decoder(latents.to(self.device), class_weights.to(self.device).float())
         return mean_image(self.likelihood, params).contiguous()
-
-    # -- resume state --------------------------------------------------------------
-    def training_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        tensors, settings = super().training_state()
-        settings[STATE_KEY] = {"steps_done": self.steps_done}
-        return tensors, settings
-
-    def load_training_state(self, tensors: dict[str, torch.Tensor], settings: dict[str, Any]) -> None:
-        super().load_training_state(tensors, settings)
-        self.steps_done = int(settings.get(STATE_KEY, {}).get("steps_done", 0))
 
     # -- reconstruction and likelihood -----------------------------------------------
     @torch.inference_mode()
