@@ -54,7 +54,8 @@ class EvalPlot(QWidget):
             if is_eval_metric(name) and isinstance(value, (int, float)) \
                     and self.metric_combo.findData(name) < 0:
                 self.metric_combo.addItem(metric_label(name, scores), name)
-        shown = [f"{metric_label(n, scores)} {scores[n]:.4g}" for n in ("fd", "kid")
+        shown = [f"{metric_label(n, scores)} {scores[n]:.4g}"
+                 for n in ("fd", "kid", "next_frame_mse_per_frame", "next_frame_ssim")
                  if isinstance(scores.get(n), (int, float))]
         self.latest_label.setText(f"Step {step:,}: {', '.join(shown) or 'scored'} "
                                   f"({scores.get('samples', 0):,} samples, {seconds:.1f} s)")
