@@ -22,6 +22,7 @@ from desktop_app.widgets.qimage import to_pixmap
 from desktop_app.worker import EngineWorker
 from engine.errors import AtelierError
 from engine.exporters import FORMATS, ExportOptions, human_size
+from engine.video_support import video_unavailable
 from engine.exporters.common import PALETTES
 from engine.keyframes import EASINGS, INTERPOLATIONS, Keyframe, Timeline
 from engine.runs import is_run_dir
@@ -153,6 +154,7 @@ class AnimatePage(QWidget):
         self.format_combo = QComboBox(objectName="exportFormatCombo")
         for name, (description, _) in FORMATS.items():
             self.format_combo.addItem(description, name)
+        self._disable_mp4_without_video()
         self.scale_spin = QSpinBox(objectName="exportScaleSpin", minimum=1, maximum=64, value=4, suffix=" x")
         self.scale_spin.setToolTip("Enlarge with crisp nearest-neighbour pixels")
         self.plays_spin = QSpinBox(objectName="exportPlaysSpin", minimum=0, maximum=65535, value=0)
@@ -374,6 +376,17 @@ class AnimatePage(QWidget):
 
     def export_format(self) -> str:
         return self.format_combo.currentData()
+
+    def _disable_mp4_without_video(self) -> None:
+        """A build without video (or a source install lacking PyAV) greys MP4 out, saying why."""
+        reason = video_unavailable()
+        if reason is None:
+            return
+        index = self.format_combo.findData("mp4")
+        item = self.format_combo.model().item(index)
+        item.setEnabled(False)
+        item.setText(f"{item.text()}: unavailable")
+        item.setToolTip(reason[0].upper() + reason[1:] + ".")
 
     def _export_options_changed(self, *_: object) -> None:
         if self._stopped:

@@ -25,6 +25,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from engine.data.registry import DataRequest, register_source
 from engine.data.sources import ImageSet
 from engine.errors import DataError
+from engine.video_support import load_av
 
 MOVING_MNIST_SIZE = 64
 MOVING_MNIST_FRAMES = 20
@@ -118,11 +119,8 @@ def _read_image_frames(path: Path) -> list[Image.Image]:
 
 
 def _read_video(path: Path) -> list[Image.Image]:
-    try:
-        import av
-    except ImportError:
-        raise DataError(f"{path}: reading video needs the av package; "
-                        "export the frames as a GIF or a folder of PNGs instead") from None
+    av = load_av(DataError, f"{path}: reading video",
+                 "export its frames as a GIF or a folder of PNGs and use that instead")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:

@@ -12,17 +12,11 @@ from engine.atomic import atomic_write
 from engine.errors import ConfigError, RunDirError
 from engine.exporters.common import ExportOptions, provenance_json
 from engine.images import upscale_nearest
-
-MISSING_AV = "MP4 export needs the av package (pip install av); GIF, APNG and WebP work without it"
-
+from engine.video_support import load_av as load_video_library
 
 def load_av() -> ModuleType:
-    """The PyAV module, or a ConfigError saying how to get it (MP4 is the only format needing it)."""
-    try:
-        import av
-    except ImportError:
-        raise ConfigError(MISSING_AV) from None
-    return av
+    """The PyAV module, or a ConfigError saying why MP4 is unavailable (the only format needing it)."""
+    return load_video_library(ConfigError, "MP4 export", "GIF, APNG and WebP work without it")
 
 
 def even_sized(frames: list[np.ndarray], scale: int) -> np.ndarray:

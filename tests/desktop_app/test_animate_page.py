@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QComboBox, QPushButton
 
 from engine.exporters.provenance import read_provenance
 
@@ -275,3 +276,21 @@ def test_a_closing_window_starts_no_new_previews(qtbot, window, run):
     studio.restart()
     studio.frames_between_spin.setValue(4)
     qtbot.waitUntil(lambda: preview_ready(studio) and len(studio.frames) == 6, timeout=30_000)
+
+
+def test_without_video_mp4_is_greyed_out_with_the_reason(qtbot, window, monkeypatch):
+    from desktop_app.pages.animate_page import AnimatePage
+
+    monkeypatch.setitem(sys.modules, "av", None)      # as in a build made --without-video
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    page = AnimatePage(window.worker)
+    qtbot.addWidget(page)
+    combo = page.findChild(QComboBox, "exportFormatCombo")
+    item = combo.model().item(combo.findData("mp4"))
+    assert not item.isEnabled() and item.text().endswith("unavailable")
+    assert item.toolTip().startswith("This build of Latent Atelier leaves out video")
+    assert all(combo.model().item(i).isEnabled() for i in range(combo.count())
+               if combo.itemData(i) != "mp4")
+    # With video, as in the window built before: MP4 is there to choose.
+    main_combo = window.findChild(QComboBox, "exportFormatCombo")
+    assert main_combo.model().item(main_combo.findData("mp4")).isEnabled()

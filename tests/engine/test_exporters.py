@@ -175,7 +175,7 @@ def test_mp4_odd_sides_are_padded_even(tmp_path):
 
 def test_mp4_without_av_is_a_clear_config_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)   # makes `import av` fail
-    with pytest.raises(ConfigError, match=r"needs the av package \(pip install av\); GIF, APNG"):
+    with pytest.raises(ConfigError, match=r"MP4 export is unavailable: video needs the av package \(pip install av\); GIF, APNG"):
         export_animation(grey_frames(2), tmp_path / "v.mp4", "mp4")
     assert list(tmp_path.iterdir()) == []
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,22 @@ def test_self_test_trains_samples_and_exports_a_gif(tmp_path, data_spec):
     assert video.name == "timelapse.mp4" and video.read_bytes()[4:8] == b"ftyp"
     lines = report.lines()
     assert lines[0].endswith("passed") and "network connections attempted: 0" in lines
+
+
+def test_frozen_build_without_video_skips_mp4_and_says_so(tmp_path, data_spec, monkeypatch):
+    monkeypatch.setattr("sys.frozen", True, raising=False)
+    monkeypatch.setitem(sys.modules, "av", None)   # as in a build made --without-video
+    report = run_self_test(tmp_path / "out", steps=2, data=data_spec)
+    assert report.timelapse_mp4 == "" and not (tmp_path / "out" / "timelapse.mp4").exists()
+    assert "MP4 video skipped: this build of Latent Atelier leaves out video" in "\n".join(
+        report.lines())
+
+
+def test_from_source_a_missing_video_library_fails_the_self_test(tmp_path, data_spec,
+                                                                 monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(SelfTestError, match=r"^exporting the MP4 video failed: .*pip install av"):
+        run_self_test(tmp_path / "out", steps=2, data=data_spec)
 
 
 def test_self_test_names_the_stage_that_failed(tmp_path):

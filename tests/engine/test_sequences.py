@@ -136,5 +136,5 @@ def test_video_without_av_says_which_package(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)   # makes `import av` fail
     path = tmp_path / "clip.mp4"
     path.write_bytes(b"anything")
-    with pytest.raises(DataError, match="reading video needs the av package"):
+    with pytest.raises(DataError, match=r"clip.mp4: reading video is unavailable: video needs the av package \(pip install av\); export its frames"):
         read_animation(path)
