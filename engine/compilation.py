@@ -16,6 +16,7 @@ and the caller gets one message to show.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,18 @@ from torch import nn
 
 from engine.errors import AtelierError
 from engine.models.base import GenerativeModel
+
+
+def compile_unavailable() -> str | None:
+    """None where torch.compile can work, else why not, in one sentence for the user.
+
+    The installed app ships neither a C++ compiler nor torch's C++ headers (and
+    leaves out most of the compiler's own modules, packaging/trimming.py), so
+    compilation there could only fail; it says so up front instead."""
+    if getattr(sys, "frozen", False):
+        return ("the installed app cannot compile (torch.compile needs a C++ compiler and "
+                "torch's headers); install the Python package to use it")
+    return None
 
 
 class CompiledTraining:
@@ -35,6 +48,9 @@ class CompiledTraining:
         self.failure: str | None = None     # why compilation was given up, once known
         self._compiled: set[str] = set()   # networks whose forward is replaced
         self._last_shape: tuple[int, ...] | None = None
+        self.failure = compile_unavailable()
+        if self.failure is not None:
+            return
         try:
             for name, net in model.networks().items():
                 if any(p.requires_grad for p in net.parameters()):  # not an EMA copy

@@ -12,6 +12,7 @@ from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.process_view import ProcessView
 from desktop_app.widgets.loss_plot import LossPlot
+from engine.compilation import compile_unavailable
 from engine.device import available_devices
 from engine.errors import AtelierError, ConfigError
 from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
@@ -79,6 +80,10 @@ class TrainPage(QWidget):
                                        objectName="compileCheck")
         self.compile_check.setToolTip("Slower start while compiling; faster steps on some "
                                       "machines. Falls back to normal training if it fails.")
+        self._compile_unavailable = compile_unavailable()
+        if self._compile_unavailable is not None:
+            self.compile_check.setToolTip(self._compile_unavailable[0].upper()
+                                          + self._compile_unavailable[1:] + ".")
 
         # Settings chosen for the data and device until the user changes them.
         self.presets = TrainPresets(self)
@@ -371,8 +376,9 @@ class TrainPage(QWidget):
                   self.minutes_spin, self.seed_spin, self.device_combo, self.train_button,
                   self.autosave_spin, self.keep_last_spin, self.eval_every_spin,
                   self.eval_samples_spin, self.keep_best_combo, self.precision_combo,
-                  self.compile_check, self.presets.check):
+                  self.presets.check):
             w.setEnabled(not busy)
+        self.compile_check.setEnabled(not busy and self._compile_unavailable is None)
         is_conv = self.model_combo.currentData() in CONVOLUTIONAL_MODELS
         self.width_spin.setEnabled(not busy and is_conv)
         self.image_size_combo.setEnabled(not busy and is_conv)

@@ -41,3 +41,20 @@ def test_precision_and_compile_controls_reach_the_run(qtbot, window, monkeypatch
 def test_the_controls_are_documented():
     doc = (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
     assert "`precisionCombo`" in doc and "`compileCheck`" in doc
+
+
+
+def test_the_installed_app_greys_out_compile_and_says_why(qtbot, window, monkeypatch):
+    import sys
+
+    from desktop_app.pages.train_page import TrainPage
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    page = TrainPage(window.worker)
+    qtbot.addWidget(page)
+    check = page.findChild(QCheckBox, "compileCheck")
+    assert not check.isEnabled() and not check.isChecked()
+    assert "installed app cannot compile" in check.toolTip()
+    page._on_busy(False)     # the end of a run enables the settings again, but not this one
+    assert not check.isEnabled()
+    assert window.findChild(QCheckBox, "compileCheck").isEnabled()   # from source it works

@@ -37,6 +37,19 @@ def test_compile_failing_at_once_falls_back_with_a_notice(tiny_config, tmp_path,
     assert_same_weights(tmp_path / "eager", tmp_path / "compiled")
 
 
+def test_the_installed_app_trains_eagerly_and_says_it_cannot_compile(tiny_config, tmp_path,
+                                                                    monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("torch.compile was called")
+
+    monkeypatch.setattr(torch, "compile", never)
+    monkeypatch.setattr("sys.frozen", True, raising=False)
+    events = list(train(tiny_config(steps=2, compile=True), tmp_path / "frozen"))
+    assert isinstance(events[-1], Finished) and events[-1].reason == "completed"
+    [notice] = notices(events)
+    assert "installed app cannot compile" in notice.message
+
+
 def fails_on_call(number: int):
     """A torch.compile whose compiled functions run eagerly until the `number`-th
     call of any of them, which raises as a backend failure would."""
