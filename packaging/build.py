@@ -13,6 +13,7 @@ archive size. Build outputs stay out of git (build/, dist/).
     python packaging/build.py --no-archive  just the app folder
     python packaging/build.py --archive gz  a .tar.gz instead of the .tar.xz
     python packaging/build.py --smoke-test  then run packaging/smoke_test.py on it
+    python packaging/build.py --without-video   no PyAV: about 80 MB smaller, no MP4
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def version() -> str:
     return __version__
 
 
-def run_pyinstaller(clean: bool) -> float:
+def run_pyinstaller(clean: bool, with_video: bool = True) -> float:
     for icon in ("latent-atelier.ico", "latent-atelier.icns", "latent-atelier.png"):
         if not (ROOT / "resources" / "icons" / icon).exists():
             raise SystemExit(f"resources/icons/{icon} is missing; run packaging/make_icons.py")
@@ -62,15 +63,21 @@ def run_pyinstaller(clean: bool) -> float:
                "--workpath", str(WORK), "--log-level", "WARN", str(SPEC)]
     if clean:
         command.insert(3, "--clean")
+    env = {**os.environ, "LATENT_ATELIER_WITHOUT_VIDEO": "0" if with_video else "1"}
     start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT)
+    subprocess.run(command, check=True, cwd=ROOT, env=env)
     return time.perf_counter() - start
 
 
-def linux_package(folder: Path, make_archive: bool, archive_format: str = "xz"
-                  ) -> tuple[Path, Path | None]:
-    """dist/LatentAtelier-<version>-linux-<arch>/ and its .tar.xz (or .tar.gz)."""
-    name = f"{APP_NAME}-{version()}-linux-{platform.machine()}"
+def package_name(with_video: bool = True) -> str:
+    """LatentAtelier-<version>-linux-<arch>, with -novideo for a build without video."""
+    return f"{APP_NAME}-{version()}-linux-{platform.machine()}{'' if with_video else '-novideo'}"
+
+
+def linux_package(folder: Path, make_archive: bool, archive_format: str = "xz",
+                  with_video: bool = True) -> tuple[Path, Path | None]:
+    """dist/<package_name>/ and its .tar.xz (or .tar.gz)."""
+    name = package_name(with_video)
     staging = DIST / name
     if staging.exists():
         shutil.rmtree(staging)
@@ -122,18 +129,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true", help="empty PyInstaller's cache first")
     parser.add_argument("--smoke-test", action="store_true",
                         help="run packaging/smoke_test.py on the result")
+    parser.add_argument("--without-video", action="store_true",
+                        help="leave out PyAV (MP4 export, reading videos): about 80 MB smaller")
     args = parser.parse_args(argv)
+    with_video = not args.without_video
 
-    seconds = run_pyinstaller(args.clean)
+    seconds = run_pyinstaller(args.clean, with_video)
     folder = app_folder()
     report: dict[str, object] = {
         "version": version(), "platform": f"{sys.platform}-{platform.machine()}",
         "build_seconds": round(seconds, 1), "folder": str(folder.relative_to(ROOT)),
         "folder_mb": round(folder_size(folder) / 1e6, 1),
         "files": sum(1 for p in folder.rglob("*") if p.is_file()),
+        "video": with_video,
     }
     if sys.platform.startswith("linux"):
-        staging, archive = linux_package(folder, not args.no_archive, args.archive)
+        staging, archive = linux_package(folder, not args.no_archive, args.archive, with_video)
         report["package"] = str(staging.relative_to(ROOT))
         if archive is not None:
             report["archive"] = str(archive.relative_to(ROOT))
@@ -147,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.smoke_test:
         return subprocess.run([sys.executable, str(ROOT / "packaging" / "smoke_test.py"),
-                               str(executable(folder))], cwd=ROOT,
+                               str(executable(folder))]
+                              + ([] if with_video else ["--without-video"]), cwd=ROOT,
                               env={**os.environ}).returncode
     return 0
 

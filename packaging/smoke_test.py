@@ -1,4 +1,4 @@
-"""Smoke-test a built app: `python packaging/smoke_test.py [EXECUTABLE]`.
+"""Smoke-test a built app: `python packaging/smoke_test.py [EXECUTABLE] [--without-video]`.
 
 Runs the frozen executable (default dist/LatentAtelier/LatentAtelier) the way
 support would: `--self-test OUTDIR`, headless (QT_QPA_PLATFORM=offscreen), in a
@@ -13,7 +13,9 @@ fresh home folder, with networking blocked where the OS allows it (`unshare
 - the bundle holds PyAV with its H.264 encoder (libx264) for MP4 export, and
   no imageio-ffmpeg (its ffmpeg program alone was 173 MB);
 
-and prints the measured times as JSON: `--version` (process start-up), the main
+With `--without-video` (a build made `build.py --without-video`) it checks the
+opposite for video: no PyAV in the bundle, and a self-test that skipped MP4
+saying so. It prints the measured times as JSON: `--version` (process start-up), the main
 window built (start-up to a ready GUI) and the whole self-test.
 """
 from __future__ import annotations
@@ -86,12 +88,22 @@ def video_bundle_problems(folder: Path) -> list[str]:
     return problems
 
 
-def smoke_test(exe: Path) -> dict[str, object]:
+def no_video_problems(folder: Path) -> list[str]:
+    """What is wrong with a bundle built without video (it must hold no PyAV or ffmpeg)."""
+    problems = []
+    if any(p.is_dir() for p in folder.rglob("av")) or any(folder.rglob("av.libs")):
+        problems.append("PyAV is in a bundle built --without-video")
+    if any(folder.rglob("libavcodec*")) or any(folder.rglob("libx264*")):
+        problems.append("ffmpeg libraries are in a bundle built --without-video")
+    return problems
+
+
+def smoke_test(exe: Path, with_video: bool = True) -> dict[str, object]:
     exe = exe.resolve()
     if not exe.exists():
         raise SystemExit(f"{exe} does not exist; build it first: python packaging/build.py")
     folder = exe.parent
-    failures: list[str] = video_bundle_problems(folder)
+    failures: list[str] = video_bundle_problems(folder) if with_video else no_video_problems(folder)
     before = snapshot(folder)
     blocker = network_blocker()
     with tempfile.TemporaryDirectory(prefix="atelier-smoke-") as tmp:
@@ -121,8 +133,13 @@ def smoke_test(exe: Path) -> dict[str, object]:
         elif gif.read_bytes().count(b"\x21\xf9\x04") < 2:   # one graphic control block per frame
             failures.append(f"{gif} has fewer than two frames")
         video = out / "timelapse.mp4"
+        if not with_video:
+            if video.exists():
+                failures.append(f"{video} was written by a build without video")
+            if "MP4 video skipped: this build of Latent Atelier leaves out video" not in text:
+                failures.append("the report does not say that this build leaves out video")
         # An MP4 (ISO base media) file starts with a box whose type is "ftyp".
-        if not video.exists() or video.read_bytes()[4:8] != b"ftyp":
+        elif not video.exists() or video.read_bytes()[4:8] != b"ftyp":
             failures.append(f"{video} is missing or not an MP4 file")
         elif video.stat().st_size < 1000:
             failures.append(f"{video} is too small to hold the frames")
@@ -139,6 +156,7 @@ def smoke_test(exe: Path) -> dict[str, object]:
         failures.append(f"files beside the executable changed: {changed[:5]}")
     return {
         "executable": str(exe),
+        "video": with_video,
         "network_blocked": bool(blocker),
         "version_seconds": round(version_s, 2),
         "window_ready_seconds": round(window_s, 2) if window_s is not None else None,
@@ -149,7 +167,9 @@ def smoke_test(exe: Path) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    result = smoke_test(Path(args[0]) if args else DEFAULT_EXE)
+    with_video = "--without-video" not in args
+    args = [arg for arg in args if arg != "--without-video"]
+    result = smoke_test(Path(args[0]) if args else DEFAULT_EXE, with_video)
     print(json.dumps(result, indent=2))
     if not result["network_blocked"]:
         print("note: networking could not be blocked here (no unshare -rn); the app's own "

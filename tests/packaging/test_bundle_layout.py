@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import platform
 import sys
 import tarfile
 from pathlib import Path
@@ -104,3 +105,23 @@ def test_smoke_test_wants_pyav_with_libx264_and_no_imageio_ffmpeg(tmp_path):
     (internal / "imageio_ffmpeg").mkdir()
     assert smoke.video_bundle_problems(tmp_path) == [
         "imageio_ffmpeg is in the bundle (the spec should exclude it)"]
+
+
+def test_smoke_test_of_a_build_without_video_wants_no_pyav(tmp_path):
+    spec = importlib.util.spec_from_file_location("atelier_smoke_test", ROOT / "packaging" / "smoke_test.py")
+    smoke = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(smoke)
+    internal = tmp_path / "_internal"
+    internal.mkdir()
+    assert smoke.no_video_problems(tmp_path) == []
+    (internal / "av.libs").mkdir()
+    (internal / "av.libs" / "libavcodec-5e6b81c2.so.62").write_bytes(b"\x7fELF")
+    assert smoke.no_video_problems(tmp_path) == [
+        "PyAV is in a bundle built --without-video",
+        "ffmpeg libraries are in a bundle built --without-video"]
+
+
+def test_a_build_without_video_is_packaged_under_its_own_name():
+    build = load_build_module()
+    assert build.package_name().endswith(f"-linux-{platform.machine()}")
+    assert build.package_name(with_video=False).endswith(f"-linux-{platform.machine()}-novideo")
