@@ -29,10 +29,11 @@ from torch import nn
 from engine.errors import ConfigError
 
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
-PRECISION_LABELS = {"auto": "Automatic (mixed on a GPU, full on CPU)",
+# Short enough for the Train page's settings column; the combo's tooltip says more.
+PRECISION_LABELS = {"auto": "Automatic",
                     "fp32": "Full (float32)",
-                    "bf16": "Mixed, bfloat16",
-                    "fp16": "Mixed, float16 with loss scaling"}
+                    "bf16": "Mixed bfloat16",
+                    "fp16": "Mixed float16"}
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # A healthy fp16 run skips a few steps while the scale settles and then one
 # now and again; this many skipped in a row means the loss itself overflows.

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
+                               QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
 
 from desktop_app.pages.train_presets import TrainPresets
 from desktop_app.worker import EngineWorker
@@ -29,6 +29,7 @@ from engine.training import DEFAULT_STEPS, TrainConfig
 DATA_CHOICES = {"mnist": "MNIST digits (bundled)",
                 "moving-mnist": "Moving MNIST (image sequences, for convlstm)"}
 IMAGE_SIZES = (28, 32, 64)
+SETTINGS_WIDTH = 380   # the settings column, its scroll bar included
 
 
 class TrainPage(QWidget):
@@ -74,12 +75,14 @@ class TrainPage(QWidget):
         self.device_combo = _combo("deviceCombo", {"auto": f"Automatic ({devices[0]})",
                                                    **{d: d.upper() for d in devices}})
         self.precision_combo = _combo("precisionCombo", PRECISION_LABELS)
-        self.precision_combo.setToolTip("Mixed precision trains faster on a GPU; weights and "
-                                        "samples stay full precision")
-        self.compile_check = QCheckBox("Compile the networks (torch.compile)",
-                                       objectName="compileCheck")
-        self.compile_check.setToolTip("Slower start while compiling; faster steps on some "
-                                      "machines. Falls back to normal training if it fails.")
+        self.precision_combo.setToolTip(
+            "Automatic: mixed precision on a GPU (bfloat16 where the GPU has it, else float16 "
+            "with loss scaling), full float32 on the CPU.\nMixed precision trains faster on a "
+            "GPU; weights and samples stay full precision.")
+        self.compile_check = QCheckBox("Compile (torch.compile)", objectName="compileCheck")
+        self.compile_check.setToolTip("Compile the networks: a slower start while compiling, "
+                                      "faster steps on some machines. Falls back to normal "
+                                      "training if it fails.")
         self._compile_unavailable = compile_unavailable()
         if self._compile_unavailable is not None:
             self.compile_check.setToolTip(self._compile_unavailable[0].upper()
@@ -87,28 +90,47 @@ class TrainPage(QWidget):
 
         # Settings chosen for the data and device until the user changes them.
         self.presets = TrainPresets(self)
-        form = QFormLayout()
-        form.addRow("Data", self.data_combo)
-        form.addRow(self.presets.check)
-        form.addRow(self.presets.label)   # the full width: a preset name can be long
-        form.addRow("Model", self.model_combo)
-        form.addRow("Image size", self.image_size_combo)
-        form.addRow("Width", self.width_spin)
-        form.addRow("Batch size", self.batch_spin)
-        form.addRow("Learning rate", self.lr_spin)
-        form.addRow("Steps", self.steps_spin)
-        form.addRow("Time", self.minutes_spin)
-        form.addRow("Seed", self.seed_spin)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Precision", self.precision_combo)
-        form.addRow("", self.compile_check)
-        form.addRow("Autosave every", self.autosave_spin)
-        form.addRow("Keep checkpoints", self.keep_last_spin)
-        form.addRow("Evaluate every", self.eval_every_spin)
-        form.addRow("Evaluation samples", self.eval_samples_spin)
-        form.addRow("Keep best by", self.keep_best_combo)
-        settings = QGroupBox("Settings")
-        settings.setLayout(form)
+        run_form = QFormLayout()
+        run_form.addRow("Data", self.data_combo)
+        run_form.addRow(self.presets.check)
+        run_form.addRow(self.presets.label)   # the full width: a preset name can be long
+        run_form.addRow("Model", self.model_combo)
+        run_form.addRow("Image size", self.image_size_combo)
+        run_form.addRow("Width", self.width_spin)
+        run_form.addRow("Batch size", self.batch_spin)
+        run_form.addRow("Learning rate", self.lr_spin)
+        run_form.addRow("Steps", self.steps_spin)
+        run_form.addRow("Time", self.minutes_spin)
+        run_form.addRow("Seed", self.seed_spin)
+        hardware_form = QFormLayout()
+        hardware_form.addRow("Device", self.device_combo)
+        hardware_form.addRow("Precision", self.precision_combo)
+        hardware_form.addRow("", self.compile_check)
+        saving_form = QFormLayout()
+        saving_form.addRow("Autosave every", self.autosave_spin)
+        saving_form.addRow("Keep checkpoints", self.keep_last_spin)
+        saving_form.addRow("Evaluate every", self.eval_every_spin)
+        saving_form.addRow("Evaluation samples", self.eval_samples_spin)
+        saving_form.addRow("Keep best by", self.keep_best_combo)
+        settings_column = QVBoxLayout()
+        settings_column.setContentsMargins(0, 0, 0, 0)
+        for title, form in (("Settings", run_form), ("Hardware", hardware_form),
+                            ("Checkpoints and evaluation", saving_form)):
+            box = QGroupBox(title)
+            box.setLayout(form)
+            settings_column.addWidget(box)
+        settings_column.addStretch(1)
+        _align_labels(run_form, hardware_form, saving_form)
+        settings_widget = QWidget(objectName="trainSettingsPanel")
+        settings_widget.setLayout(settings_column)
+        # The settings scroll on a short screen (a 768 px laptop); the buttons
+        # below them stay in view. No sideways scrolling: the column is sized
+        # for its fields plus the scroll bar.
+        settings = QScrollArea(objectName="trainSettingsScroll", widgetResizable=True)
+        settings.setWidget(settings_widget)
+        settings.setFrameShape(QFrame.Shape.NoFrame)
+        settings.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        settings.setMinimumHeight(160)
 
         # Faults the run survived (a save the disk refused, a halved batch): shown
         # until the next run, without a modal dialog interrupting the training.
@@ -137,16 +159,16 @@ class TrainPage(QWidget):
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         left = QVBoxLayout()
-        left.addWidget(settings)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(settings, 1)
         left.addWidget(self.settings_error)
         left.addWidget(self.notice_label)
         left.addLayout(buttons)
         left.addWidget(self.export_button)
         left.addWidget(self.run_label)
-        left.addStretch(1)
         left_widget = QWidget()
         left_widget.setLayout(left)
-        left_widget.setMaximumWidth(380)
+        left_widget.setFixedWidth(SETTINGS_WIDTH)
 
         self.progress = QProgressBar(objectName="trainProgress", minimum=0, maximum=1000, value=0)
         self.progress.setFormat("%p%")
@@ -389,8 +411,22 @@ class TrainPage(QWidget):
             self.eta_label.setText("Press Train to start.")
 
 
+def _align_labels(*forms: QFormLayout) -> None:
+    """One label width for all the forms, so fields line up from box to box."""
+    labels = [item.widget() for form in forms for row in range(form.rowCount())
+              if (item := form.itemAt(row, QFormLayout.ItemRole.LabelRole)) is not None
+              and isinstance(item.widget(), QLabel)]
+    width = max(label.sizeHint().width() for label in labels)
+    for label in labels:
+        label.setMinimumWidth(width)
+
+
 def _combo(name: str, choices: dict) -> QComboBox:
     combo = QComboBox(objectName=name)
+    # Narrower than its longest item (a long data-set name elides in the box;
+    # the open list still shows it whole), so the settings column keeps its width.
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(12)
     for value, label in choices.items():
         combo.addItem(label, value)
     return combo

@@ -1,0 +1,41 @@
+"""The Train page fits a laptop screen: the settings scroll, the buttons stay in
+view, and no control is cut off at the column's width."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QComboBox, QPushButton, QScrollArea, QWidget
+
+
+def test_a_768_pixel_screen_shows_every_setting_whole_and_the_train_button(qtbot, window):
+    window.resize(1024, 600)          # a 1366 x 768 laptop less its panels
+    qtbot.waitUntil(lambda: window.height() == 600)
+    assert window.minimumSizeHint().height() <= 600
+    scroll = window.findChild(QScrollArea, "trainSettingsScroll")
+    panel = window.findChild(QWidget, "trainSettingsPanel")
+    train = window.findChild(QPushButton, "trainButton")
+    assert train.isVisible() and not train.visibleRegion().isEmpty()
+    assert train.mapTo(window, train.rect().bottomLeft()).y() < window.height()
+    # Everything fits sideways: the panel is no wider than the space beside the scroll bar.
+    assert panel.minimumSizeHint().width() <= scroll.viewport().width()
+    for name in ("dataCombo", "modelCombo", "precisionCombo", "compileCheck", "keepBestCombo",
+                 "evalSamplesSpin"):
+        control = panel.findChild(QWidget, name)
+        assert control.width() >= control.minimumSizeHint().width(), name
+        right = control.mapTo(panel, control.rect().topRight()).x()
+        assert right <= scroll.viewport().width(), name
+    # The last setting can be scrolled to.
+    keep_best = panel.findChild(QComboBox, "keepBestCombo")
+    scroll.ensureWidgetVisible(keep_best)
+    qtbot.waitUntil(lambda: not keep_best.visibleRegion().isEmpty())
+
+
+def test_a_long_data_set_name_does_not_widen_the_column(qtbot, window):
+    combo = window.findChild(QComboBox, "dataCombo")
+    scroll = window.findChild(QScrollArea, "trainSettingsScroll")
+    before = scroll.width()
+    combo.addItem("My sketchbook scans of birds, flowers and harbour boats, 2024 (512 images)",
+                  "sketchbook")
+    combo.setCurrentIndex(combo.count() - 1)
+    window.findChild(QWidget, "trainSettingsPanel").adjustSize()
+    assert scroll.width() == before
+    assert window.findChild(QWidget, "trainSettingsPanel").minimumSizeHint().width() \
+        <= scroll.viewport().width()
