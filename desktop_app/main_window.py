@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
 from desktop_app.help_menu import HelpMenu
+from desktop_app.window_state import restore_geometry, save_geometry
 
 # How long closing waits for a running step and the final save before offering
 # to quit without waiting.
@@ -31,7 +32,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Latent Atelier")
-        self.resize(1180, 720)
+        restore_geometry(self)
         self.errors = ErrorPresenter(self)
         self.worker = None
         self.ready = False
@@ -232,10 +233,12 @@ class MainWindow(QMainWindow):
         """Never leave a thread behind: stop every job between steps (training saves),
         keep the window up, saying so, and close for real once the worker is idle."""
         if not self.ready:
+            save_geometry(self)
             super().closeEvent(event)   # nothing can be running before the engine is loaded
             return
         self.animate_page.stop()   # no new previews while (or after) closing
         if self.worker.running_jobs() == 0:
+            save_geometry(self)
             super().closeEvent(event)
             return
         event.ignore()
@@ -277,6 +280,7 @@ class MainWindow(QMainWindow):
                 # A thread stuck in a step cannot be stopped from outside; ending the
                 # process is the only clean exit. Files are written atomically, so
                 # the last checkpoint on disk is intact.
+                save_geometry(self)
                 os._exit(0)
 
         box.buttonClicked.connect(decided)
