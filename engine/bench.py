@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from engine.cpu_threads import cpu_threads
 from engine.training import TrainConfig, TrainingSession
 
 
@@ -21,6 +22,11 @@ def bench(config: TrainConfig, steps: int = 20, warmup: int = 3,
           sample_count: int = 16) -> dict[str, Any]:
     """Images/s over `steps` timed training steps after `warmup` untimed ones, and
     the sampling rate of one batch of `sample_count` seeds (0: skip)."""
+    with cpu_threads(config.threads):
+        return _bench(config, steps, warmup, sample_count)
+
+
+def _bench(config: TrainConfig, steps: int, warmup: int, sample_count: int) -> dict[str, Any]:
     session = TrainingSession(config)
     device = session.device
     if device.type == "cuda":

@@ -67,6 +67,9 @@ def _add_training_settings(p: argparse.ArgumentParser) -> None:
                    help="torch.compile the networks for training (falls back to eager if it fails)")
     p.add_argument("--no-compile", dest="compile", action="store_false", default=None,
                    help="train without torch.compile (e.g. when resuming a compiled run)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU threads for the maths (default: one per core); fewer keeps the "
+                        "machine responsive, and gives a benchmark an exact CPU budget")
     # Augmentation for small data sets; off by default (see engine.data.augment).
     p.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     p.add_argument("--translate", type=float, default=None,
@@ -248,7 +251,7 @@ def _train_config(args: argparse.Namespace, preset: bool = False, **extra: Any):
              "lr_schedule": args.lr_schedule, "seed": args.seed, "device": args.device, "flip": args.flip,
              "translate": args.translate, "color_jitter": args.color_jitter,
              "data_cache": args.data_cache, "precision": args.precision, "compile": args.compile,
-             "model_settings": parse_model_settings(args.model_settings), **extra}
+             "threads": args.threads, "model_settings": parse_model_settings(args.model_settings), **extra}
     if preset:
         from engine.cli_preset import apply_preset
         return TrainConfig(**apply_preset(given, json_output=args.json))
@@ -271,7 +274,8 @@ def _train(args: argparse.Namespace) -> int:
                                     "saved run (allowed: --steps, --minutes, --lr, --lr-schedule, --device, "
                                     "--sample-every, --autosave-seconds, --keep-last, "
                                     "--keep-best, --no-data-cache, --eval-every-minutes, "
-                                    "--eval-every-steps, --eval-samples, --precision, --[no-]compile)"))
+                                    "--eval-every-steps, --eval-samples, --precision, --[no-]compile, "
+                                    "--threads)"))
         run_path = args.resume
         if args.from_best is not None:
             from engine.run_fork import fork_best
@@ -283,7 +287,7 @@ def _train(args: argparse.Namespace) -> int:
                         device=args.device, sample_every=args.sample_every,
                         autosave_seconds=args.autosave_seconds, keep_last=args.keep_last,
                         keep_best=args.keep_best, data_cache=args.data_cache,
-                        precision=args.precision, compile=args.compile,
+                        precision=args.precision, compile=args.compile, threads=args.threads,
                         **_evaluation_settings(args))
     else:
         if args.from_best is not None:

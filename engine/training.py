@@ -23,6 +23,7 @@ from engine.data.augment import Augmentation
 from engine.data.batches import DeviceBatcher, to_model_range
 from engine.device import resolve_device
 from engine.compilation import CompiledTraining
+from engine.cpu_threads import check_threads, cpu_threads
 from engine.precision import PRECISION_CHOICES, MixedPrecision, resolve_precision
 from engine import checkpoints
 from engine.errors import AtelierError, ConfigError, RunDirError
@@ -94,6 +95,7 @@ class TrainConfig:
     data_cache: bool = True             # reuse decoded folders (engine.data.cache)
     precision: str = "auto"             # auto, fp32, bf16 or fp16 (engine.precision)
     compile: bool = False               # torch.compile the networks (engine.compilation)
+    threads: int | None = None          # CPU threads for the maths (None: torch's one per core)
     # Further model settings by name (e.g. {"beta": 4.0, "warmup_steps": 1000});
     # they define the run, so a resumed run keeps them.
     model_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -122,6 +124,7 @@ class TrainConfig:
             check_schedule(self.lr_schedule)
         self._validate_evaluation()
         self.augmentation().validate()
+        check_threads(self.threads)
         if self.precision not in PRECISION_CHOICES:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of "
                               f"{', '.join(PRECISION_CHOICES)}")
@@ -284,7 +287,7 @@ def train(config: TrainConfig, out: str | Path | None = None,
 RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "lr_schedule", "device", "sample_every",
                      "report_seconds", "autosave_seconds", "keep_last", "keep_best",
                      "data_cache", "eval_every_minutes", "eval_every_steps", "eval_samples",
-                     "precision", "compile")
+                     "precision", "compile", "threads")
 
 
 def resume(run_path: str | Path, control: RunControl | None = None,
@@ -396,7 +399,7 @@ class _Loop:
     def run(self) -> Iterator[TrainingEvent]:
         # Held while training, so the app can tell a live run from one that a
         # crash cut short, and no two processes train the same run.
-        with RunLock(self.run_dir.path):
+        with RunLock(self.run_dir.path), cpu_threads(self.session.config.threads):
             yield from self._run()
 
     def _run(self) -> Iterator[TrainingEvent]:

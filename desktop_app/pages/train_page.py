@@ -1,6 +1,8 @@
 """Train page: pick data and model, press Train, watch losses and samples live."""
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
@@ -13,6 +15,7 @@ from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.process_view import ProcessView
 from desktop_app.widgets.loss_plot import LossPlot
 from engine.compilation import compile_unavailable
+from engine.cpu_threads import default_threads
 from engine.device import available_devices
 from engine.errors import AtelierError, ConfigError
 from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
@@ -83,6 +86,12 @@ class TrainPage(QWidget):
         self.compile_check.setToolTip("Compile the networks: a slower start while compiling, "
                                       "faster steps on some machines. Falls back to normal "
                                       "training if it fails.")
+        cores = os.cpu_count() or 1
+        self.threads_spin = _spin("threadsSpin", 0, max(cores, default_threads()), 0,
+                                  "CPU threads for the maths. Fewer keeps the computer "
+                                  "responsive while a run trains in the background; "
+                                  "Automatic uses one per core.")
+        self.threads_spin.setSpecialValueText(f"Automatic ({default_threads()})")
         self._compile_unavailable = compile_unavailable()
         if self._compile_unavailable is not None:
             self.compile_check.setToolTip(self._compile_unavailable[0].upper()
@@ -106,6 +115,7 @@ class TrainPage(QWidget):
         hardware_form.addRow("Device", self.device_combo)
         hardware_form.addRow("Precision", self.precision_combo)
         hardware_form.addRow("", self.compile_check)
+        hardware_form.addRow("CPU threads", self.threads_spin)
         saving_form = QFormLayout()
         saving_form.addRow("Autosave every", self.autosave_spin)
         saving_form.addRow("Keep checkpoints", self.keep_last_spin)
@@ -283,6 +293,7 @@ class TrainPage(QWidget):
                            device=self.device_combo.currentData(),
                            precision=self.precision_combo.currentData(),
                            compile=self.compile_check.isChecked(),
+                           threads=self.threads_spin.value() or None,
                            autosave_seconds=self.autosave_spin.value() * 60,
                            keep_last=self.keep_last_spin.value(),
                            eval_every_minutes=self.eval_every_spin.value() or None,
@@ -398,7 +409,7 @@ class TrainPage(QWidget):
                   self.minutes_spin, self.seed_spin, self.device_combo, self.train_button,
                   self.autosave_spin, self.keep_last_spin, self.eval_every_spin,
                   self.eval_samples_spin, self.keep_best_combo, self.precision_combo,
-                  self.presets.check):
+                  self.threads_spin, self.presets.check):
             w.setEnabled(not busy)
         self.compile_check.setEnabled(not busy and self._compile_unavailable is None)
         is_conv = self.model_combo.currentData() in CONVOLUTIONAL_MODELS

@@ -1,10 +1,10 @@
-"""The Train page's precision and compile settings reach the run."""
+"""The Train page's precision, compile and CPU-thread settings reach the run."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QComboBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
 
 from engine.precision import PRECISION_CHOICES
 
@@ -24,14 +24,18 @@ def test_precision_and_compile_controls_reach_the_run(qtbot, window, monkeypatch
     check = window.findChild(QCheckBox, "compileCheck")
     assert [combo.itemData(i) for i in range(combo.count())] == list(PRECISION_CHOICES)
     assert combo.currentData() == "auto" and not check.isChecked()
+    threads = window.findChild(QSpinBox, "threadsSpin")
+    assert threads.value() == 0 and threads.text().startswith("Automatic (")
     combo.setCurrentIndex(combo.findData("bf16"))
     check.setChecked(True)
+    threads.setValue(1)
     click(qtbot, window, "trainButton")
     assert not combo.isEnabled() and not check.isEnabled()   # fixed while training
+    assert not threads.isEnabled()
     run = finished_run(qtbot, window)
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["precision"] == "bf16" and config["precision"] == "bf16"
-    assert config["train"]["compile"] is True
+    assert config["train"]["compile"] is True and config["train"]["threads"] == 1
     # The failed compilation is a notice on the page; the run still finished.
     label = page.notice_label
     assert not label.isHidden() and "torch.compile failed" in label.text()
@@ -40,7 +44,7 @@ def test_precision_and_compile_controls_reach_the_run(qtbot, window, monkeypatch
 
 def test_the_controls_are_documented():
     doc = (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
-    assert "`precisionCombo`" in doc and "`compileCheck`" in doc
+    assert "`precisionCombo`" in doc and "`compileCheck`" in doc and "`threadsSpin`" in doc
 
 
 

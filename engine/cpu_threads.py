@@ -1,0 +1,47 @@
+"""How many CPU threads a run's tensor maths may use.
+
+torch starts with one intra-op thread per core. A run can ask for fewer: to
+keep the machine responsive while training in the background, or to give a
+benchmark an exact CPU budget (OMP_NUM_THREADS is read only at start-up and
+does not reach a run started from the app).
+
+torch's setting belongs to the thread that makes it (and becomes the default
+for threads started later), so a run sets it on the thread that trains, and
+puts the previous value back when it ends.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from engine.errors import ConfigError
+
+MAX_THREADS = 1024
+
+
+def default_threads() -> int:
+    """What torch uses on this thread when a run does not say."""
+    return torch.get_num_threads()
+
+
+def check_threads(threads: int | None) -> None:
+    if threads is not None and not (isinstance(threads, int) and 1 <= threads <= MAX_THREADS):
+        raise ConfigError(f"threads must be a whole number from 1 to {MAX_THREADS} "
+                          f"(or left out for one per core), not {threads!r}")
+
+
+@contextmanager
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """Within the block, this thread's torch maths uses `threads` threads (None: unchanged)."""
+    check_threads(threads)
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
