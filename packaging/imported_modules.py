@@ -1,13 +1,16 @@
-"""Print (as JSON) every module the app imports while it does its work.
+"""Print (as JSON) every module the app imports while it does its work, and the
+torch sources torch itself reads meanwhile.
 
     QT_QPA_PLATFORM=offscreen python packaging/imported_modules.py
 
-The spec uses the list to leave out the `.py` sources of torch modules the app
-never imports: torch's hook collects every module's source beside its bytecode
-(torch reads some of its own sources at run time), which is 46 MB, about half
-of it for compilers, distributed training and test helpers the app never loads.
-The bytecode of every module stays in the bundle, so a rarely used module still
-imports; it only has no source to show in a traceback.
+torch's hook collects every module's `.py` source beside its bytecode (46 MB),
+because torch reads some of its own sources at run time: TorchScript compiles
+functions from their source, config modules parse theirs, custom operators
+note where they were defined. Of the sources of modules the app imports, the
+spec keeps only those torch reads here, plus every one whose text shows it may
+(`needs_own_source`); the rest go, and the sources of modules never imported go
+too. The bytecode of every kept module stays in the bundle, so a module still
+imports without its source; it only has no source lines in a traceback.
 
 What it exercises: every module of engine/ and desktop_app/ imported, the main
 window built, each registered model trained for a step, saved and restored as
@@ -21,12 +24,15 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STDLIB = os.path.dirname(os.__file__)
 
 
 def import_package(name: str) -> None:
@@ -67,27 +73,86 @@ def exercise_exports(out: Path) -> None:
                          {"kind": "probe"})
 
 
-def probe_imported_modules() -> set[str]:
-    """Run this script in a fresh Python (the build's) and return its module list."""
+# Text that shows a torch module may have its own source read at run time:
+# TorchScript (jit.script, overloads), config modules, custom operators and
+# anything that asks inspect for source lines.
+SOURCE_READERS = re.compile(r"jit\.|_overload|install_config_module|custom_op|torch\.library|"
+                            r"register_fake|getsource|findsource|_sources")
+
+
+@dataclass(frozen=True)
+class Probe:
+    modules: frozenset[str]          # every module imported
+    sources_read: frozenset[str]     # torch modules whose source torch read
+
+
+def probe_app() -> Probe:
+    """Run this script in a fresh Python (the build's) and return what it found."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, str(Path(__file__).resolve())], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"packaging/imported_modules.py failed:\n{done.stderr[-2000:]}")
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return Probe(frozenset(found["modules"]), frozenset(found["sources_read"]))
 
 
-def unused_torch_source(dest: str, imported: set[str]) -> bool:
-    """Whether `dest` (a path in the bundle) is the .py source of a torch module not imported."""
+def torch_module(dest: str) -> str | None:
+    """The module whose source `dest` (a path in the bundle) is, if it is a torch .py file."""
     dest = dest.replace("\\", "/")
     if not (dest.startswith("torch/") and dest.endswith(".py")):
-        return False
+        return None
     module = dest[:-3].replace("/", ".")
-    module = module[:-len(".__init__")] if module.endswith(".__init__") else module
-    return module not in imported
+    return module[:-len(".__init__")] if module.endswith(".__init__") else module
+
+
+def needs_own_source(text: str) -> bool:
+    return SOURCE_READERS.search(text) is not None
+
+
+def torch_source_left_out(dest: str, source: str | Path, probe: Probe) -> bool:
+    """Whether the bundle can do without file `dest` (copied from `source`): a torch
+    module's .py that was never imported, or that torch neither read in the probe
+    nor, by its text, may read."""
+    module = torch_module(dest)
+    if module is None:
+        return False
+    if module not in probe.modules:
+        return True
+    if module in probe.sources_read:
+        return False
+    return not needs_own_source(Path(source).read_text(encoding="utf-8", errors="replace"))
+
+
+class SourceReadWatch:
+    """Notes the torch .py files opened by torch code other than the importer (an audit hook)."""
+
+    def __init__(self) -> None:
+        self.read: set[str] = set()
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if event != "open" or not isinstance(args[0], str) or not args[0].endswith(".py"):
+            return
+        path = Path(args[0])
+        if "torch" not in path.parts:
+            return
+        # The reader is the innermost frame outside the standard library
+        # (inspect, linecache, tokenize, the importer): count it if it is torch.
+        frame = sys._getframe(1)
+        while frame is not None and _in_stdlib(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is not None and f"{os.sep}torch{os.sep}" in frame.f_code.co_filename:
+            parts = path.parts[path.parts.index("torch"):]
+            self.read.add(torch_module("/".join(parts)) or "")
+
+
+def _in_stdlib(filename: str) -> bool:
+    return filename.startswith(("<frozen", STDLIB)) and "site-packages" not in filename
 
 
 def main() -> int:
+    watch = SourceReadWatch()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="atelier-probe-") as tmp:
@@ -108,7 +173,7 @@ def main() -> int:
         window.worker.shutdown()
         window.close()
         app.processEvents()
-    print(json.dumps(sorted(sys.modules)))
+    print(json.dumps({"modules": sorted(sys.modules), "sources_read": sorted(watch.read - {""})}))
     return 0
 
 

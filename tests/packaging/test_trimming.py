@@ -47,7 +47,7 @@ def test_only_never_imported_modules_of_the_unused_packages_lose_their_bytecode(
 def test_the_spec_strips_and_trims_through_these_functions():
     spec = (ROOT / "packaging" / "latent_atelier.spec").read_text(encoding="utf-8")
     compile(spec, "latent_atelier.spec", "exec")
-    assert "strip_option(dest)" in spec and "unused_bytecode(entry[0], _imported)" in spec
+    assert "strip_option(dest)" in spec and "unused_bytecode(entry[0], _probe.modules)" in spec
     assert "strip=False" in spec     # never PyInstaller's strip-everything (breaks OpenBLAS)
 
 
