@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QWidget
 from desktop_app.app_paths import app_data_dir
 
 KEY = "mainWindow/geometry"
-PREFERRED_SIZE = (1280, 860)     # the whole Train page without scrolling
+PREFERRED_SIZE = (1280, 900)     # the whole Train page without scrolling
 SCREEN_SHARE = 0.9               # at most this much of the screen the first time
 
 

@@ -39,3 +39,14 @@ def test_a_long_data_set_name_does_not_widen_the_column(qtbot, window):
     assert scroll.width() == before
     assert window.findChild(QWidget, "trainSettingsPanel").minimumSizeHint().width() \
         <= scroll.viewport().width()
+
+
+def test_at_the_first_start_size_every_setting_shows_without_scrolling(qtbot, window):
+    from desktop_app.window_state import PREFERRED_SIZE
+
+    window.resize(*PREFERRED_SIZE)     # what a 1920 x 1080 screen gets the first time
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == PREFERRED_SIZE)
+    scroll = window.findChild(QScrollArea, "trainSettingsScroll")
+    panel = window.findChild(QWidget, "trainSettingsPanel")
+    qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible())
+    assert panel.sizeHint().height() <= scroll.viewport().height()
