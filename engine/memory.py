@@ -1,8 +1,9 @@
 """How much memory a training run needs, measured before it starts.
 
 The estimate comes from one probe step at batch 2 on a throwaway copy of the
-model: the tensors autograd saves for the backward pass are counted (that is
-what grows with the batch), then scaled to the run's batch size. Weights,
+model, in the run's precision: the tensors autograd saves for the backward pass
+are counted (that is what grows with the batch; under mixed precision most are
+half the size), then scaled to the run's batch size. Weights,
 gradients and the optimiser's moments are counted from the parameters, and the
 data set from its size, since the trainer preloads it on the device.
 """
@@ -19,8 +20,9 @@ from engine.data.sources import ImageSet
 from engine.errors import ConfigError
 from engine.models import build_model
 from engine.models.base import ModelConfig
+from engine.precision import MixedPrecision
 
-PROBE_BATCH = 2
+PROBE_BATCHES = (2, 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,13 +43,41 @@ class MemoryEstimate:
 
 
 def estimate_training_memory(model_name: str, config: ModelConfig, data: ImageSet,
-                             batch_size: int, image_size: int, device: torch.device
-                             ) -> MemoryEstimate:
-    """Measure one probe step of a throwaway model and scale it to `batch_size`."""
+                             batch_size: int, image_size: int, device: torch.device,
+                             precision: str = "fp32") -> MemoryEstimate:
+    """Measure probe steps of a throwaway model, in `precision` (fp32, bf16 or
+    fp16, as resolved for the run), and scale them to `batch_size`.
+
+    Two probe batches tell what grows with the batch from what does not (under
+    mixed precision each step also saves low-precision copies of the weights,
+    whatever the batch), so neither is scaled as the other."""
     model = build_model(model_name, config, device)
+    model.precision = MixedPrecision(precision, device)
     params = [p for net in model.networks().values() for p in net.parameters()]
     param_bytes = sum(p.numel() * p.element_size() for p in params)
-    param_ptrs = {p.data_ptr() for p in params}
+    sizes = [n for n in PROBE_BATCHES if n <= len(data)] or [len(data)]
+    try:
+        saved = [_saved_bytes(model, data, n, image_size, device) for n in sizes]
+    except torch.OutOfMemoryError:
+        raise ConfigError(f"this model does not fit on {device} even at batch size {sizes[0]} "
+                          f"(its weights and optimiser need {_gb(4 * param_bytes)}); choose a "
+                          "smaller model or image size") from None
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if len(sizes) == 2:
+        per_image = max(0.0, (saved[1] - saved[0]) / (sizes[1] - sizes[0]))
+        fixed = max(0.0, saved[0] - per_image * sizes[0])
+    else:
+        per_image, fixed = saved[0] / sizes[0], 0.0
+    return MemoryEstimate(weights_bytes=4 * param_bytes,
+                          activations_bytes=int(fixed + per_image * batch_size),
+                          data_bytes=int(data.images.nbytes), batch_size=batch_size)
+
+
+def _saved_bytes(model, data: ImageSet, n: int, image_size: int, device: torch.device) -> int:
+    """Bytes autograd saves for the backward pass in one training step at batch `n`."""
+    param_ptrs = {p.data_ptr() for net in model.networks().values() for p in net.parameters()}
     seen: set[tuple[int, int]] = set()
     held: list[torch.Tensor] = []  # kept alive so no later tensor reuses a counted address
     saved = 0
@@ -61,26 +91,14 @@ def estimate_training_memory(model_name: str, config: ModelConfig, data: ImageSe
             saved += key[1]
         return tensor
 
-    n = min(PROBE_BATCH, len(data))
-    images = to_model_range(torch.from_numpy(np.array(data.images[:n])).to(device),
-                            image_size)
-    try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-            if model.uses_labels and data.labels is not None:
-                labels = torch.from_numpy(data.labels[:n].astype("int64")).to(device)
-                model.train_step(images, labels)
-            else:
-                model.train_step(images)
-    except torch.OutOfMemoryError:
-        raise ConfigError(f"this model does not fit on {device} even at batch size {n} "
-                          f"(its weights and optimiser need {_gb(4 * param_bytes)}); choose a "
-                          "smaller model or image size") from None
-    del model, held
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    return MemoryEstimate(weights_bytes=4 * param_bytes,
-                          activations_bytes=int(saved / n * batch_size),
-                          data_bytes=int(data.images.nbytes), batch_size=batch_size)
+    images = to_model_range(torch.from_numpy(np.array(data.images[:n])).to(device), image_size)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        if model.uses_labels and data.labels is not None:
+            labels = torch.from_numpy(data.labels[:n].astype("int64")).to(device)
+            model.train_step(images, labels)
+        else:
+            model.train_step(images)
+    return saved
 
 
 def available_memory(device: torch.device) -> int | None:

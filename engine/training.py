@@ -196,12 +196,12 @@ class TrainingSession:
             raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at least 2")
         self.model_config = model_config(config.model, **config._model_settings(
             self.data.channels, self.data.num_classes))
+        self.precision = resolve_precision(config.precision, self.device)
         self.memory_estimate = estimate_training_memory(
             config.model, self.model_config, self.data, min(config.batch_size, len(self.data)),
-            config.image_size, self.device)
+            config.image_size, self.device, self.precision)
         check_fits(self.memory_estimate, self.device)
         self.model = build_model(config.model, self.model_config, self.device, seed=config.seed)
-        self.precision = resolve_precision(config.precision, self.device)
         self.model.precision = MixedPrecision(self.precision, self.device)
         self.compiled = CompiledTraining(self.model) if config.compile else None
         self._compile_failure_told = False
