@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
@@ -32,7 +32,7 @@ from engine.training import DEFAULT_STEPS, TrainConfig
 DATA_CHOICES = {"mnist": "MNIST digits (bundled)",
                 "moving-mnist": "Moving MNIST (image sequences, for convlstm)"}
 IMAGE_SIZES = (28, 32, 64)
-SETTINGS_WIDTH = 380   # the settings column, its scroll bar included
+SETTINGS_WIDTH = 380   # the settings column at least, its scroll bar included
 
 
 class TrainPage(QWidget):
@@ -89,8 +89,9 @@ class TrainPage(QWidget):
         cores = os.cpu_count() or 1
         self.threads_spin = _spin("threadsSpin", 0, max(cores, default_threads()), 0,
                                   "CPU threads for the maths. Fewer keeps the computer "
-                                  "responsive while a run trains in the background; "
-                                  "Automatic uses one per core.")
+                                  "responsive while a run trains in the background (work "
+                                  "started meanwhile, such as gallery samples, uses as "
+                                  "many); Automatic uses one per core.")
         self.threads_spin.setSpecialValueText(f"Automatic ({default_threads()})")
         self._compile_unavailable = compile_unavailable()
         if self._compile_unavailable is not None:
@@ -99,29 +100,19 @@ class TrainPage(QWidget):
 
         # Settings chosen for the data and device until the user changes them.
         self.presets = TrainPresets(self)
-        run_form = QFormLayout()
-        run_form.addRow("Data", self.data_combo)
-        run_form.addRow(self.presets.check)
-        run_form.addRow(self.presets.label)   # the full width: a preset name can be long
-        run_form.addRow("Model", self.model_combo)
-        run_form.addRow("Image size", self.image_size_combo)
-        run_form.addRow("Width", self.width_spin)
-        run_form.addRow("Batch size", self.batch_spin)
-        run_form.addRow("Learning rate", self.lr_spin)
-        run_form.addRow("Steps", self.steps_spin)
-        run_form.addRow("Time", self.minutes_spin)
-        run_form.addRow("Seed", self.seed_spin)
-        hardware_form = QFormLayout()
-        hardware_form.addRow("Device", self.device_combo)
-        hardware_form.addRow("Precision", self.precision_combo)
-        hardware_form.addRow("", self.compile_check)
-        hardware_form.addRow("CPU threads", self.threads_spin)
-        saving_form = QFormLayout()
-        saving_form.addRow("Autosave every", self.autosave_spin)
-        saving_form.addRow("Keep checkpoints", self.keep_last_spin)
-        saving_form.addRow("Evaluate every", self.eval_every_spin)
-        saving_form.addRow("Evaluation samples", self.eval_samples_spin)
-        saving_form.addRow("Keep best by", self.keep_best_combo)
+        run_form = _form([("Data", self.data_combo), self.presets.check,
+                          self.presets.label,   # the full width: a preset name can be long
+                          ("Model", self.model_combo), ("Image size", self.image_size_combo),
+                          ("Width", self.width_spin), ("Batch size", self.batch_spin),
+                          ("Learning rate", self.lr_spin), ("Steps", self.steps_spin),
+                          ("Time", self.minutes_spin), ("Seed", self.seed_spin)])
+        hardware_form = _form([("Device", self.device_combo), ("Precision", self.precision_combo),
+                               ("", self.compile_check), ("CPU threads", self.threads_spin)])
+        saving_form = _form([("Autosave every", self.autosave_spin),
+                             ("Keep checkpoints", self.keep_last_spin),
+                             ("Evaluate every", self.eval_every_spin),
+                             ("Evaluation samples", self.eval_samples_spin),
+                             ("Keep best by", self.keep_best_combo)])
         settings_column = QVBoxLayout()
         settings_column.setContentsMargins(0, 0, 0, 0)
         for title, form in (("Settings", run_form), ("Hardware", hardware_form),
@@ -131,16 +122,17 @@ class TrainPage(QWidget):
             settings_column.addWidget(box)
         settings_column.addStretch(1)
         _align_labels(run_form, hardware_form, saving_form)
-        settings_widget = QWidget(objectName="trainSettingsPanel")
-        settings_widget.setLayout(settings_column)
+        self.settings_panel = QWidget(objectName="trainSettingsPanel")
+        self.settings_panel.setLayout(settings_column)
         # The settings scroll on a short screen (a 768 px laptop); the buttons
-        # below them stay in view. No sideways scrolling: the column is sized
-        # for its fields plus the scroll bar.
-        settings = QScrollArea(objectName="trainSettingsScroll", widgetResizable=True)
-        settings.setWidget(settings_widget)
-        settings.setFrameShape(QFrame.Shape.NoFrame)
-        settings.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        settings.setMinimumHeight(160)
+        # below them stay in view. The column is as wide as the fields need
+        # plus the scroll bar (_fit_settings_width), so no sideways scrolling
+        # unless the window is narrower than that.
+        self.settings_scroll = QScrollArea(objectName="trainSettingsScroll", widgetResizable=True)
+        self.settings_scroll.setWidget(self.settings_panel)
+        self.settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.settings_scroll.setMinimumHeight(160)
 
         # Faults the run survived (a save the disk refused, a halved batch): shown
         # until the next run, without a modal dialog interrupting the training.
@@ -170,15 +162,15 @@ class TrainPage(QWidget):
 
         left = QVBoxLayout()
         left.setContentsMargins(0, 0, 0, 0)
-        left.addWidget(settings, 1)
+        left.addWidget(self.settings_scroll, 1)
         left.addWidget(self.settings_error)
         left.addWidget(self.notice_label)
         left.addLayout(buttons)
         left.addWidget(self.export_button)
         left.addWidget(self.run_label)
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setFixedWidth(SETTINGS_WIDTH)
+        self.settings_column = QWidget()
+        self.settings_column.setLayout(left)
+        self._fit_settings_width()
 
         self.progress = QProgressBar(objectName="trainProgress", minimum=0, maximum=1000, value=0)
         self.progress.setFormat("%p%")
@@ -226,7 +218,7 @@ class TrainPage(QWidget):
         right.addWidget(views, 1)
 
         layout = QHBoxLayout(self)
-        layout.addWidget(left_widget)
+        layout.addWidget(self.settings_column)
         layout.addLayout(right, 1)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self._on_model_changed()
@@ -280,6 +272,18 @@ class TrainPage(QWidget):
         self.presets.data_chosen(spec, facts)
 
     # -- actions -----------------------------------------------------------------
+    def _fit_settings_width(self) -> None:
+        """At least SETTINGS_WIDTH, wider when the fields need it (a larger font)."""
+        bar = self.settings_scroll.verticalScrollBar().sizeHint().width()
+        needed = self.settings_panel.minimumSizeHint().width() + bar
+        self.settings_column.setFixedWidth(max(SETTINGS_WIDTH, needed))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) \
+                and hasattr(self, "settings_column"):
+            self._fit_settings_width()
+
     def config(self) -> TrainConfig:
         """The settings as a TrainConfig; 'no limit' on both means the default budget."""
         steps = self.steps_spin.value() or None
@@ -430,6 +434,17 @@ def _align_labels(*forms: QFormLayout) -> None:
     width = max(label.sizeHint().width() for label in labels)
     for label in labels:
         label.setMinimumWidth(width)
+
+
+def _form(rows: list) -> QFormLayout:
+    """A form of (label, field) rows; a bare widget takes the full width."""
+    form = QFormLayout()
+    for row in rows:
+        if isinstance(row, tuple):
+            form.addRow(*row)
+        else:
+            form.addRow(row)
+    return form
 
 
 def _combo(name: str, choices: dict) -> QComboBox:
