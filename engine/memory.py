@@ -55,20 +55,27 @@ def estimate_training_memory(model_name: str, config: ModelConfig, data: ImageSe
     model.precision = MixedPrecision(precision, device)
     params = [p for net in model.networks().values() for p in net.parameters()]
     param_bytes = sum(p.numel() * p.element_size() for p in params)
-    sizes = [n for n in PROBE_BATCHES if n <= len(data)] or [len(data)]
-    try:
-        saved = [_saved_bytes(model, data, n, image_size, device) for n in sizes]
-    except torch.OutOfMemoryError:
-        raise ConfigError(f"this model does not fit on {device} even at batch size {sizes[0]} "
-                          f"(its weights and optimiser need {_gb(4 * param_bytes)}); choose a "
-                          "smaller model or image size") from None
+    # Probe no batch larger than the run's own: a model that fits at batch 2
+    # must not be refused because batch 4 would not.
+    sizes = [n for n in PROBE_BATCHES if n <= min(len(data), batch_size)] \
+        or [min(len(data), batch_size)]
+    saved = []
+    for n in sizes:
+        try:
+            saved.append(_saved_bytes(model, data, n, image_size, device))
+        except torch.OutOfMemoryError:
+            if not saved:
+                raise ConfigError(f"this model does not fit on {device} even at batch size {n} "
+                                  f"(its weights and optimiser need {_gb(4 * param_bytes)}); "
+                                  "choose a smaller model or image size") from None
+            break   # the smaller probe fitted: estimate from it alone
     del model
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    if len(sizes) == 2:
+    if len(saved) == 2:
         per_image = max(0.0, (saved[1] - saved[0]) / (sizes[1] - sizes[0]))
         fixed = max(0.0, saved[0] - per_image * sizes[0])
-    else:
+    else:   # one probe: everything it saved is taken to grow with the batch
         per_image, fixed = saved[0] / sizes[0], 0.0
     return MemoryEstimate(weights_bytes=4 * param_bytes,
                           activations_bytes=int(fixed + per_image * batch_size),

@@ -140,6 +140,36 @@ def test_the_estimate_counts_activations_in_the_runs_precision(tiny_config):
     assert 0.4 * full.activations_bytes < mixed.activations_bytes < 0.9 * full.activations_bytes
 
 
+def test_the_probe_never_uses_a_batch_larger_than_the_runs(tiny_config, monkeypatch):
+    original = GanModel.train_step
+    seen = []
+
+    def oom_above_2(self, real, labels=None):
+        seen.append(real.shape[0])
+        if real.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(self, real)
+
+    monkeypatch.setattr(GanModel, "train_step", oom_above_2)
+    estimate = TrainingSession(tiny_config(batch_size=2)).memory_estimate
+    assert seen == [2] and estimate.activations_bytes > 0
+
+
+def test_a_second_probe_out_of_memory_falls_back_to_the_first(tiny_config, monkeypatch):
+    original = GanModel.train_step
+    seen = []
+
+    def oom_at_4(self, real, labels=None):
+        seen.append(real.shape[0])
+        if real.shape[0] == 4 and len(seen) == 2:     # only the probe's second step
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(self, real)
+
+    monkeypatch.setattr(GanModel, "train_step", oom_at_4)
+    estimate = TrainingSession(tiny_config(batch_size=8)).memory_estimate
+    assert seen[:2] == [2, 4] and estimate.activations_bytes > 0
+
+
 def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(
         tiny_config, tmp_path, monkeypatch):
     monkeypatch.setattr(memory, "available_memory", lambda device: 50_000)
