@@ -21,6 +21,7 @@ written in every export format.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import pkgutil
@@ -67,8 +68,12 @@ def exercise_exports(out: Path) -> None:
 
     from engine.exporters import FORMATS, ExportOptions, export_animation
 
+    from engine.video_support import video_unavailable
+
     frames = [np.full((16, 16, 1), 16 * i, dtype=np.uint8) for i in range(4)]
     for fmt, (_, ending) in FORMATS.items():
+        if fmt == "mp4" and video_unavailable() is not None:
+            continue   # building without video, with no PyAV installed: nothing to collect
         export_animation(frames, out / f"walk-{fmt}{ending}", fmt, ExportOptions(fps=8, scale=2),
                          {"kind": "probe"})
 
@@ -127,24 +132,27 @@ def torch_source_left_out(dest: str, source: str | Path, probe: Probe) -> bool:
 class SourceReadWatch:
     """Notes the torch .py files opened by torch code other than the importer (an audit hook)."""
 
-    def __init__(self) -> None:
+    def __init__(self, torch_dir: Path) -> None:
+        self.torch_dir = str(torch_dir) + os.sep     # the installed torch package
         self.read: set[str] = set()
         sys.addaudithook(self._hook)
 
     def _hook(self, event: str, args: tuple) -> None:
-        if event != "open" or not isinstance(args[0], str) or not args[0].endswith(".py"):
-            return
-        path = Path(args[0])
-        if "torch" not in path.parts:
+        if event != "open" or not isinstance(args[0], str) or not args[0].endswith(".py") \
+                or not args[0].startswith(self.torch_dir):
             return
         # The reader is the innermost frame outside the standard library
-        # (inspect, linecache, tokenize, the importer): count it if it is torch.
+        # (inspect, linecache, tokenize): count it if it is torch's. The
+        # importer reading a source to compile it (no cached bytecode) is not
+        # torch reading its own source.
         frame = sys._getframe(1)
         while frame is not None and _in_stdlib(frame.f_code.co_filename):
+            if "importlib" in frame.f_code.co_filename:
+                return
             frame = frame.f_back
-        if frame is not None and f"{os.sep}torch{os.sep}" in frame.f_code.co_filename:
-            parts = path.parts[path.parts.index("torch"):]
-            self.read.add(torch_module("/".join(parts)) or "")
+        if frame is not None and frame.f_code.co_filename.startswith(self.torch_dir):
+            relative = Path(args[0]).relative_to(Path(self.torch_dir).parent).as_posix()
+            self.read.add(torch_module(relative) or "")
 
 
 def _in_stdlib(filename: str) -> bool:
@@ -152,7 +160,8 @@ def _in_stdlib(filename: str) -> bool:
 
 
 def main() -> int:
-    watch = SourceReadWatch()
+    spec = importlib.util.find_spec("torch")   # where torch is, without importing it yet
+    watch = SourceReadWatch(Path(spec.origin).parent)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory(prefix="atelier-probe-") as tmp:
@@ -169,7 +178,8 @@ def main() -> int:
         exercise_exports(Path(tmp))
         from engine.self_test import run_self_test
 
-        run_self_test(Path(tmp) / "self-test", steps=2)   # on the bundled MNIST
+        run_self_test(Path(tmp) / "self-test", steps=2,      # on the bundled MNIST
+                      video_optional=True)
         window.worker.shutdown()
         window.close()
         app.processEvents()

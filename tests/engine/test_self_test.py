@@ -51,7 +51,7 @@ def test_self_test_names_the_stage_that_failed(tmp_path):
 
 
 def test_self_test_fails_when_anything_touches_the_network(tmp_path, monkeypatch):
-    def stages_that_phone_home(out, steps, data, report):
+    def stages_that_phone_home(out, steps, data, report, video_optional):
         try:  # TEST-NET-1: never routed, so nothing leaves the machine
             socket.create_connection(("192.0.2.1", 9), timeout=0.01).close()
         except OSError:

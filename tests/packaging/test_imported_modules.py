@@ -69,3 +69,37 @@ def test_the_probe_lists_what_training_sampling_and_the_gui_import():
         path = site / (module.replace(".", "/") + ".py")
         path = path if path.exists() else site / module.replace(".", "/") / "__init__.py"
         assert load_probe().needs_own_source(path.read_text(encoding="utf-8")), module
+
+
+def test_the_source_watch_counts_torch_reading_its_source_not_the_importer(tmp_path):
+    """Without cached bytecode the importer reads every .py; only a read by torch's
+    own code (here inspect.getsource inside the package) may count."""
+    import subprocess
+
+    package = tmp_path / "site" / "torch"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from . import plain\n")   # torch importing torch
+    (package / "plain.py").write_text("X = 1\n")
+    (package / "reader.py").write_text("import inspect\n\ndef read():\n"
+                                       "    return inspect.getsource(read)\n\nSOURCE = read()\n")
+    script = (
+        "import sys, json; sys.dont_write_bytecode = True\n"
+        f"sys.path.insert(0, {str(ROOT / 'packaging')!r})\n"
+        "from pathlib import Path\n"
+        "from imported_modules import SourceReadWatch\n"
+        f"watch = SourceReadWatch(Path({str(package)!r}))\n"
+        f"sys.path.insert(0, {str(package.parent)!r})\n"
+        "import torch, torch.reader\n"
+        "print(json.dumps(sorted(watch.read)))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == '["torch.reader"]'
+
+
+def test_the_probe_writes_no_mp4_where_there_is_no_video(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)      # building without video, no PyAV
+    load_probe().exercise_exports(tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written and not any(name.endswith(".mp4") for name in written)
+    assert "walk-gif.gif" in written
