@@ -48,8 +48,8 @@ class CompiledTraining:
         self.failure: str | None = None     # why compilation was given up, once known
         self._compiled: set[str] = set()   # networks whose forward is replaced
         self._last_shape: tuple[int, ...] | None = None
-        self.failure = compile_unavailable()
-        if self.failure is not None:
+        self.unavailable = compile_unavailable()   # never attempted, and why
+        if self.unavailable is not None:
             return
         try:
             for name, net in model.networks().items():

@@ -95,7 +95,7 @@ class TrainConfig:
     data_cache: bool = True             # reuse decoded folders (engine.data.cache)
     precision: str = "auto"             # auto, fp32, bf16 or fp16 (engine.precision)
     compile: bool = False               # torch.compile the networks (engine.compilation)
-    threads: int | None = None          # CPU threads for the maths (None: torch's one per core)
+    threads: int | None = None          # CPU threads for the maths (0 or None: one per core)
     # Further model settings by name (e.g. {"beta": 4.0, "warmup_steps": 1000});
     # they define the run, so a resumed run keeps them.
     model_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -220,12 +220,19 @@ class TrainingSession:
         return train()
 
     def compile_failure(self) -> str | None:
-        """Once, the message that torch.compile failed and training went on eagerly."""
-        failure = self.compiled.failure if self.compiled is not None else None
-        if failure is None or self._compile_failure_told:
+        """Once, the message that torch.compile failed (or cannot run here) and
+        training went on eagerly."""
+        compiled = self.compiled
+        if compiled is None or self._compile_failure_told:
+            return None
+        if compiled.unavailable is not None:
+            self._compile_failure_told = True
+            reason = compiled.unavailable
+            return f"Training without torch.compile: {reason}."
+        if compiled.failure is None:
             return None
         self._compile_failure_told = True
-        return (f"torch.compile failed ({failure}); training goes on without it, "
+        return (f"torch.compile failed ({compiled.failure}); training goes on without it, "
                 "exactly as an uncompiled run.")
 
     def sample_grid(self) -> np.ndarray:

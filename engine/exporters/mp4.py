@@ -74,7 +74,8 @@ def write_mp4(frames: list[np.ndarray], path: Path, options: ExportOptions,
 
 def mp4_comment(path: Path) -> str | None:
     """The comment tag of a video file (where the provenance is), or None."""
-    av = load_av()
+    av = load_video_library(ConfigError, "Reading MP4 files",
+                            "open the GIF, APNG or WebP of the same animation instead")
     try:
         with av.open(str(path)) as container:
             return container.metadata.get("comment")

@@ -286,3 +286,13 @@ def test_a_timelapse_has_no_keyframes(tmp_path):
     path = export_animation(grey_frames(2), tmp_path / "t.gif", "gif", provenance={"kind": "timelapse"})
     with pytest.raises(DataError, match="training time-lapse"):
         read_timeline(path)
+
+
+def test_reading_an_mp4_without_av_says_reading_not_export(tmp_path, monkeypatch):
+    from engine.exporters.provenance import read_provenance
+
+    video = tmp_path / "walk.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypisom")
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(ConfigError, match=r"^Reading MP4 files is unavailable: .*; open the GIF"):
+        read_provenance(video)
