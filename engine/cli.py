@@ -68,8 +68,9 @@ def _add_training_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-compile", dest="compile", action="store_false", default=None,
                    help="train without torch.compile (e.g. when resuming a compiled run)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads for the maths (default: one per core); fewer keeps the "
-                        "machine responsive, and gives a benchmark an exact CPU budget")
+                   help="CPU threads for the maths (default, or 0: one per core; 0 also takes "
+                        "a resumed run back to that); fewer keeps the machine responsive, and "
+                        "gives a benchmark an exact CPU budget")
     # Augmentation for small data sets; off by default (see engine.data.augment).
     p.add_argument("--flip", action="store_true", default=None, help="random horizontal flips")
     p.add_argument("--translate", type=float, default=None,

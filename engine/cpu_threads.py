@@ -5,9 +5,14 @@ keep the machine responsive while training in the background, or to give a
 benchmark an exact CPU budget (OMP_NUM_THREADS is read only at start-up and
 does not reach a run started from the app).
 
-torch's setting belongs to the thread that makes it (and becomes the default
-for threads started later), so a run sets it on the thread that trains, and
-puts the previous value back when it ends.
+torch's setting belongs to the thread that makes it, and also becomes the
+default for threads started later; so a run sets it on the thread that trains
+and puts the previous value back when it ends, and work the app starts on
+new threads while such a run trains (sampling in the gallery, previews,
+evaluations) uses that many threads too.
+
+0 (or None) means torch's own default, one per core; a resumed run that was
+limited can be given 0 to go back to it.
 """
 from __future__ import annotations
 
@@ -27,16 +32,17 @@ def default_threads() -> int:
 
 
 def check_threads(threads: int | None) -> None:
-    if threads is not None and not (isinstance(threads, int) and 1 <= threads <= MAX_THREADS):
-        raise ConfigError(f"threads must be a whole number from 1 to {MAX_THREADS} "
-                          f"(or left out for one per core), not {threads!r}")
+    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool)
+                                    and 0 <= threads <= MAX_THREADS):
+        raise ConfigError(f"threads must be a whole number from 1 to {MAX_THREADS}, or 0 for "
+                          f"one per core, not {threads!r}")
 
 
 @contextmanager
 def cpu_threads(threads: int | None) -> Iterator[None]:
-    """Within the block, this thread's torch maths uses `threads` threads (None: unchanged)."""
+    """Within the block, this thread's torch maths uses `threads` threads (0 or None: unchanged)."""
     check_threads(threads)
-    if threads is None:
+    if not threads:
         yield
         return
     before = torch.get_num_threads()

@@ -165,7 +165,7 @@ def test_bench_text(data_spec, capsys):
     (["train", "--model", "stylegan"], EXIT_USAGE, "invalid choice: 'stylegan'"),
     (["train", "--steps", "ten"], EXIT_USAGE, "invalid int value"),
     (["train", "--data", "cifar"], EXIT_ERROR, "unknown data spec"),
-    (["train", "--threads", "0"], EXIT_ERROR, "threads must be a whole number from 1 to 1024"),
+    (["train", "--threads", "-1"], EXIT_ERROR, "threads must be a whole number from 1 to 1024"),
     (["bench", "--threads", "-3"], EXIT_ERROR, "threads must be a whole number"),
     (["bench", "--steps", "0"], EXIT_USAGE, "--steps must be at least 1"),
     (["bench", "--batch-size", "0"], EXIT_ERROR, "batch size"),

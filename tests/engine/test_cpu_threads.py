@@ -23,9 +23,9 @@ def test_the_block_uses_the_threads_asked_for_and_restores_the_previous_count():
         assert torch.get_num_threads() == before
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1025, 1.5, "2"])
+@pytest.mark.parametrize("bad", [-1, 1025, 1.5, "2", True])
 def test_impossible_thread_counts_are_refused(bad, tiny_config):
-    with pytest.raises(ConfigError, match="threads must be a whole number from 1 to 1024"):
+    with pytest.raises(ConfigError, match="threads must be a whole number from 1 to 1024, or 0"):
         tiny_config(threads=bad).validate()
 
 
@@ -46,3 +46,9 @@ def test_a_run_trains_with_its_threads_records_them_and_resume_can_change_them(
     seen.clear()
     list(resume(tmp_path / "run", steps=3, threads=2))
     assert seen == [2]
+    seen.clear()
+    list(resume(tmp_path / "run", steps=4, threads=0))     # back to one per core
+    assert seen == [before]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["threads"] == 0
+    assert [h["changes"].get("threads") for h in config["history"]] == [2, 0]
