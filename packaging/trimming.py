@@ -13,9 +13,11 @@ from pathlib import PurePosixPath
 # their dynamic symbols, which --strip-unneeded keeps (434 MB -> 345 MB, 30 -> 22).
 STRIP_UNNEEDED = ("libtorch_cpu.so", "libtorch_python.so")
 
-# Never stripped at all: numpy's OpenBLAS stops working when stripped (its
-# auditwheel-patched layout), and it carries little debug information anyway.
-NEVER_STRIPPED = ("numpy.libs/*", "*openblas*")
+# Never stripped at all: the libraries auditwheel copied into a wheel's
+# `<name>.libs` folder and patched (numpy's OpenBLAS and gfortran stop loading
+# when stripped: "ELF load command address/offset not page-aligned"). PyAV's
+# and Pillow's are stripped already, so leaving them whole costs nothing.
+NEVER_STRIPPED = ("*.libs/*", "*openblas*")
 
 # Packages whose modules the app never imports, so their bytecode can go.
 # They are torch.compile's compiler stack (the frozen app cannot compile: it

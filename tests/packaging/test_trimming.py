@@ -26,6 +26,8 @@ def test_torch_loses_symbols_others_only_debug_information_and_openblas_nothing(
         == "--strip-debug"
     assert strip_option("numpy.libs/libscipy_openblas64_-32a4b2a6.so") is None
     assert strip_option("numpy.libs\\libgfortran-040039e1.so.5.0.0") is None   # Windows separators
+    assert strip_option("av.libs/libavcodec-5e6b81c2.so.62.28.102") is None     # auditwheel's
+    assert strip_option("pillow.libs/libXau-154567c4.so.6.0.0") is None
     assert strip_option("resources/data/mnist/t10k-images-idx3-ubyte.gz") is None
     assert strip_option("base_library.zip") is None
 
