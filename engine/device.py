@@ -37,3 +37,12 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise ConfigError(f"device {name!r} does not exist (this machine has "
                               f"{count if kind != 'cpu' else 'no numbered'} {kind} device(s))")
     return torch.device(name)
+
+
+def device_usable(name: str) -> bool:
+    """Whether `name` (as resolve_device takes it) names a device this machine has."""
+    try:
+        resolve_device(name)
+    except ConfigError:
+        return False
+    return True

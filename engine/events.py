@@ -65,7 +65,7 @@ class Notice:
     """Something the user must know that did not stop the run."""
 
     step: int
-    kind: str                  # "save-failed", "batch-halved" or "eval-failed"
+    kind: str                  # "save-failed", "batch-halved", "eval-failed", "device-changed", ...
     message: str
 
 

@@ -21,7 +21,7 @@ from engine.control import RunControl
 from engine.data import LoadCancelled, load_data
 from engine.data.augment import Augmentation
 from engine.data.batches import DeviceBatcher, to_model_range
-from engine.device import resolve_device
+from engine.device import device_usable, resolve_device
 from engine.compilation import CompiledTraining
 from engine.cpu_threads import check_threads, cpu_threads
 from engine.precision import PRECISION_CHOICES, MixedPrecision, resolve_precision
@@ -319,6 +319,12 @@ def resume(run_path: str | Path, control: RunControl | None = None,
     except TypeError as exc:
         raise RunDirError(f"{run.path / 'config.json'}: unreadable training settings ({exc})") from None
     changes = {k: v for k, v in changes.items() if v is not None and v != getattr(config, k)}
+    moved = None
+    if "device" not in changes and not device_usable(config.device):
+        # A run trained on a GPU this machine lacks (a folder copied to a laptop)
+        # goes on with the best device here instead of refusing to start.
+        moved = config.device
+        changes["device"] = "auto"
     config = dataclasses.replace(config, **changes)
     session = TrainingSession(config)
     _check_same_run(run, saved, session)
@@ -342,8 +348,13 @@ def resume(run_path: str | Path, control: RunControl | None = None,
                       "precision": session.precision})
     # Runs saved before evaluation existed resume their schedule from here.
     last_eval = values.get("last_eval_elapsed", values["elapsed"])
+    notices = [] if moved is None else [Notice(
+        values["step"], "device-changed",
+        f"This run trained on {moved}, which this computer does not have; it continues on "
+        f"{session.device}.")]
     yield from _Loop(session, run, control, start_step=values["step"],
-                     start_elapsed=values["elapsed"], last_eval_elapsed=last_eval).run()
+                     start_elapsed=values["elapsed"], last_eval_elapsed=last_eval,
+                     start_notices=notices).run()
 
 
 def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession) -> None:
@@ -368,8 +379,10 @@ def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession
 class _Loop:
     def __init__(self, session: TrainingSession, run: RunDir, control: RunControl,
                  start_step: int = 0, start_elapsed: float = 0.0,
-                 last_eval_elapsed: float = 0.0) -> None:
+                 last_eval_elapsed: float = 0.0, start_notices: list[Notice] | None = None
+                 ) -> None:
         self.session, self.run_dir, self.control = session, run, control
+        self._start_notices = list(start_notices or [])   # told right after RunStarted
         self.total_steps, self.budget_seconds = session.config.budget()
         self.step = self._start_step = start_step
         self._start_elapsed = start_elapsed
@@ -416,6 +429,7 @@ class _Loop:
                          parameters=s.model.parameter_count(), data_count=len(s.data),
                          start_step=self.step,
                          memory_estimate_bytes=s.memory_estimate.total_bytes)
+        yield from self._start_notices
         yield from self._compile_notice()
         yield self._samples()
         if self.step == 0:

@@ -156,3 +156,26 @@ def test_cli_autosave_seconds(data_spec, tmp_path, capsys):
                  "--out", str(tmp_path / "bad")]) == 1
     assert "autosave interval" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_run_from_a_device_this_machine_lacks_goes_on_with_a_notice(tiny_config, tmp_path):
+    from engine.events import Notice
+
+    run = tmp_path / "run"
+    list(train(tiny_config(steps=2), run))
+    config_path = run / "config.json"
+    config = json.loads(config_path.read_text())
+    config["train"]["device"] = "cuda:99"     # a GPU no machine here has
+    config_path.write_text(json.dumps(config))
+    events = list(resume(run, steps=3))
+    [notice] = [e for e in events if isinstance(e, Notice)]
+    assert notice.kind == "device-changed"
+    assert notice.message.startswith("This run trained on cuda:99, which this computer does "
+                                     "not have; it continues on ")
+    assert events[-1].step == 3
+    saved = json.loads(config_path.read_text())
+    assert saved["train"]["device"] == "auto"
+    assert saved["history"][-1]["changes"]["device"] == "auto"
+    # Asked for explicitly, an impossible device is still refused.
+    with pytest.raises(ConfigError, match="cuda:99"):
+        list(resume(run, steps=4, device="cuda:99"))
