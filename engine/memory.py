@@ -1,9 +1,10 @@
 """How much memory a training run needs, measured before it starts.
 
-The estimate comes from one probe step at batch 2 on a throwaway copy of the
-model, in the run's precision: the tensors autograd saves for the backward pass
-are counted (that is what grows with the batch; under mixed precision most are
-half the size), then scaled to the run's batch size. Weights,
+The estimate comes from probe steps at batches 2 and 4 on a throwaway copy of
+the model, in the run's precision: the tensors autograd saves for the backward
+pass are counted, and the part that grows with the batch is scaled to the
+run's batch size (under mixed precision most are half the size, and each step
+also saves low-precision copies of the weights, which do not grow). Weights,
 gradients and the optimiser's moments are counted from the parameters, and the
 data set from its size, since the trainer preloads it on the device.
 """
