@@ -2,7 +2,8 @@
 
 It trains a few steps on the bundled MNIST, samples a grid from the saved run
 and exports the training time-lapse as a GIF and as an MP4 video (the one
-format that needs the bundled video encoder), all into one output folder, and
+format that needs the bundled video encoder; an installed app built without
+video skips it and says so), all into one output folder, and
 watches that nothing tries to open a network connection (the app is offline by
 design, so any attempt is a failure). The app's `--self-test OUTDIR`, its
 Help > Run self-test and `latent-atelier-cli self-test OUTDIR` all run this.
