@@ -182,9 +182,10 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.gallery_page)
         self.gallery_page.open_source(source)
 
-    def resume_run(self, run_dir: str, total_steps: int = 0) -> None:
+    def resume_run(self, run_dir: str, changes: dict | None = None) -> None:
+        """Continue a run on the Train page; `changes` as engine.training.resume takes them."""
         self.tabs.setCurrentWidget(self.train_page)
-        self.train_page.resume_run(run_dir, total_steps or None)
+        self.train_page.resume_run(run_dir, **(changes or {}))
 
     def _offer_recovery(self) -> None:
         from desktop_app.recovery import offer_recovery

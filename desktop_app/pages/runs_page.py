@@ -1,6 +1,7 @@
 """Runs page: every run in the user's runs folder, and what can be done with one.
 
-Open (in the gallery), Resume (exactly where it stopped, on the Train page),
+Open (in the gallery), Resume (where it stopped, on the Train page, after a
+dialog that offers a larger budget and the hardware settings),
 Rename, Delete (to the system trash) and Export a model bundle; and for the best
 checkpoint by a chosen evaluation metric (engine.metrics.best): open it, continue
 it in a new run, or export it. The list comes
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
+from desktop_app.resume_dialog import ResumeDialog
 from desktop_app.worker import EngineWorker
 from engine.bundles import BUNDLE_SUFFIX
 from engine.errors import AtelierError
@@ -39,7 +41,7 @@ class RunsPage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
     openRequested = Signal(str)      # show this run in the gallery
-    resumeRequested = Signal(str, int)   # continue this run on the Train page (total steps; 0: its own budget)
+    resumeRequested = Signal(str, dict)   # continue this run on the Train page, with these changes
 
     def __init__(self, worker: EngineWorker, folder: Path | None = None,
                  parent: QWidget | None = None) -> None:
@@ -50,7 +52,7 @@ class RunsPage(QWidget):
         self.best: dict[Path, BestCheckpoint | None] = {}   # by the chosen metric
         self.rename_dialog: QInputDialog | None = None
         self.delete_dialog: QMessageBox | None = None
-        self.steps_dialog: QInputDialog | None = None
+        self.resume_dialog: ResumeDialog | None = None
         self._build()
         worker.trainingEvent.connect(self._on_training_event)
         worker.trainingStopped.connect(self.refresh)
@@ -257,30 +259,20 @@ class RunsPage(QWidget):
         if s is not None and s.can_open:
             self.openRequested.emit(str(s.path))
 
-    def resume_selected(self, total_steps: int | None = None) -> None:
-        """Continue the selected run. One that completed its step budget needs a
-        larger one: with no `total_steps`, ask for it (non-blocking)."""
+    def resume_selected(self) -> None:
+        """Continue the selected run: the Continue training dialog (non-blocking)
+        offers a larger step budget and the hardware settings, all as saved."""
         s = self.selected()
         if s is None or not s.can_resume:
             return
         if self._is_busy(s.path) or self.worker.is_training:
             self.error.emit("Resume", "A run is already training. Stop it first.", "")
             return
-        if total_steps is None and s.detail == "completed":
-            dialog = QInputDialog(self)
-            dialog.setObjectName("resumeStepsDialog")
-            dialog.setWindowTitle("Continue training")
-            dialog.setLabelText(f"“{s.name}” completed {s.saved_step:,} steps. Train it up to "
-                                "this many steps in total:")
-            dialog.setInputMode(QInputDialog.InputMode.IntInput)
-            dialog.setIntRange(s.saved_step + 1, 2**31 - 1)
-            dialog.setIntValue(2 * max(s.saved_step, 1))
-            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            dialog.intValueSelected.connect(lambda steps: self.resumeRequested.emit(str(s.path), steps))
-            self.steps_dialog = dialog
-            dialog.open()
-            return
-        self.resumeRequested.emit(str(s.path), total_steps or 0)
+        dialog = ResumeDialog(s, self)
+        dialog.accepted_changes.connect(self.resumeRequested.emit)
+        dialog.finished.connect(dialog.deleteLater)
+        self.resume_dialog = dialog
+        dialog.open()
 
     def rename_selected(self, new_name: str | None = None) -> Path | None:
         """Rename the selected run's folder; with no name, ask for one (non-blocking)."""
@@ -407,7 +399,7 @@ class RunsPage(QWidget):
             self.refresh()
             self.select(new_path)
             self.status.emit(f"Continuing {Path(new_path).name} from {s.name}'s best checkpoint")
-            self.resumeRequested.emit(new_path, 0)
+            self.resumeRequested.emit(new_path, {})
 
         self.worker.submit("best-fork", lambda: str(fork_best(path, metric)), forked,
                            "Could not continue the best checkpoint")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
@@ -321,9 +322,10 @@ class TrainPage(QWidget):
         self.eta_label.setText("Loading data and building the model…")
         self.worker.start_training(config)
 
-    def resume_run(self, run_dir: str, total_steps: int | None = None) -> None:
+    def resume_run(self, run_dir: str, **changes: Any) -> None:
         """Continue a saved run (from the Runs page or crash recovery); this page
-        shows its progress as for a new run. `total_steps` raises its step budget."""
+        shows its progress as for a new run. `changes` (steps, device, precision,
+        threads, compile) are passed to engine.training.resume."""
         self.settings_error.hide()
         self.loss_plot.clear()
         self.eval_plot.clear()
@@ -331,7 +333,7 @@ class TrainPage(QWidget):
         self.last_progress = None
         self.progress.setValue(0)
         self.eta_label.setText("Loading data and restoring the run…")
-        self.worker.resume_training(run_dir, steps=total_steps)
+        self.worker.resume_training(run_dir, **changes)
 
     def toggle_pause(self) -> None:
         if self.worker.is_paused:

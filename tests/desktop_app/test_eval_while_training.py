@@ -120,7 +120,7 @@ def test_runs_page_shows_best_by_the_chosen_metric_and_opens_it(qtbot, window, s
 def test_continue_best_trains_a_new_run_from_it(qtbot, window, scored_template):
     run = Path(shutil.copytree(scored_template, default_runs_dir() / "scored"))
     best = best_checkpoint(run, "fd")
-    page = _runs_page(window, "scored")
+    _runs_page(window, "scored")     # selects the run
     before = read_manifest(run)
     window.findChild(QPushButton, "runResumeBestButton").click()
     qtbot.waitUntil(lambda: window.worker.is_training, timeout=30_000)

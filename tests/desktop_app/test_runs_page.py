@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QPushButton, QTableWidget
+from PySide6.QtWidgets import (QComboBox, QDialog, QInputDialog, QLabel, QMessageBox, QPushButton, QSpinBox,
+                               QTableWidget)
 
 from engine.paths import default_runs_dir
 from engine.run_index import FINISHED, summarize
@@ -162,15 +163,54 @@ def test_resume_a_completed_run_asks_for_a_larger_budget(qtbot, finished_run, re
     page = runs_tab(window)
     select(page, "digits")
     click(qtbot, window, "runResumeButton")
-    dialog = window.findChild(QInputDialog, "resumeStepsDialog")
-    assert dialog is not None and dialog.intValue() == 6 and "3 steps" in dialog.labelText()
-    dialog.accept()
+    dialog = window.findChild(QDialog, "resumeDialog")
+    steps = dialog.findChild(QSpinBox, "resumeStepsSpin")
+    assert steps.value() == 6 and steps.minimum() == 4
+    assert "3 steps" in dialog.findChild(QLabel, "resumeIntroLabel").text()
+    assert dialog.changes() == {"steps": 6}          # hardware as saved: nothing else changes
+    qtbot.mouseClick(dialog.findChild(QPushButton, "resumeContinueButton"),
+                     Qt.MouseButton.LeftButton)
     assert window.tabs.currentWidget() is window.train_page
     qtbot.waitUntil(lambda: not window.worker.is_training and window.train_page.last_progress
                     is not None, timeout=120_000)
     assert window.train_page.last_progress.step == 6 and not window.errors.history
     s = summarize(finished_run)
     assert (s.state, s.detail, s.saved_step) == (FINISHED, "completed", 6)
+
+
+def test_resume_can_change_precision_and_threads_and_they_reach_the_run(qtbot, finished_run,
+                                                                       request):
+    import json
+
+    window = request.getfixturevalue("window")
+    page = runs_tab(window)
+    select(page, "digits")
+    click(qtbot, window, "runResumeButton")
+    dialog = window.findChild(QDialog, "resumeDialog")
+    precision = dialog.findChild(QComboBox, "resumePrecisionCombo")
+    assert precision.currentData() == "auto"            # as the run was saved
+    precision.setCurrentIndex(precision.findData("bf16"))
+    dialog.findChild(QSpinBox, "resumeThreadsSpin").setValue(1)
+    dialog.findChild(QSpinBox, "resumeStepsSpin").setValue(5)
+    assert dialog.changes() == {"steps": 5, "precision": "bf16", "threads": 1}
+    qtbot.mouseClick(dialog.findChild(QPushButton, "resumeContinueButton"),
+                     Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.worker.is_training and window.train_page.last_progress
+                    is not None, timeout=120_000)
+    assert window.train_page.last_progress.step == 5 and not window.errors.history
+    config = json.loads((finished_run / "config.json").read_text())
+    assert config["train"]["precision"] == "bf16" and config["train"]["threads"] == 1
+    assert config["history"][-1]["changes"] == {"steps": 5, "precision": "bf16", "threads": 1}
+
+
+def test_cancelling_the_resume_dialog_starts_nothing(qtbot, finished_run, request):
+    window = request.getfixturevalue("window")
+    page = runs_tab(window)
+    select(page, "digits")
+    click(qtbot, window, "runResumeButton")
+    window.findChild(QDialog, "resumeDialog").reject()
+    qtbot.wait(200)
+    assert not window.worker.is_training and window.tabs.currentWidget() is page
 
 
 # -- bundles in the gallery ----------------------------------------------------------------
@@ -274,6 +314,8 @@ def test_runs_controls_have_documented_object_names(qtbot, window):
                  "openBundleButton"]:
         assert window.findChild(object, name) is not None, name
         assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
-    for name in ["renameRunDialog", "deleteRunDialog", "resumeStepsDialog", "recoverRunDialog", "recoverResumeButton",
+    for name in ["renameRunDialog", "deleteRunDialog", "resumeDialog", "resumeStepsSpin",
+                 "resumeDeviceCombo", "resumePrecisionCombo", "resumeThreadsSpin",
+                 "resumeCompileCheck", "resumeContinueButton", "recoverRunDialog", "recoverResumeButton",
                  "recoverShowRunsButton", "recoverLaterButton"]:
         assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
