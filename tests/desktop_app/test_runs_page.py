@@ -158,12 +158,16 @@ def test_delete_reports_a_missing_trash_and_keeps_the_run(qtbot, finished_run, r
     assert "nothing was deleted" in window.errors.history[-1].message and finished_run.exists()
 
 
-def test_resume_a_completed_run_asks_for_a_larger_budget(qtbot, finished_run, request):
+def open_resume_dialog(qtbot, request) -> tuple:
+    """The window and the Continue training dialog of the finished run "digits"."""
     window = request.getfixturevalue("window")
-    page = runs_tab(window)
-    select(page, "digits")
+    select(runs_tab(window), "digits")
     click(qtbot, window, "runResumeButton")
-    dialog = window.findChild(QDialog, "resumeDialog")
+    return window, window.findChild(QDialog, "resumeDialog")
+
+
+def test_resume_a_completed_run_asks_for_a_larger_budget(qtbot, finished_run, request):
+    window, dialog = open_resume_dialog(qtbot, request)
     steps = dialog.findChild(QSpinBox, "resumeStepsSpin")
     assert steps.value() == 6 and steps.minimum() == 4
     assert "3 steps" in dialog.findChild(QLabel, "resumeIntroLabel").text()
@@ -182,11 +186,7 @@ def test_resume_can_change_precision_and_threads_and_they_reach_the_run(qtbot, f
                                                                        request):
     import json
 
-    window = request.getfixturevalue("window")
-    page = runs_tab(window)
-    select(page, "digits")
-    click(qtbot, window, "runResumeButton")
-    dialog = window.findChild(QDialog, "resumeDialog")
+    window, dialog = open_resume_dialog(qtbot, request)
     precision = dialog.findChild(QComboBox, "resumePrecisionCombo")
     assert precision.currentData() == "auto"            # as the run was saved
     precision.setCurrentIndex(precision.findData("bf16"))
@@ -204,13 +204,10 @@ def test_resume_can_change_precision_and_threads_and_they_reach_the_run(qtbot, f
 
 
 def test_cancelling_the_resume_dialog_starts_nothing(qtbot, finished_run, request):
-    window = request.getfixturevalue("window")
-    page = runs_tab(window)
-    select(page, "digits")
-    click(qtbot, window, "runResumeButton")
-    window.findChild(QDialog, "resumeDialog").reject()
+    window, dialog = open_resume_dialog(qtbot, request)
+    dialog.reject()
     qtbot.wait(200)
-    assert not window.worker.is_training and window.tabs.currentWidget() is page
+    assert not window.worker.is_training and window.tabs.currentWidget() is window.runs_page
 
 
 # -- bundles in the gallery ----------------------------------------------------------------
