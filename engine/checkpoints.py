@@ -14,7 +14,6 @@ left half-written is removed by the next save or resume. Nothing is pickled.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -26,6 +25,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engine import safe_json
 from engine.atomic import atomic_write, atomic_write_json
 from engine.errors import RunDirError
 from engine.safetensors_file import BadTensorFileError, TensorFileHeader, read_header
@@ -119,7 +119,7 @@ def _write_manifest(run: Path, manifest: dict[str, Any]) -> None:
 def read_manifest(run: Path) -> dict[str, Any] | None:
     path = run / MANIFEST_FILE
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = safe_json.read_json(path, max_bytes=1024 * 1024)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:

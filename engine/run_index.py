@@ -6,12 +6,12 @@ a broken run folder becomes a "damaged" entry rather than an error.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import safe_json
 from engine.checkpoints import ended_cleanly, read_manifest
 from engine.errors import AtelierError, RunDirError
 from engine.paths import default_runs_dir
@@ -133,7 +133,7 @@ def _last_metrics(path: Path) -> tuple[int, dict[str, float]]:
         return 0, {}
     for line in reversed(lines):
         try:
-            record = json.loads(line)
+            record = safe_json.loads(line)
         except ValueError:
             continue   # cut short by a crash, or the first, partial line of the tail
         # Evaluation lines ("kind": "evaluation", engine.metrics) hold scores, not losses.

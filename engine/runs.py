@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from engine import __version__
+from engine import safe_json
 from engine.atomic import atomic_write, atomic_write_json
 from engine.checkpoints import (KEEP_LAST, TRAINER_JSON, TRAINER_TENSORS, current_checkpoint,
                                 load_tensors, named_checkpoint, save_checkpoint, tensor_header)
@@ -40,6 +41,8 @@ METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"
 THUMBNAIL_FILE = "thumbnail.png"
 THUMBNAIL_SIZE = 128
+# metrics.jsonl grows by a line per logged step: a week-long run stays far below this.
+MAX_METRICS_BYTES = 512 * 1024 * 1024
 _SAMPLE_NAME = re.compile(r"step_(\d+)\.png$")
 
 
@@ -153,7 +156,7 @@ class RunDir:
     def read_config(self) -> dict[str, Any]:
         path = self.path / CONFIG_FILE
         try:
-            config = json.loads(path.read_text(encoding="utf-8"))
+            config = safe_json.read_json(path)
         except FileNotFoundError:
             raise RunDirError(f"{self.path} is not a run folder (no {CONFIG_FILE})") from None
         except (OSError, ValueError) as exc:
@@ -170,15 +173,20 @@ class RunDir:
 
     def read_metrics(self) -> list[dict[str, Any]]:
         records = []
+        path = self.path / METRICS_FILE
         try:
-            lines = (self.path / METRICS_FILE).read_text(encoding="utf-8").splitlines()
+            lines = safe_json.read_regular_bytes(path, MAX_METRICS_BYTES).splitlines()
         except FileNotFoundError:
             return records
+        except OSError as exc:
+            raise RunDirError(f"{path}: unreadable ({exc.strerror or exc})") from None
         for line in lines:
             try:
-                records.append(json.loads(line))
+                record = safe_json.loads(line)
             except ValueError:
-                continue  # a line cut short by a crash; the rest are still good
+                continue  # a line cut short by a crash (or damaged); the rest are still good
+            if isinstance(record, dict):   # a null or a bare number is no record
+                records.append(record)
         return records
 
     def sample_history(self) -> list[tuple[int, Path]]:
@@ -226,7 +234,7 @@ class RunDir:
         folder = current_checkpoint(self.path)
         tensors = load_tensors(folder / TRAINER_TENSORS, "cpu")
         try:
-            values = json.loads((folder / TRAINER_JSON).read_text(encoding="utf-8"))
+            values = safe_json.read_json(folder / TRAINER_JSON)
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{folder / TRAINER_JSON}: unreadable ({exc})") from None
         return tensors, values
