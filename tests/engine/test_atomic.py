@@ -94,3 +94,73 @@ def test_written_files_get_normal_permissions(tmp_path):
         os.umask(old_umask)
     assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o644
     assert existing.stat().st_mode & 0o777 == 0o644
+
+
+# -- only a regular file (or nothing) is ever replaced (issue 22, item 6) ---------------
+def _special_files(tmp_path):
+    """(name, path) of each kind of non-regular file this machine lets us make."""
+    import os
+    import socket
+    import stat
+
+    made = []
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    made.append(("named pipe", fifo))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    made.append(("folder", folder))
+    sock_path = tmp_path / "sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    sock.close()
+    made.append(("socket", sock_path))
+    link = tmp_path / "link-to-pipe"
+    link.symlink_to(fifo)
+    made.append(("named pipe", link))
+    try:   # like /dev/null; only root may make one
+        node = tmp_path / "null"
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        made.append(("character device", node))
+    except (PermissionError, OSError):
+        pass
+    return made
+
+
+def test_a_device_fifo_socket_folder_or_link_to_one_is_never_replaced(tmp_path):
+    import stat
+
+    from engine.atomic import NotARegularFile
+
+    for kind, path in _special_files(tmp_path):
+        before = path.lstat()
+        with pytest.raises(NotARegularFile) as caught:
+            atomic_write_bytes(path, b"\x89PNG not for a device")
+        # One line naming the file and what it is, for the callers' "cannot write" message.
+        assert caught.value.filename == str(path) and kind in caught.value.strerror
+        after = path.lstat()
+        assert (after.st_ino, stat.S_IFMT(after.st_mode)) == (before.st_ino,
+                                                               stat.S_IFMT(before.st_mode))
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_refused_target_is_refused_before_the_write_runs(tmp_path):
+    import os
+
+    from engine.atomic import NotARegularFile
+
+    os.mkfifo(tmp_path / "pipe")
+    called = []
+    with pytest.raises(NotARegularFile):
+        atomic_write(tmp_path / "pipe", called.append)
+    assert called == []   # no costly encode for a write that cannot land
+
+
+def test_a_link_to_a_regular_file_and_a_dangling_link_are_still_written(tmp_path):
+    (tmp_path / "real.txt").write_text("old")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")
+    atomic_write_bytes(tmp_path / "link.txt", b"new")
+    assert (tmp_path / "link.txt").read_bytes() == b"new"
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "nowhere")
+    atomic_write_bytes(tmp_path / "dangling.txt", b"x")
+    assert (tmp_path / "dangling.txt").read_bytes() == b"x"

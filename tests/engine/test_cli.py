@@ -343,3 +343,32 @@ def test_unexpected_failures_are_one_line_not_a_traceback(data_spec, tmp_path, c
     assert code == EXIT_ERROR
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("error: out of memory")
+
+
+# -- output paths that are not regular files (issue 22, item 6) -------------------------
+def test_sample_out_to_a_fifo_or_device_is_refused_in_one_line(trained_run, tmp_path, capsys):
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    targets = [fifo]
+    try:   # a stand-in for `--out /dev/full`, which root could otherwise replace
+        os.mknod(tmp_path / "full", stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        targets.append(tmp_path / "full")
+    except OSError:
+        pass
+    for target in targets:
+        assert cli("sample", trained_run, "--n", 4, "--out", target) == EXIT_ERROR
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(target) in err and "not a regular file" in err
+        assert "Error" not in err
+        assert not stat.S_ISREG(target.lstat().st_mode)   # still the pipe / device node
+
+
+def test_export_out_to_a_fifo_is_refused_in_one_line(trained_run, tmp_path, capsys):
+    fifo = tmp_path / "model.atelier.safetensors"
+    os.mkfifo(fifo)
+    assert cli("export", trained_run, "--out", fifo) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(fifo) in err and "named pipe" in err
+    assert fifo.is_fifo()
