@@ -26,6 +26,7 @@ from engine.data import DATA_SOURCES
 from engine.device import DEVICE_CHOICES
 from engine.precision import PRECISION_CHOICES
 from engine.errors import AtelierError
+from engine.printable import printable
 from engine.models import model_names
 
 EXIT_ERROR = 1
@@ -216,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                "likelihood": _likelihood, "eval": _eval}[args.command]
     try:
         return handler(args)
-    except AtelierError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+    except AtelierError as exc:   # may quote a file's contents: no terminal escapes
+        sys.stderr.write(f"error: {printable(exc, one_line=False)}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("error: out of memory; try a smaller batch size, image size or --n\n")
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - a person gets one line, not a traceback
-        sys.stderr.write(f"error: {describe_failure(exc)}\n")
+        sys.stderr.write(f"error: {printable(describe_failure(exc), one_line=False)}\n")
         return EXIT_ERROR
 
 
@@ -264,6 +265,7 @@ def _train(args: argparse.Namespace) -> int:
     from engine.events import Evaluated, Finished, Notice, Progress, RunStarted
     from engine.metrics.during_training import format_scores
     from engine.progress_bar import ProgressBar
+    from engine.stop_signals import StopOnSignals
     from engine.training import resume, train
 
     control = RunControl()
@@ -300,12 +302,8 @@ def _train(args: argparse.Namespace) -> int:
                                **_evaluation_settings(args))
         events = train(config, args.out, control)
 
-    def stop_then_allow_abort(*_: object) -> None:
-        # The first Ctrl-C stops between steps and saves; a second one aborts.
-        control.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, stop_then_allow_abort)
+    # Ctrl-C, SIGTERM or SIGHUP stops between steps and saves; the same again aborts.
+    stop_signals = StopOnSignals(control.stop).install()
     bar = None if args.json else ProgressBar(sys.stderr)
     try:
         for event in events:
@@ -330,8 +328,8 @@ def _train(args: argparse.Namespace) -> int:
                 print(f"{event.reason} at step {event.step} after {event.elapsed_seconds:.1f} s; "
                       f"run saved in {event.run_dir}", flush=True)
     finally:
-        signal.signal(signal.SIGINT, previous)
-    return 0
+        stop_signals.uninstall()
+    return stop_signals.exit_code()   # 143 or 129 after SIGTERM or SIGHUP (engine.stop_signals)
 
 
 def _evaluation_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -401,8 +399,10 @@ def _runs(args: argparse.Namespace) -> int:
         _print(args, {"name": s.name, "path": str(s.path), "state": s.state, "detail": s.detail,
                       "model": s.model, "data": s.data, "step": s.step, "losses": s.losses,
                       "best": best.to_dict() if best else None},
-               f"{s.name}\t{s.state} ({s.detail})\t{s.model}\t{s.data}\tstep {s.step:,}\t"
-               f"{format_losses(s.losses)}\tbest {best.describe() if best else '-'}")
+               # Names and details come from the run's files: no terminal escapes.
+               f"{printable(s.name)}\t{s.state} ({printable(s.detail)})\t{printable(s.model)}\t"
+               f"{printable(s.data)}\tstep {s.step:,}\t{printable(format_losses(s.losses))}\t"
+               f"best {printable(best.describe()) if best else '-'}")
     return 0
 
 
