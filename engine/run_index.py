@@ -6,8 +6,10 @@ a broken run folder becomes a "damaged" entry rather than an error.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,23 +55,34 @@ class RunSummary:
 
 
 def summarize(path: str | Path) -> RunSummary:
-    """One run's summary; never raises for a broken folder (it is "damaged")."""
+    """One run's summary; never raises for a broken folder (it is "damaged").
+
+    A run folder is anybody's file: whatever one holds (a file nested thousands
+    deep, a FIFO, values of the wrong type) costs only that run its row.
+    """
     path = Path(path)
     modified = _mtime(path)
     thumb = path / THUMBNAIL_FILE
     thumbnail = thumb if thumb.is_file() else None
     try:
-        config = RunDir(path).read_config()
-        manifest = read_manifest(path)
+        return _summarize(path, thumbnail, modified)
     except (AtelierError, OSError) as exc:
-        return RunSummary(path, DAMAGED, str(exc).removeprefix(f"{path}").lstrip(": /"),
-                          thumbnail=thumbnail, modified=modified)
+        reason = str(exc).removeprefix(f"{path}").lstrip(": /")
+    except Exception as exc:  # noqa: BLE001 - any hostile content: this row only, not the list
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        reason = f"unreadable ({first})" if first else "unreadable"
+    return RunSummary(path, DAMAGED, reason or "unreadable", thumbnail=thumbnail, modified=modified)
+
+
+def _summarize(path: Path, thumbnail: Path | None, modified: float) -> RunSummary:
+    config = RunDir(path).read_config()
+    manifest = read_manifest(path)
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     size = f" ({data['size']} px)" if data.get("size") else ""
     step, losses = _last_metrics(path)
     saved_step = 0
     if manifest is not None:
-        saved_step = manifest["step"] if isinstance(manifest.get("step"), int) else 0
+        saved_step = manifest["step"] if _is_int(manifest.get("step")) else 0
         modified = max(modified, _mtime(path / "manifest.json"))
     common = dict(model=str(config["model"]), data=f"{data.get('spec', '?')}{size}",
                   step=max(step, saved_step), saved_step=saved_step, losses=losses,
@@ -87,7 +100,8 @@ def list_runs(folder: str | Path | None = None) -> list[RunSummary]:
     """Every run folder in `folder` (default: the user's runs folder), newest first."""
     folder = Path(folder) if folder is not None else default_runs_dir()
     try:
-        entries = [e for e in os.scandir(folder) if e.is_dir() and not e.name.startswith(".")]
+        with os.scandir(folder) as scan:
+            entries = [e for e in scan if not e.name.startswith(".") and _is_dir(e)]
     except OSError:   # no runs folder yet, or unreadable: nothing to list
         return []
     summaries = [summarize(entry.path) for entry in entries]
@@ -123,14 +137,18 @@ def format_losses(losses: dict[str, float], limit: int = 2) -> str:
 
 
 def _last_metrics(path: Path) -> tuple[int, dict[str, float]]:
-    """(step, losses) of the last complete line of metrics.jsonl, reading only its tail."""
+    """(step, losses) of the last complete line of metrics.jsonl, reading only its tail.
+
+    A line that is not JSON (cut short, or nested too deep) is passed over, as
+    resuming passes it over; a metrics file that cannot be read at all (a FIFO,
+    no permission) would stop a resume, so the run is damaged.
+    """
     try:
-        with open(path / METRICS_FILE, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - _TAIL_BYTES))
-            lines = f.read().splitlines()
-    except OSError:
+        lines = _tail(path / METRICS_FILE, _TAIL_BYTES).splitlines()
+    except FileNotFoundError:
         return 0, {}
+    except OSError as exc:
+        raise RunDirError(f"{path / METRICS_FILE}: unreadable ({exc.strerror or exc})") from None
     for line in reversed(lines):
         try:
             record = safe_json.loads(line)
@@ -138,11 +156,44 @@ def _last_metrics(path: Path) -> tuple[int, dict[str, float]]:
             continue   # cut short by a crash, or the first, partial line of the tail
         # Evaluation lines ("kind": "evaluation", engine.metrics) hold scores, not losses.
         if isinstance(record, dict) and "kind" not in record:
-            losses = {k: float(v) for k, v in record.items()
+            losses = {str(k): _float(v) for k, v in record.items()
                       if k not in _NOT_LOSSES and isinstance(v, (int, float))}
             step = record.get("step")
-            return (step if isinstance(step, int) else 0), losses
+            return (step if _is_int(step) else 0), losses
     return 0, {}
+
+
+def _tail(path: Path, size: int) -> bytes:
+    """The last `size` bytes of a regular file. Opened without blocking, so a
+    FIFO in the file's place is refused instead of hanging the listing."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise safe_json.NotARegularFileError("not a regular file")
+        end = os.lseek(fd, 0, os.SEEK_END)
+        os.lseek(fd, max(0, end - size), os.SEEK_SET)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(size)
+    finally:
+        os.close(fd)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:   # a JSON integer longer than any float
+        return math.inf if value > 0 else -math.inf
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:   # a link into an unreadable place: not listed, like a file
+        return False
 
 
 def _mtime(path: Path) -> float:

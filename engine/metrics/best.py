@@ -10,15 +10,15 @@ exported.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import safe_json
 from engine.checkpoints import CHECKPOINTS_DIR, read_manifest
 from engine.errors import AtelierError, RunDirError
-from engine.runs import METRICS_FILE
+from engine.runs import MAX_METRICS_BYTES, METRICS_FILE
 
 # Scores a checkpoint can be ranked by; likelihood keys (`<estimate>_nats`,
 # `<estimate>_bits_per_dim`) are ranked too, lower being better.
@@ -74,22 +74,34 @@ def recorded_evaluations(run: str | Path) -> list[dict[str, Any]]:
     are parsed, so a long run's metrics (a line per report) are read quickly."""
     path = Path(run) / METRICS_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        lines = safe_json.read_regular_bytes(path, MAX_METRICS_BYTES).splitlines()
     except FileNotFoundError:
         return []
-    except OSError as exc:
+    except OSError as exc:   # a FIFO, a folder, too large, no permission
         raise RunDirError(f"{path}: unreadable ({exc.strerror or exc})") from None
     records = []
-    for line in text.splitlines():
-        if _EVALUATION_MARK not in line:
+    for line in lines:
+        if _EVALUATION_MARK.encode() not in line:
             continue
         try:
-            record = json.loads(line)
+            record = safe_json.loads(line)
         except ValueError:
-            continue  # cut short by a crash
-        if isinstance(record, dict) and record.get("kind") == "evaluation":
+            continue  # cut short by a crash, or damaged (not UTF-8, nested too deep)
+        if isinstance(record, dict) and record.get("kind") == "evaluation" and _well_formed(record):
             records.append(record)
     return records
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    """Whether an evaluation line's fields have the types ranking relies on; a
+    line that was edited by hand or by an attacker is passed over, not trusted."""
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+
+    return (whole(record.get("step", 0)) and whole(record.get("samples", 0))
+            and isinstance(record.get("checkpoint"), (str, type(None)))
+            and isinstance(record.get("features", ""), str)
+            and isinstance(record.get("fd_label", ""), str))
 
 
 def metrics_recorded(records: list[dict[str, Any]]) -> list[str]:
@@ -107,8 +119,11 @@ def kept_checkpoints(run: str | Path) -> set[str]:
         manifest = read_manifest(run) or {}
     except RunDirError:
         return set()
-    names = set(manifest.get("kept", [])) | ({manifest["checkpoint"]} if manifest else set())
-    return {n for n in names if isinstance(n, str) and (run / CHECKPOINTS_DIR / n).is_dir()}
+    kept = manifest.get("kept")
+    names = (kept if isinstance(kept, list) else []) + ([manifest["checkpoint"]] if manifest else [])
+    # Only plain folder names inside checkpoints/: a manifest is anybody's file.
+    return {n for n in names if isinstance(n, str) and n not in ("", ".", "..")
+            and "/" not in n and "\\" not in n and (run / CHECKPOINTS_DIR / n).is_dir()}
 
 
 def best_checkpoint(run: str | Path, metric: str,
@@ -118,8 +133,9 @@ def best_checkpoint(run: str | Path, metric: str,
         raise AtelierError(f"{metric!r} is not an evaluation metric; choose one of "
                            f"{', '.join(RANKED_METRICS)} or a likelihood (e.g. neg_elbo_nats)")
     records = recorded_evaluations(run) if records is None else records
-    scored = [r for r in records if isinstance(r.get(metric), (int, float))
-              and r.get(metric) == r.get(metric)]            # NaN never wins
+    scored = [r for r in records if isinstance(r.get(metric), float)
+              or (isinstance(r.get(metric), int) and abs(r[metric]) < 2**63)]   # float() fits
+    scored = [r for r in scored if r[metric] == r[metric]]   # NaN never wins
     if not scored:
         return None
     latest = scored[-1]

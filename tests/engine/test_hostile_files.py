@@ -1,0 +1,93 @@
+"""Hostile files (issue 22, items 7 and 10): one bad run folder, model file or
+export costs only itself one clear line; nothing hangs, nothing recurses."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.run_index import DAMAGED, FINISHED, interrupted_runs, list_runs, summarize
+
+from tests.engine.hostile_runs import hostile_runs
+
+pytestmark = pytest.mark.timeout(60)   # a FIFO opened for reading would block forever
+
+
+@pytest.fixture
+def runs(trained_run, tmp_path):
+    return hostile_runs(trained_run, tmp_path / "runs")
+
+
+def test_each_hostile_run_is_listed_on_its_own_and_the_good_one_still_is(runs):
+    states = {s.name: s for s in list_runs(runs["good"].parent)}
+    assert set(states) == set(runs)
+    assert states["good"].state == FINISHED and states["good"].losses
+    for file in ("config.json", "manifest.json"):
+        for kind, reason in (("deep", "nested 5000 levels deep"), ("fifo", "not a regular file")):
+            s = states[f"{kind}-{file}"]
+            assert s.state == DAMAGED and s.detail.startswith(f"{file}: ") and reason in s.detail
+    fifo = states["fifo-metrics.jsonl"]
+    assert fifo.state == DAMAGED and fifo.detail == "metrics.jsonl: unreadable (not a regular file)"
+    # A line nested too deep is passed over like a line cut short, as resuming does.
+    assert states["deep-metrics.jsonl"].state == FINISHED
+    assert states["bad-evaluations"].state == FINISHED and states["bad-evaluations"].losses
+    assert all("\n" not in s.detail and "Error" not in s.detail for s in states.values())
+
+
+def test_recovery_on_launch_lists_past_hostile_runs(runs):
+    assert interrupted_runs(runs["good"].parent) == []
+
+
+def test_any_failure_inside_one_run_becomes_its_damaged_row(runs, monkeypatch):
+    import engine.run_index as run_index
+
+    def boom(path):
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(run_index, "ended_cleanly", boom)
+    s = summarize(runs["good"])
+    assert s.state == DAMAGED and s.detail == "unreadable (unhashable type: 'list')"
+
+
+def test_cli_runs_lists_the_good_run_past_hostile_ones(runs, capsys):
+    from engine.cli import main
+
+    folder = runs["good"].parent
+    assert main(["runs", "--folder", str(folder), "--json"]) == 0
+    rows = {r["name"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert set(rows) == set(runs) and rows["good"]["state"] == FINISHED
+    assert rows["fifo-metrics.jsonl"]["state"] == DAMAGED
+    assert main(["runs", "--folder", str(folder), "--metric", "fd"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == len(runs) and "good\tfinished" in out
+
+
+def test_best_checkpoint_passes_over_malformed_evaluation_lines(runs):
+    from engine.metrics.best import best_checkpoint, kept_checkpoints, recorded_evaluations
+
+    assert recorded_evaluations(runs["bad-evaluations"]) == [{"kind": "evaluation", "fd": 10**400}]
+    assert best_checkpoint(runs["bad-evaluations"], "fd") is None   # no score that fits a float
+    assert kept_checkpoints(runs["bad-kept"]) <= kept_checkpoints(runs["good"])
+
+
+def test_runs_cli_shows_terminal_escapes_from_a_run_visibly(trained_run, tmp_path, capsys):
+    import shutil
+
+    from engine.cli import main
+
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "evil\x1b[2J")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "model": "\x1b]0;owned\x07dcgan\u202e"}))
+    assert main(["runs", "--folder", str(run.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "evil\\x1b[2J\t" in out and "\\x1b]0;owned\\x07dcgan\\u202e" in out
+
+
+def test_printable_escapes_controls_and_keeps_text():
+    from engine.printable import printable
+
+    assert printable("plain é 漢字") == "plain é 漢字"
+    assert printable("a\x1b[31mb\x9bc\x7f") == "a\\x1b[31mb\\x9bc\\x7f"
+    assert printable("line\nnext\tcol") == "line\\x0anext\\x09col"
+    assert printable("line\nnext\tcol", one_line=False) == "line\nnext\tcol"
