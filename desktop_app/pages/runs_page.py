@@ -187,7 +187,7 @@ class RunsPage(QWidget):
             try:
                 records = recorded_evaluations(s.path)
                 self.best[s.path] = best_checkpoint(s.path, metric, records)
-            except AtelierError:
+            except Exception:  # noqa: BLE001 - whatever one run's files hold, the others still list
                 continue   # an unreadable metrics file: the run is still listed
             found.update(metrics_recorded(records))
         for name in sorted(found - set(RANKED_METRICS)):

@@ -316,3 +316,29 @@ def test_runs_controls_have_documented_object_names(qtbot, window):
                  "resumeCompileCheck", "resumeContinueButton", "recoverRunDialog", "recoverResumeButton",
                  "recoverShowRunsButton", "recoverLaterButton"]:
         assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
+
+
+# -- hostile run folders (issue 22, item 7) ---------------------------------------------
+@pytest.mark.timeout(120)   # a FIFO opened for reading would hang the start-up forever
+def test_the_app_starts_and_lists_runs_past_hostile_run_folders(qtbot, tiny_data, finished_template,
+                                                                request):
+    from tests.engine.hostile_runs import hostile_runs
+
+    made = hostile_runs(finished_template, default_runs_dir(), name="digits")
+    cut_short(tiny_data, default_runs_dir() / "cut-short")
+    window = request.getfixturevalue("window")
+    qtbot.waitUntil(lambda: window.recovery_dialog is not None, timeout=5_000)
+    assert "cut-short" in window.recovery_dialog.text(), "recovery still offered past hostile runs"
+    page = runs_tab(window)
+    table = window.findChild(QTableWidget, "runsTable")
+    states = {table.item(r, 0).text(): table.item(r, 5) for r in range(table.rowCount())}
+    assert set(states) == set(made) | {"cut-short"}
+    assert states["digits"].text().startswith("finished")
+    for name in ("deep-config.json", "deep-manifest.json", "fifo-config.json",
+                 "fifo-manifest.json", "fifo-metrics.jsonl"):
+        assert states[name].text() == "damaged", name
+        assert states[name].toolTip().startswith(name.split("-", 1)[1] + ": ")
+    select(page, "fifo-metrics.jsonl")
+    assert not page.resume_button.isEnabled() and page.delete_button.isEnabled()
+    select(page, "digits")
+    assert page.open_button.isEnabled()
