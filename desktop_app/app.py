@@ -18,6 +18,7 @@ from desktop_app.app_logging import configure_logging
 from desktop_app.gui_gc import GuiThreadGarbageCollector
 from desktop_app.main_window import MainWindow
 from desktop_app.app_paths import DISPLAY_NAME, logs_dir, set_application_identity
+from desktop_app.quit_signals import QuitOnSignals
 from desktop_app.startup import load_engine
 from engine import __version__
 from resources import resource_path
@@ -72,9 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     # Before the engine import starts its thread: garbage is collected on the GUI thread only.
     collector = GuiThreadGarbageCollector(parent=app)
     collector.start()
+    # SIGTERM, SIGHUP and Ctrl-C close the window, so training stops and saves first.
+    quit_signals = QuitOnSignals(window).install()
     window.show()
-    load_engine(window, engine_ready)
-    return app.exec()
+    loader = load_engine(window, engine_ready)
+    try:
+        code = app.exec()
+        # Closed while the engine still loads: an import cannot be interrupted, and Qt
+        # aborts the process if a QThread is destroyed while it runs. Let it finish
+        # (seconds) before the window and its loader go.
+        loader.wait()
+    finally:
+        quit_signals.uninstall()
+    return quit_signals.exit_code(code)
 
 
 if __name__ == "__main__":

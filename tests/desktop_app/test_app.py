@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import qInstallMessageHandler
@@ -58,3 +63,56 @@ def test_unknown_arguments_are_left_for_qt():
 def test_a_bare_argument_is_a_bundle_to_open():
     options, rest = app.parse_arguments(["-platform", "xcb", "/home/a/digits.atelier.safetensors"])
     assert options.open == "/home/a/digits.atelier.safetensors" and rest == ["-platform", "xcb"]
+
+
+# SIGTERM or SIGHUP while the app trains (issue 22, item 4): the window closes as its
+# close button does, so the run stops between steps and saves, and the app exits with
+# 128 + the signal (engine.stop_signals).
+TRAIN_THEN_WAIT = """
+import sys
+from desktop_app import app
+
+shown = app.MainWindow.show
+def show(window):
+    shown(window)
+    def ready():
+        from engine.events import Progress
+        from engine.training import TrainConfig
+        told = []
+        def event(e):
+            if isinstance(e, Progress) and e.step >= 5 and not told:
+                told.append(1)
+                print("trained", e.step, flush=True)
+        window.worker.trainingEvent.connect(event)
+        window.worker.start_training(TrainConfig(
+            model="dcgan", width=8, batch_size=8, steps=1_000_000, device="cpu",
+            autosave_seconds=3600, report_seconds=0.1), sys.argv[1])
+    window.engineReady.connect(ready)
+app.MainWindow.show = show
+sys.exit(app.main(["latent-atelier"]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGTERM and SIGHUP are POSIX")
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
+def test_a_terminating_signal_stops_and_saves_the_training_then_quits(tmp_path, signum):
+    from engine.checkpoints import read_manifest
+
+    signum = getattr(signal, signum)
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRAIN_THEN_WAIT, str(run)], cwd=Path(__file__).parents[2],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("trained"), process.stderr.read()[-2000:] if not line else line
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signum, err[-2000:]
+    manifest = read_manifest(run)
+    assert manifest["step"] >= int(line.split()[1]) >= 5   # only the stop saved past step 0
+    assert manifest["ended"] == "stopped"
+    assert "QThread" not in err and "Traceback" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
 
@@ -62,3 +63,32 @@ def test_an_engine_that_cannot_load_is_shown_not_a_dead_window(qtbot, monkeypatc
     window.loader.wait()
     window.close()   # nothing runs yet, so closing closes
     assert not window.isVisible()
+
+
+# A window closed (or the app quit) while the engine still loads: the import thread is
+# joined, not destroyed running (issue 22, item 5: "QThread: Destroyed while thread ''
+# is still running", then SIGABRT, rc 134).
+CLOSE_EARLY = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from desktop_app import app
+shown = app.MainWindow.show
+def show(window):
+    shown(window)
+    QTimer.singleShot(300, window.close if sys.argv[1] == "close" else QApplication.quit)
+app.MainWindow.show = show
+sys.exit(app.main(["latent-atelier"]))
+"""
+
+
+@pytest.mark.parametrize("how", ["close", "quit"])
+def test_closing_while_the_engine_loads_exits_cleanly(how):
+    import os
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-c", CLOSE_EARLY, how], cwd=Path(__file__).parents[2],
+                            capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "QThread" not in result.stderr and "Traceback" not in result.stderr
