@@ -11,6 +11,7 @@ Help > Run self-test and `latent-atelier-cli self-test OUTDIR` all run this.
 from __future__ import annotations
 
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -23,6 +24,9 @@ from engine.video_support import video_unavailable
 
 SELF_TEST_STEPS = 12
 SELF_TEST_SEEDS = list(range(16))
+# Left in OUTDIR by a self-test: its `run` folder is the self-test's own, which the
+# next self-test into the same folder replaces. A run without it is never touched.
+MARKER_FILE = ".latent-atelier-self-test"
 
 
 class SelfTestError(AtelierError):
@@ -109,6 +113,7 @@ def run_self_test(out_dir: str | Path, steps: int | None = None, data: str = "mn
     if video_optional is None:
         video_optional = bool(getattr(sys, "frozen", False))
     out = Path(out_dir)
+    _make_room(out)
     report = SelfTestReport(out_dir=str(out), data=data)
     with _NetworkWatch() as watch:
         _stages(out, steps, data, report, video_optional)
@@ -116,6 +121,23 @@ def run_self_test(out_dir: str | Path, steps: int | None = None, data: str = "mn
     if watch.attempts:
         raise SelfTestError(f"the app tried to use the network: {watch.attempts[0]}")
     return report
+
+
+def _make_room(out: Path) -> None:
+    """Replace an earlier self-test's run in `out` (running the self-test twice into
+    one folder failed: the folder "already holds a run"), and mark `out` as the
+    self-test's when nothing else is in the way. Anything a self-test did not make
+    is left alone, and training then refuses it in one line."""
+    run = out / "run"
+    try:
+        if (out / MARKER_FILE).is_file() and run.is_dir() and not run.is_symlink():
+            shutil.rmtree(run)
+        if not run.exists() and not run.is_symlink():
+            out.mkdir(parents=True, exist_ok=True)
+            (out / MARKER_FILE).write_text("a Latent Atelier self-test writes here\n",
+                                           encoding="utf-8")
+    except OSError as exc:
+        raise SelfTestError(f"cannot prepare {out}: {exc.strerror or exc}") from None
 
 
 def _stages(out: Path, steps: int, data: str, report: SelfTestReport,

@@ -116,3 +116,22 @@ def test_a_terminating_signal_stops_and_saves_the_training_then_quits(tmp_path, 
     assert manifest["step"] >= int(line.split()[1]) >= 5   # only the stop saved past step 0
     assert manifest["ended"] == "stopped"
     assert "QThread" not in err and "Traceback" not in err
+
+
+def test_self_test_twice_into_the_same_folder_passes_both_times(headless, tmp_path, capsys):
+    # Issue 22, item 12: the second run failed with a traceback ("already holds a run").
+    out = tmp_path / "out"
+    assert app.main(["latent-atelier", "--self-test", str(out)]) == 0
+    capsys.readouterr()
+    assert app.main(["latent-atelier", "--self-test", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "self-test: passed" in captured.out and "Traceback" not in captured.err
+
+
+def test_a_failed_self_test_says_why_in_one_line_without_a_traceback(headless, tmp_path,
+                                                                     capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run").write_text("in the way")
+    assert app.main(["latent-atelier", "--self-test", str(out)]) == 1
+    assert "Traceback" not in capsys.readouterr().err

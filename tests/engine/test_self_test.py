@@ -97,3 +97,26 @@ def test_cli_self_test_failure_is_one_line_and_exit_one(tmp_path, capsys):
     (tmp_path / "out" / "run").write_text("in the way")
     assert cli.main(["self-test", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err.startswith("error: training failed: ")
+
+
+def test_a_second_self_test_into_the_same_folder_replaces_its_own_run(tmp_path, data_spec):
+    # Issue 22, item 12: the second run failed, "out/run already holds a run".
+    first = run_self_test(tmp_path / "out", steps=2, data=data_spec)
+    (tmp_path / "out" / "run" / "left-by-the-first.txt").write_text("x")
+    second = run_self_test(tmp_path / "out", steps=2, data=data_spec)
+    assert second.steps == 2 and second.run_dir == first.run_dir
+    assert not (tmp_path / "out" / "run" / "left-by-the-first.txt").exists()
+    assert (tmp_path / "out" / "run" / "manifest.json").exists()
+
+
+def test_a_run_the_self_test_did_not_make_is_never_replaced(tmp_path, data_spec, trained_run):
+    import shutil
+
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copytree(trained_run, out / "run")   # someone's own run, no self-test marker
+    before = sorted(p.relative_to(out) for p in (out / "run").rglob("*"))
+    with pytest.raises(SelfTestError, match="^training failed: .*already holds a run"):
+        run_self_test(out, steps=2, data=data_spec)
+    assert sorted(p.relative_to(out) for p in (out / "run").rglob("*")) == before
+    assert not (out / self_test.MARKER_FILE).exists()
