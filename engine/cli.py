@@ -489,12 +489,23 @@ def parse_model_settings(pairs: list[str] | None) -> dict[str, Any] | None:
         name, sep, text = pair.partition("=")
         if not sep or not name.strip():
             raise SystemExit(_usage(f"--set expects NAME=VALUE, not {pair!r}"))
+        name = name.strip()
+        if name in _SET_ELSEWHERE:
+            raise SystemExit(_usage(f"--set {name}: {_SET_ELSEWHERE[name]}"))
         try:
             value = json.loads(text)
         except ValueError:
             value = text
-        settings[name.strip()] = value
+        settings[name] = value
     return settings
+
+
+# Model settings the trainer sets itself: a --set for them would be overridden
+# without a word, so it is refused with the way that works.
+_SET_ELSEWHERE = {"width": "use --width", "image_size": "use --image-size",
+                  "learning_rate": "use --lr",
+                  "channels": "comes from the data (grey or colour pictures)",
+                  "num_classes": "comes from the data's class labels"}
 
 
 def _likelihood(args: argparse.Namespace) -> int:

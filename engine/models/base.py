@@ -3,6 +3,8 @@ the exporters are written once for all of them."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -22,8 +24,31 @@ class ModelConfig:
     channels: int = 1
 
     def validate(self) -> None:
+        self._check_types()
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, not {self.channels}")
+
+    def _check_types(self) -> None:
+        """Each setting of its declared kind, before any range check compares it:
+        a config.json, a bundle or `--set` can hold any JSON value, and 32.5
+        channels or a "nan" beta must be one clear line, not a TypeError deep
+        inside a network's constructor."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            # Annotations are strings here (from __future__ import annotations).
+            kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind == "int" and not (number and isinstance(value, int)):
+                raise ConfigError(f"model setting {field.name} must be a whole number, "
+                                  f"not {_shown(value)}")
+            if kind == "float" and not (number and math.isfinite(value)):
+                raise ConfigError(f"model setting {field.name} must be a finite number, "
+                                  f"not {_shown(value)}")
+            if kind == "bool" and not isinstance(value, bool):
+                raise ConfigError(f"model setting {field.name} must be true or false, "
+                                  f"not {_shown(value)}")
+            if kind == "str" and not isinstance(value, str):
+                raise ConfigError(f"model setting {field.name} must be text, not {_shown(value)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -35,6 +60,16 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} settings: {', '.join(sorted(unknown))}")
         return cls(**values)
+
+
+def _shown(value: Any) -> str:
+    """A setting's value for a message: short, and never a nested structure's repr."""
+    if isinstance(value, (dict, list)):
+        return "a JSON object" if isinstance(value, dict) else "a list"
+    text = json.dumps(value) if isinstance(value, (bool, int, float, str)) or value is None \
+        else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
 
 # The fp16 loss scaler's state, beside the optimisers' settings in trainer.json.
 SCALER_KEY = "amp.scaler"
