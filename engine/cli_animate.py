@@ -169,26 +169,36 @@ def _morph(args: argparse.Namespace):
 
 
 def run_keyframes(args: argparse.Namespace) -> int:
-    from engine.exporters.provenance import read_provenance, read_timeline
+    from engine.exporters.provenance import NoKeyframesError, read_provenance, read_timeline
+    from engine.printable import printable
 
     info = read_provenance(args.file)
     try:
         timeline, _ = read_timeline(args.file)
         walk = timeline.to_dict()
-    except Exception as exc:  # noqa: BLE001 - a time-lapse has provenance but no keyframes
+    except NoKeyframesError as exc:   # a time-lapse or a morph: provenance, but no walk
         walk, reason = None, str(exc)
+    # Invalid keyframes are an error (main prints it, exit status 1), not a listing.
     if args.json:
         print(json.dumps({"provenance": info, "timeline": walk}), flush=True)
         return 0
-    print(f"{args.file}: {info.get('kind', 'image')} from run {info.get('run')} "
-          f"(model {info.get('model', '?')}, step {info.get('step', '?')}, app {info.get('app_version')})")
+    # Everything below but the numbers comes from the file: shown without terminal escapes.
+    def field(key: str, default: Any = None) -> str:
+        text = str(info.get(key, default))
+        return text if len(text) <= 120 else text[:120] + "..."
+
+    lines = [f"{args.file}: {field('kind', 'image')} from run {field('run')} "
+             f"(model {field('model', '?')}, step {field('step', '?')}, app {field('app_version')})"]
     if walk is None:
-        print(f"no keyframes: {reason}")
+        lines.append(f"no keyframes: {reason}")
     else:
         seeds = ",".join(str(k["seed"]) for k in walk["keyframes"])
-        print(f"keyframes {seeds}; {walk['frames_between']} frames between, ease {walk['ease']}, "
-              f"{walk['interpolation']}{', loop' if walk['loop'] else ''}")
-        print(f"re-render: latent-atelier-cli animate RUN --kind interpolate --from {args.file} --out OUT")
+        lines.append(f"keyframes {seeds}; {walk['frames_between']} frames between, ease {walk['ease']}, "
+                     f"{walk['interpolation']}{', loop' if walk['loop'] else ''}")
+        lines.append(f"re-render: latent-atelier-cli animate RUN --kind interpolate --from {args.file} "
+                     "--out OUT")
+    for line in lines:
+        print(printable(line), flush=True)
     return 0
 
 

@@ -65,19 +65,19 @@ class Timeline:
                               f"not {len(self.keyframes)}")
         for k in self.keyframes:
             if isinstance(k.seed, bool) or not isinstance(k.seed, int) or not 0 <= k.seed <= MAX_SEED:
-                raise ConfigError(f"keyframe seed must be a whole number from 0 to 2**63 - 1, not {k.seed!r}")
+                raise ConfigError(f"keyframe seed must be a whole number from 0 to 2**63 - 1, not {_shown(k.seed)}")
             if k.label is not None and (isinstance(k.label, bool) or not isinstance(k.label, int)
                                         or k.label < 0):
-                raise ConfigError(f"keyframe class must be a whole number 0 or more, not {k.label!r}")
+                raise ConfigError(f"keyframe class must be a whole number 0 or more, not {_shown(k.label)}")
         if isinstance(self.frames_between, bool) or not isinstance(self.frames_between, int) \
                 or not 0 <= self.frames_between <= MAX_FRAMES_BETWEEN:
             raise ConfigError(f"frames between keyframes must be from 0 to {MAX_FRAMES_BETWEEN}, "
-                              f"not {self.frames_between!r}")
+                              f"not {_shown(self.frames_between)}")
         if self.ease not in EASINGS:
-            raise ConfigError(f"easing must be one of {', '.join(EASINGS)}, not {self.ease!r}")
+            raise ConfigError(f"easing must be one of {', '.join(EASINGS)}, not {_shown(self.ease)}")
         if self.interpolation not in INTERPOLATIONS:
             raise ConfigError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, "
-                              f"not {self.interpolation!r}")
+                              f"not {_shown(self.interpolation)}")
         if self.frame_count() > MAX_FRAMES:
             raise ConfigError(f"that walk has {self.frame_count():,} frames; the most is {MAX_FRAMES:,}")
 
@@ -106,14 +106,20 @@ class Timeline:
         keyframes = []
         for entry in values["keyframes"]:
             if not isinstance(entry, dict) or "seed" not in entry:
-                raise ConfigError(f"not a saved keyframe: {entry!r}")
+                raise ConfigError(f"not a saved keyframe: {_shown(entry)}")
             keyframes.append(Keyframe(entry["seed"], entry.get("label")))
         known = {"frames_between", "ease", "loop", "interpolation"}
         timeline = cls(keyframes, **{k: v for k, v in values.items() if k in known})
         if not isinstance(timeline.loop, bool):
-            raise ConfigError(f"loop must be true or false, not {timeline.loop!r}")
+            raise ConfigError(f"loop must be true or false, not {_shown(timeline.loop)}")
         timeline.validate()
         return timeline
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """repr() of a value read from a file, cut to fit in one line of a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def eased(t: torch.Tensor, ease: str) -> torch.Tensor:

@@ -2,12 +2,12 @@
 keyframe timeline that re-renders the same frames."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from engine import safe_json
 from engine.errors import ConfigError, DataError
 from engine.exporters.common import PROVENANCE_KEY
 from engine.exporters.webp import EXIF_IMAGE_DESCRIPTION
@@ -44,11 +44,18 @@ def read_provenance(path: str | Path) -> dict[str, Any]:
     return _parse(text, path)
 
 
+class NoKeyframesError(DataError):
+    """An export that carries provenance but is no latent walk (a time-lapse, a
+    morph, a process): nothing wrong with the file, there are just no keyframes."""
+
+
 def _parse(text: str | bytes | None, path: Path) -> dict[str, Any]:
     if not text:
         raise DataError(f"{path}: carries no Latent Atelier metadata (was it exported by the app?)")
     try:
-        info = json.loads(text)
+        info = safe_json.loads(text)
+    except safe_json.JsonTooDeepError as exc:   # anybody can write a comment into a GIF
+        raise DataError(f"{path}: its Latent Atelier metadata is damaged ({exc})") from None
     except ValueError:
         raise DataError(f"{path}: its Latent Atelier metadata is damaged") from None
     if not isinstance(info, dict):
@@ -63,24 +70,49 @@ def read_timeline(path: str | Path) -> tuple[Timeline, dict[str, Any]]:
     as keyframes with the default settings, ready to build a walk from.
     """
     info = read_provenance(path)
+    name = Path(path).name
     try:
         if "timeline" in info:
             return Timeline.from_dict(info["timeline"]), info
         if info.get("kind") == "morph":
-            raise DataError(f"{Path(path).name}: has no keyframe seeds (it is a reconstruction morph "
-                            f"of {', '.join(map(str, info.get('inputs', [])))}; re-render it with "
-                            "animate --kind morph --input those pictures)")
+            raise NoKeyframesError(f"{name}: has no keyframe seeds (it is a reconstruction morph "
+                                   f"of {_names(info.get('inputs'))}; re-render it with "
+                                   "animate --kind morph --input those pictures)")
         if info.get("kind") == "process":
-            seed = (info.get("seeds") or [0])[0]
-            raise DataError(f"{Path(path).name}: has no keyframes (it is the model's "
-                            f"{info.get('process', 'process')} for seed {seed}; re-render it with "
-                            f"animate --kind process --seed {seed})")
-        seeds = info.get("seeds") or ([info["seed"]] if "seed" in info else [])
-        if info.get("kind") == "timelapse" or not seeds:
-            raise DataError(f"{Path(path).name}: has no keyframes (it is "
-                            f"{'a training time-lapse' if info.get('kind') == 'timelapse' else 'not a latent walk'})")
+            seeds = _seeds(info.get("seeds"))
+            seed = seeds[0] if seeds else 0
+            raise NoKeyframesError(f"{name}: has no keyframes (it is the model's "
+                                   f"{_short(info.get('process', 'process'))} for seed {seed}; "
+                                   f"re-render it with animate --kind process --seed {seed})")
+        if info.get("kind") == "timelapse":
+            raise NoKeyframesError(f"{name}: has no keyframes (it is a training time-lapse)")
+        seeds = _seeds(info.get("seeds")) or (_seeds([info["seed"]]) if "seed" in info else [])
+        if not seeds:
+            raise NoKeyframesError(f"{name}: has no keyframes (it is not a latent walk)")
         if len(seeds) == 1:
             seeds = seeds * 2  # a lone tile becomes a walk that starts and ends on it
-        return Timeline.from_seeds([int(s) for s in seeds]), info
+        return Timeline.from_seeds(seeds), info
     except ConfigError as exc:
         raise DataError(f"{path}: its keyframes are not valid ({exc})") from None
+
+
+def _seeds(values: Any) -> list[int]:
+    """Seeds as saved: a list of whole numbers (the range is Timeline's to check)."""
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                               for v in values):
+        raise ConfigError(f"seeds must be a list of whole numbers, not {_short(repr(values))}")
+    return values
+
+
+def _names(values: Any) -> str:
+    if not isinstance(values, list):
+        return "unnamed pictures"
+    return ", ".join(_short(v, 80) for v in values[:10]) + (" ..." if len(values) > 10 else "")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value from a file's metadata, shortened to fit in one line."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -129,3 +129,88 @@ def test_label_count_must_match():
 def test_keyframe_dict_omits_missing_label():
     assert Keyframe(4).to_dict() == {"seed": 4}
     assert Keyframe(4, 2).to_dict() == {"seed": 4, "label": 2}
+
+
+def test_a_huge_value_in_a_saved_timeline_is_shown_short():
+    with pytest.raises(ConfigError) as caught:
+        Timeline.from_dict({"keyframes": [{"seed": 1}, {"seed": 2}], "ease": "x" * 100_000})
+    assert len(str(caught.value)) < 200 and str(caught.value).endswith("...")
+
+
+# -- `keyframes FILE` on hostile or invalid files (issue 22, item 10) -------------------
+def _gif_with_comment(path, comment: str | bytes):
+    from PIL import Image
+
+    Image.new("P", (4, 4)).save(path, comment=comment.encode() if isinstance(comment, str) else comment)
+    return path
+
+
+def _keyframes_cli(*argv) -> int:
+    from engine.cli import main
+
+    return main(["keyframes", *map(str, argv)])
+
+
+@pytest.mark.parametrize("timeline", [
+    {"keyframes": [{"seed": -1}, {"seed": 2}]},
+    {"keyframes": [{"seed": 1}, {"seed": 2}], "frames_between": "many"},
+    {"keyframes": "1,2"},
+])
+def test_keyframes_with_invalid_keyframes_fails_with_one_line(tmp_path, capsys, timeline):
+    import json
+
+    path = _gif_with_comment(tmp_path / "bad.gif", json.dumps({"run": "r", "timeline": timeline}))
+    assert _keyframes_cli(path) == 1
+    assert _keyframes_cli(path, "--json") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1]
+    assert lines[0].startswith(f"error: {path}: its keyframes are not valid (")
+
+
+@pytest.mark.parametrize("info, message", [
+    ({"seeds": "12"}, "seeds must be a list of whole numbers, not '12'"),
+    ({"kind": "process", "seeds": 7}, "seeds must be a list of whole numbers, not 7"),
+    ({"seed": [[1]]}, "seeds must be a list of whole numbers"),
+])
+def test_keyframes_with_seeds_of_the_wrong_type_fails_with_one_line(tmp_path, capsys, info, message):
+    import json
+
+    path = _gif_with_comment(tmp_path / "bad.gif", json.dumps(info))
+    assert _keyframes_cli(path) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Error" not in err
+
+
+def test_keyframes_of_a_morph_or_timelapse_still_lists_its_provenance(tmp_path, capsys):
+    import json
+
+    path = _gif_with_comment(tmp_path / "m.gif", json.dumps({"kind": "morph", "inputs": 3, "run": "r"}))
+    assert _keyframes_cli(path) == 0
+    assert "no keyframes: m.gif: has no keyframe seeds (it is a reconstruction morph of unnamed" \
+        in capsys.readouterr().out
+
+
+def test_keyframes_shows_terminal_escapes_from_metadata_visibly(tmp_path, capsys):
+    import json
+
+    info = {"run": "\x1b]0;pwned\x07r\x1b[2J", "model": "dcgan\x1b[8m", "app_version": "1\u202e",
+            "timeline": {"keyframes": [{"seed": 1}, {"seed": 2}], "ease": "linear"}}
+    path = _gif_with_comment(tmp_path / "walk.gif", json.dumps(info))
+    assert _keyframes_cli(path) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "from run \\x1b]0;pwned\\x07r\\x1b[2J (model dcgan\\x1b[8m" in out
+    assert "keyframes 1,2; 24 frames between" in out
+    path = _gif_with_comment(tmp_path / "m.gif", json.dumps({"kind": "morph", "inputs": ["a\x1bb.png"]}))
+    assert _keyframes_cli(path) == 0
+    assert "morph of a\\x1bb.png;" in capsys.readouterr().out
+
+
+def test_keyframes_of_a_gif_comment_nested_deep_is_one_line(tmp_path, capsys):
+    path = _gif_with_comment(tmp_path / "deep.gif", '{"timeline": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert _keyframes_cli(path) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: its Latent Atelier metadata is damaged " \
+                  "(nested 5001 levels deep (at most 64 allowed))\n"
