@@ -29,7 +29,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from engine import __version__
+from engine import __version__, safe_json
 from engine.atomic import atomic_write
 from engine.checkpoints import TRAINER_JSON, named_checkpoint, read_manifest
 from engine.errors import AtelierError, ConfigError
@@ -104,7 +104,7 @@ def export_bundle(run_path: str | Path, out: str | Path, checkpoint: str | None 
 def _checkpoint_step(run: RunDir, checkpoint: str) -> int:
     folder = named_checkpoint(run.path, checkpoint)
     try:
-        return int(json.loads((folder / TRAINER_JSON).read_text(encoding="utf-8"))["step"])
+        return int(safe_json.read_json(folder / TRAINER_JSON)["step"])
     except (OSError, ValueError, KeyError, TypeError):
         raise BundleError(f"{folder / TRAINER_JSON}: unreadable step") from None
 
@@ -198,7 +198,9 @@ def expected_tensors(name: str, config: Any) -> dict[str, tuple[str, tuple[int, 
 
 def _json_object(meta: dict[str, str], key: str, bad) -> dict[str, Any]:
     try:
-        value = json.loads(meta.get(key, "{}"))
+        value = safe_json.loads(meta.get(key, "{}"))
+    except safe_json.JsonTooDeepError as exc:
+        raise bad(f"corrupted metadata ({key} is {exc})") from None
     except ValueError:
         raise bad(f"corrupted metadata ({key} is not JSON)") from None
     if not isinstance(value, dict):

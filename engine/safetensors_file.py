@@ -12,13 +12,15 @@ any code the file's author chose.
 """
 from __future__ import annotations
 
-import json
 import math
+import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import safe_json
 from engine.errors import AtelierError
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
@@ -76,8 +78,16 @@ def read_header(path: str | Path, max_header_bytes: int = MAX_HEADER_BYTES) -> T
     """Validate a safetensors file's framing and header without loading tensors."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
+        # Without blocking: a FIFO named like a model file is refused, not waited on.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(path)
+            raise BadTensorFileError(f"{path}: not a regular file (a FIFO, device or socket)")
+        with os.fdopen(fd, "rb") as f:
+            size = info.st_size
             head = f.read(9)
             refuse_pickle(path, head, size)
             head = head[:8]
@@ -99,7 +109,9 @@ def read_header(path: str | Path, max_header_bytes: int = MAX_HEADER_BYTES) -> T
     except OSError as exc:
         raise BadTensorFileError(f"{path}: unreadable ({exc.strerror or exc})") from None
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = safe_json.loads(raw.decode("utf-8"))
+    except safe_json.JsonTooDeepError as exc:
+        raise BadTensorFileError(f"{path}: corrupted header ({exc})") from None
     except (UnicodeDecodeError, ValueError):
         raise BadTensorFileError(f"{path}: corrupted header (not valid JSON)") from None
     if not isinstance(header, dict):

@@ -91,3 +91,71 @@ def test_printable_escapes_controls_and_keeps_text():
     assert printable("a\x1b[31mb\x9bc\x7f") == "a\\x1b[31mb\\x9bc\\x7f"
     assert printable("line\nnext\tcol") == "line\\x0anext\\x09col"
     assert printable("line\nnext\tcol", one_line=False) == "line\nnext\tcol"
+
+
+# -- model files and exports nested deep (issue 22, item 10) ----------------------------
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.fixture(scope="module")
+def bundle(trained_run, tmp_path_factory):
+    from engine.bundles import export_bundle
+
+    return export_bundle(trained_run, tmp_path_factory.mktemp("bundle") / "b.atelier.safetensors")
+
+
+def _cli_error(capsys, *argv) -> str:
+    from engine.cli import EXIT_ERROR, main
+
+    assert main([str(a) for a in argv]) == EXIT_ERROR
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Error" not in captured.err
+    return captured.err
+
+
+def test_a_safetensors_header_nested_deep_is_one_line_naming_the_file(tmp_path, capsys):
+    import struct
+
+    from engine.safetensors_file import BadTensorFileError, read_header
+
+    header = ('{"__metadata__": {"a": "b"}, "x": ' + DEEP + "}").encode()
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(BadTensorFileError, match="corrupted header .nested 5001 levels deep"):
+        read_header(path)
+    err = _cli_error(capsys, "sample", path, "--out", tmp_path / "o.png")
+    assert err.startswith(f"error: {path}: corrupted header (nested 5001 levels deep")
+
+
+@pytest.mark.parametrize("key", ["model_config", "data"])
+def test_bundle_metadata_nested_deep_is_one_line_naming_the_file(bundle, tmp_path, capsys, key):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(bundle), "pt") as f:
+        metadata = f.metadata()
+    path = tmp_path / f"deep-{key}.atelier.safetensors"
+    save_file(load_file(str(bundle)), str(path), metadata={**metadata, key: '{"x": ' + DEEP + "}"})
+    err = _cli_error(capsys, "sample", path, "--out", tmp_path / "o.png")
+    assert err.startswith(f"error: {path}: corrupted metadata ({key} is nested 5001 levels deep")
+
+
+def test_a_fifo_named_like_a_model_file_is_refused_at_once(tmp_path):
+    import os
+
+    from engine.safetensors_file import BadTensorFileError, read_header
+
+    os.mkfifo(tmp_path / "weights.safetensors")
+    with pytest.raises(BadTensorFileError, match="not a regular file"):
+        read_header(tmp_path / "weights.safetensors")
+
+
+def test_animate_from_a_gif_whose_comment_is_nested_deep(bundle, tmp_path, capsys):
+    from PIL import Image
+
+    gif = tmp_path / "deep.gif"
+    Image.new("P", (4, 4)).save(gif, comment=('{"timeline": ' + DEEP + "}").encode())
+    err = _cli_error(capsys, "animate", bundle, "--kind", "interpolate", "--from", gif,
+                     "--out", tmp_path / "o.gif")
+    assert err == f"error: {gif}: its Latent Atelier metadata is damaged " \
+                  "(nested 5001 levels deep (at most 64 allowed))\n"
