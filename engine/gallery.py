@@ -2,13 +2,13 @@
 seeds, and the same seeds across the run's checkpoints and sample history."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine import safe_json
 from engine.atomic import atomic_write_json
 from engine.checkpoints import CHECKPOINTS_DIR, load_tensors, read_manifest
 from engine.device import resolve_device
@@ -26,7 +26,7 @@ def read_favourites(run_dir: str | Path) -> list[int]:
     """The run's favourite seeds, in the order they were marked."""
     path = Path(run_dir) / FAVOURITES_FILE
     try:
-        values = json.loads(path.read_text(encoding="utf-8"))
+        values = safe_json.read_json(path)
     except FileNotFoundError:
         return []
     except (OSError, ValueError) as exc:

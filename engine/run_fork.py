@@ -13,6 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
+from engine import safe_json
 from engine.atomic import atomic_write, atomic_write_json
 from engine.checkpoints import CHECKPOINTS_DIR, MANIFEST_FILE, TRAINER_JSON, named_checkpoint
 from engine.errors import AtelierError, RunDirError
@@ -36,7 +37,7 @@ def fork_at(run_path: str | Path, checkpoint: str, out: str | Path | None = None
     saved = run.read_config()
     source = named_checkpoint(run.path, checkpoint)
     try:
-        step = int(json.loads((source / TRAINER_JSON).read_text(encoding="utf-8"))["step"])
+        step = int(safe_json.read_json(source / TRAINER_JSON)["step"])
     except (OSError, ValueError, KeyError, TypeError):
         raise RunDirError(f"{source / TRAINER_JSON}: unreadable step") from None
     if out is None:

@@ -159,3 +159,41 @@ def test_animate_from_a_gif_whose_comment_is_nested_deep(bundle, tmp_path, capsy
                      "--out", tmp_path / "o.gif")
     assert err == f"error: {gif}: its Latent Atelier metadata is damaged " \
                   "(nested 5001 levels deep (at most 64 allowed))\n"
+
+
+# -- other JSON a run folder holds ------------------------------------------------------
+@pytest.mark.parametrize("kind", ["deep", "fifo"])
+def test_favourites_nested_deep_or_a_fifo_is_one_line(run_copy, kind):
+    import os
+
+    from engine.errors import RunDirError
+    from engine.gallery import read_favourites
+
+    path = run_copy / "favourites.json"
+    if kind == "deep":
+        path.write_text('{"seeds": ' + DEEP + "}")
+    else:
+        os.mkfifo(path)
+    reason = "nested 5001 levels deep" if kind == "deep" else "not a regular file"
+    with pytest.raises(RunDirError, match=f"favourites.json: unreadable .{reason}"):
+        read_favourites(run_copy)
+
+
+@pytest.mark.parametrize("kind", ["deep", "fifo"])
+def test_forking_from_a_trainer_json_nested_deep_or_a_fifo_is_one_line(run_copy, kind):
+    import os
+
+    from engine.checkpoints import current_checkpoint
+    from engine.errors import RunDirError
+    from engine.run_fork import fork_at
+
+    trainer = current_checkpoint(run_copy) / "trainer.json"
+    trainer.unlink()
+    if kind == "deep":
+        trainer.write_text(DEEP)
+    else:
+        os.mkfifo(trainer)
+    # A FIFO is no file to the checkpoint check; either way, one line and no hang.
+    with pytest.raises(RunDirError, match="trainer.json: unreadable step|missing trainer.json$"):
+        fork_at(run_copy, None)
+    assert sorted(p.name for p in run_copy.parent.iterdir()) == [run_copy.name], "nothing half-made"
