@@ -282,12 +282,19 @@ def train(config: TrainConfig, out: str | Path | None = None,
     except LoadCancelled:
         return  # stopped while the data was loading: nothing was started or written
     run = RunDir.create(out, config.model)
+    data = {"spec": config.data, "count": len(session.data),
+            "channels": session.data.channels, "size": session.data.size}
+    notices = []
+    report = session.data.report
+    if report is not None and report.skipped:
+        # Files a folder could not use were skipped without a word: say so at the
+        # start, and keep the count and the first few with the run.
+        data["skipped"] = report.skipped_record()
+        notices.append(Notice(0, "files-skipped", report.skipped_line()))
     run.write_config({"model": config.model, "model_config": session.model_config.to_dict(),
                       "train": config.to_dict(), "device": str(session.device),
-                      "precision": session.precision,
-                      "data": {"spec": config.data, "count": len(session.data),
-                               "channels": session.data.channels, "size": session.data.size}})
-    yield from _Loop(session, run, control).run()
+                      "precision": session.precision, "data": data})
+    yield from _Loop(session, run, control, start_notices=notices).run()
 
 
 # Settings a resumed run may change; anything else would silently break it.

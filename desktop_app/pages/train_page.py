@@ -140,6 +140,12 @@ class TrainPage(QWidget):
         self.notice_label = QLabel(objectName="noticeLabel", wordWrap=True)
         self.notice_label.setStyleSheet("color: #e0a030;")
         self.notice_label.hide()
+        # Files of the data a folder could not use: a label of their own, so a later
+        # notice does not hide them.
+        self.skipped_label = QLabel(objectName="skippedFilesLabel", wordWrap=True)
+        self.skipped_label.setStyleSheet("color: #e0a030;")
+        self.skipped_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.skipped_label.hide()
         self.settings_error = QLabel(objectName="settingsError", wordWrap=True)
         self.settings_error.setStyleSheet("color: #d9534f;")
         self.settings_error.hide()
@@ -166,6 +172,7 @@ class TrainPage(QWidget):
         left.addWidget(self.settings_scroll, 1)
         left.addWidget(self.settings_error)
         left.addWidget(self.notice_label)
+        left.addWidget(self.skipped_label)
         left.addLayout(buttons)
         left.addWidget(self.export_button)
         left.addWidget(self.run_label)
@@ -349,12 +356,17 @@ class TrainPage(QWidget):
             if event.start_step:
                 self._show_earlier_evaluations(event.run_dir)
             self.notice_label.hide()
+            self.skipped_label.hide()
             memory = ""
             if event.memory_estimate_bytes:
                 memory = f", about {event.memory_estimate_bytes / 2**20:,.0f} MB"
             self.status.emit(f"Training {event.model} on {event.device.upper()} "
                              f"({event.parameters:,} parameters, {event.data_count:,} images"
                              f"{memory})")
+        elif isinstance(event, Notice) and event.kind == "files-skipped":
+            self.skipped_label.setText(event.message)
+            self.skipped_label.show()
+            self.status.emit(event.message)
         elif isinstance(event, Notice):
             self.notice_label.setText(event.message)
             self.notice_label.show()

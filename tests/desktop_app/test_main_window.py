@@ -38,7 +38,8 @@ def test_controls_have_documented_object_names(window):
                  "trainButton", "pauseButton", "stopButton", "trainProgress", "etaLabel",
                  "lossPlot", "sampleGrid", "exportTimelapseButton", "galleryGrid", "generateButton",
                  "nextPageButton", "galleryCountSpin", "gallerySeedSpin", "saveTileButton",
-                 "tileScaleSpin", "openRunButton", "settingsError", "smoothingSlider"]:
+                 "tileScaleSpin", "openRunButton", "settingsError", "smoothingSlider",
+                 "skippedFilesLabel"]:
         assert window.findChild(object, name) is not None, name
         assert f"`{name}`" in doc, f"{name} missing from docs/UI.md"
 
@@ -291,3 +292,25 @@ def test_a_notice_is_shown_without_stopping_the_run(qtbot, window):
     label = window.findChild(object, "noticeLabel")
     assert label.isVisible() and "No space left" in label.text()
     assert "No space left" in window.statusBar().currentMessage()
+
+
+def test_files_the_data_skipped_are_shown_on_the_train_page(qtbot, window, tmp_path):
+    # Issue 22, item 12: a folder's damaged files were skipped without a word.
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(3):
+        picture = np.zeros((28, 28), np.uint8)
+        picture[4 + i:20, 6:18] = 255
+        Image.fromarray(picture).save(folder / f"good{i}.png")
+    (folder / "notes.png").write_text("not a picture at all")
+    (folder / "empty.png").write_bytes(b"")
+    page = quick_settings(window, steps=2, batch=2)
+    page.set_data(f"folder:{folder}", "pictures")
+    page.batch_spin.setValue(2)
+    click(qtbot, window, "trainButton")
+    run = finished_run(qtbot, window)
+    label = window.findChild(object, "skippedFilesLabel")
+    assert label.isVisible() and label.text().startswith("2 of 5 file(s)")
+    assert "notes.png: " in label.text() and "empty.png: " in label.text()
+    skipped = json.loads((run / "config.json").read_text())["data"]["skipped"]
+    assert skipped["count"] == 2
