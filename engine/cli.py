@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine import __version__
+from engine import __version__, safe_json
 from engine.data import DATA_SOURCES
 from engine.device import DEVICE_CHOICES
 from engine.precision import PRECISION_CHOICES
@@ -493,7 +493,9 @@ def parse_model_settings(pairs: list[str] | None) -> dict[str, Any] | None:
         if name in _SET_ELSEWHERE:
             raise SystemExit(_usage(f"--set {name}: {_SET_ELSEWHERE[name]}"))
         try:
-            value = json.loads(text)
+            value = safe_json.loads(text)
+        except safe_json.JsonTooDeepError as exc:
+            raise SystemExit(_usage(f"--set {name}: the value is {exc}")) from None
         except ValueError:
             value = text
         settings[name] = value

@@ -197,3 +197,13 @@ def test_forking_from_a_trainer_json_nested_deep_or_a_fifo_is_one_line(run_copy,
     with pytest.raises(RunDirError, match="trainer.json: unreadable step|missing trainer.json$"):
         fork_at(run_copy, None)
     assert sorted(p.name for p in run_copy.parent.iterdir()) == [run_copy.name], "nothing half-made"
+
+
+def test_a_set_value_nested_deep_is_a_usage_error_naming_the_setting(capsys):
+    from engine.cli import EXIT_USAGE, parse_model_settings
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_model_settings(["beta=" + DEEP])
+    assert stopped.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--set beta: the value is nested 5000 levels deep" in err
