@@ -27,15 +27,14 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from engine import __version__, safe_json
-from engine.atomic import atomic_write
-from engine.checkpoints import TRAINER_JSON, named_checkpoint, read_manifest
+from engine.checkpoints import TRAINER_JSON, named_checkpoint, read_manifest, save_tensors
 from engine.errors import AtelierError, ConfigError
 from engine.models import BUILD_LOCK, MODEL_PRESETS, GenerativeModel, build_model
 from engine.models import model_config as make_model_config
-from engine.runs import THUMBNAIL_FILE, RunDir
+from engine.runs import THUMBNAIL_FILE, RunDir, free_space_note
 from engine.safetensors_file import expected_entries, mismatch, read_header
 
 BUNDLE_SUFFIX = ".atelier.safetensors"
@@ -95,9 +94,11 @@ def export_bundle(run_path: str | Path, out: str | Path, checkpoint: str | None 
     }
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+        # A full disk comes back from safetensors as the OSError it was.
+        save_tensors(out, tensors, metadata)
     except OSError as exc:
-        raise BundleError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise BundleError(f"cannot write {out}: {exc.strerror or exc}"
+                          f"{free_space_note(out.parent, exc)}") from None
     return out
 
 

@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "in a new run (--out, default: beside it)")
     p.add_argument("--resume", metavar="RUN", default=None,
                    help="continue a saved run exactly where it stopped")
+    p.add_argument("--restart", metavar="RUN", default=None,
+                   help="train a run that stopped before its first save again from step 0, "
+                        "with its saved settings, in its own folder")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
     p.add_argument("--out", default=None, help="run directory to create (default: under the user's runs)")
     p.add_argument("--no-preset", dest="preset", action="store_false",
@@ -269,11 +272,16 @@ def _train(args: argparse.Namespace) -> int:
     from engine.training import resume, train
 
     control = RunControl()
+    if args.restart is not None:
+        if args.resume is not None or args.from_best is not None:
+            raise SystemExit(_usage("train: --restart cannot go with --resume or --from-best"))
+        args.resume = args.restart
     if args.resume is not None:
+        option = "--restart" if args.restart is not None else "--resume"
         typed = [flag for key, flag in RUN_DEFINING.items() if getattr(args, key) is not None
                  and not (key == "out" and args.from_best is not None)]  # --out: the new run
         if typed:
-            raise SystemExit(_usage(f"train --resume: {', '.join(typed)} cannot change for a "
+            raise SystemExit(_usage(f"train {option}: {', '.join(typed)} cannot change for a "
                                     "saved run (allowed: --steps, --minutes, --lr, --lr-schedule, --device, "
                                     "--sample-every, --autosave-seconds, --keep-last, "
                                     "--keep-best, --no-data-cache, --eval-every-minutes, "
@@ -285,13 +293,15 @@ def _train(args: argparse.Namespace) -> int:
             run_path = fork_best(args.resume, args.from_best, args.out)
             print(f"continuing the best checkpoint of {args.resume} by {args.from_best} "
                   f"in {run_path}", file=sys.stderr, flush=True)
-        events = resume(run_path, control, steps=args.steps, minutes=args.minutes,
+        events = _restart_hint(run_path, resume(
+                        run_path, control, restart=args.restart is not None,
+                        steps=args.steps, minutes=args.minutes,
                         learning_rate=args.lr, lr_schedule=args.lr_schedule,
                         device=args.device, sample_every=args.sample_every,
                         autosave_seconds=args.autosave_seconds, keep_last=args.keep_last,
                         keep_best=args.keep_best, data_cache=args.data_cache,
                         precision=args.precision, compile=args.compile, threads=args.threads,
-                        **_evaluation_settings(args))
+                        **_evaluation_settings(args)))
     else:
         if args.from_best is not None:
             raise SystemExit(_usage("train: --from-best needs --resume RUN"))
@@ -330,6 +340,19 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         stop_signals.uninstall()
     return stop_signals.exit_code()   # 143 or 129 after SIGTERM or SIGHUP (engine.stop_signals)
+
+
+def _restart_hint(run: str, events: Any) -> Any:
+    """The events of a resume; a run with nothing to resume gets the command
+    that trains it again from the start."""
+    from engine.checkpoints import NoSavedWeightsError
+    from engine.errors import RunDirError
+
+    try:
+        yield from events
+    except NoSavedWeightsError as exc:
+        raise RunDirError(f"{exc}; to train it again from step 0 with its saved settings: "
+                          f"latent-atelier-cli train --restart {run}") from None
 
 
 def _evaluation_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,9 +12,11 @@ docs/RUNS.md describes the format for people.
 """
 from __future__ import annotations
 
+import errno
 import json
 
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -25,8 +27,9 @@ import torch
 from engine import __version__
 from engine import safe_json
 from engine.atomic import atomic_write, atomic_write_json
-from engine.checkpoints import (KEEP_LAST, TRAINER_JSON, TRAINER_TENSORS, current_checkpoint,
-                                load_tensors, named_checkpoint, save_checkpoint, tensor_header)
+from engine.checkpoints import (KEEP_LAST, TRAINER_JSON, TRAINER_TENSORS, complete_checkpoints,
+                                current_checkpoint, load_tensors, named_checkpoint,
+                                save_checkpoint, tensor_header)
 from engine.errors import RunDirError
 from engine.export import png_bytes
 from engine.images import fit_within
@@ -67,7 +70,12 @@ class RunDir:
         path = Path(path).expanduser()
         try:
             if (path / CONFIG_FILE).exists():
-                raise RunDirError(f"{path} already holds a run; choose a new output folder")
+                # A run killed in its first save can be neither resumed nor
+                # overwritten: say how to start it again.
+                again = "" if complete_checkpoints(path) else (
+                    " (it stopped before its first save; to train it again from step 0, use "
+                    f"Start again on the Runs page or `latent-atelier-cli train --restart {path}`)")
+                raise RunDirError(f"{path} already holds a run; choose a new output folder{again}")
             if path.exists() and not path.is_dir():
                 raise RunDirError(f"{path} is a file, not a folder")
             if path.exists() and any(path.iterdir()):
@@ -150,7 +158,8 @@ class RunDir:
         try:
             write()
         except OSError as exc:
-            raise RunDirError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+            raise RunDirError(f"cannot write to {self.path}: {exc.strerror or exc}"
+                              f"{free_space_note(self.path, exc)}") from None
 
     # -- reading --------------------------------------------------------------
     def read_config(self) -> dict[str, Any]:
@@ -229,15 +238,29 @@ class RunDir:
             except (RuntimeError, ValueError) as exc:
                 raise RunDirError(f"{path}: not a valid weights file for this model ({exc})") from None
 
-    def load_trainer_state(self, device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """The resume state saved beside the current weights."""
-        folder = current_checkpoint(self.path)
+    def load_trainer_state(self, device: torch.device, checkpoint: str | None = None
+                           ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The resume state saved beside the current weights (or those of the
+        checkpoint named `checkpoint`)."""
+        folder = named_checkpoint(self.path, checkpoint)
         tensors = load_tensors(folder / TRAINER_TENSORS, "cpu")
         try:
             values = safe_json.read_json(folder / TRAINER_JSON)
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{folder / TRAINER_JSON}: unreadable ({exc})") from None
         return tensors, values
+
+
+def free_space_note(folder: Path, exc: OSError) -> str:
+    """" (12.3 MB free)" after a full disk's message, so the user knows how much
+    to free; "" for other errors, or if the free space cannot be read."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return ""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f" ({free / 1e6:.1f} MB free)"
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -304,17 +304,37 @@ RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "lr_schedule", "device
                      "precision", "compile", "threads")
 
 
-def resume(run_path: str | Path, control: RunControl | None = None,
+def resume(run_path: str | Path, control: RunControl | None = None, restart: bool = False,
            **changes: Any) -> Iterator[TrainingEvent]:
     """Continue a saved run exactly where its last checkpoint left it.
 
     `steps` is the run's total step budget (not a number of further steps); a
     time budget (`minutes`) bounds each session. Other changes allowed are in
     RESUMABLE_CHANGES; they are recorded in the run's history.
+
+    With the manifest missing, refused or naming a set that is gone, the run
+    goes on from the newest complete checkpoint on disk, says so (a "recovered"
+    Notice) and gets a new manifest; nothing is deleted before the checkpoint
+    has loaded. `restart`: a run that stopped before its first save (nothing
+    to resume; NoSavedWeightsError otherwise) trains again from step 0 with its
+    saved settings, in its own folder.
     """
     control = control or RunControl()
     run = RunDir(run_path)
     saved = run.read_config()
+    if not isinstance(saved.get("train"), dict):
+        raise RunDirError(f"{run.path / 'config.json'}: has no training settings")
+    if is_training(run.path):
+        raise RunDirError(f"{run.path} is being trained right now (by this app or another "
+                          "process); wait for it to finish or stop it first")
+    if restart:
+        if checkpoints.complete_checkpoints(run.path):
+            raise RunDirError(f"{run.path} has saved weights; resume it instead of starting "
+                              "it again")
+        folder, recovered = None, None
+    else:
+        # Before the data loads: a run with nothing to resume says so at once.
+        folder, recovered = checkpoints.resume_point(run.path, strict=True)
     refused = sorted(k for k in changes if k not in RESUMABLE_CHANGES)
     if refused:
         raise ConfigError(f"cannot change {', '.join(refused)} when resuming {run.path}; "
@@ -334,18 +354,27 @@ def resume(run_path: str | Path, control: RunControl | None = None,
         changes["device"] = "auto"
     config = dataclasses.replace(config, **changes)
     session = TrainingSession(config)
-    _check_same_run(run, saved, session)
+    if folder is not None:
+        _check_same_run(run, saved, session)
     if is_training(run.path):
         # Its trainer may be mid-save: clearing "strays" would delete that save.
         raise RunDirError(f"{run.path} is being trained right now (by this app or another "
                           "process); wait for it to finish or stop it first")
-    checkpoints.remove_strays(run.path)
-    run.load_weights(session.model, session.device)
-    tensors, values = run.load_trainer_state(session.device)
-    if not {"step", "elapsed", "data", "optimizers"} <= set(values) or "data.order" not in tensors:
-        raise RunDirError(f"{run.path}: the checkpoint has no resume state")
+    if folder is None:
+        yield from _restart(run, saved, session, control, changes)
+        return
+    run.load_weights(session.model, session.device, folder.name)
+    tensors, values = run.load_trainer_state(session.device, folder.name)
+    if not {"step", "elapsed", "data", "optimizers"} <= set(values) or "data.order" not in tensors \
+            or not _is_step(values["step"]) or not isinstance(values["elapsed"], (int, float)):
+        raise RunDirError(f"{folder / checkpoints.TRAINER_JSON}: the checkpoint has no "
+                          "resume state")
     session.model.load_training_state(tensors, values["optimizers"])
     session.batcher.load_state(tensors, values["data"])
+    # Only now that the set has loaded is the manifest rewritten and anything deleted.
+    if recovered is not None:
+        checkpoints.repair_manifest(run.path, folder)
+    checkpoints.remove_strays(run.path)
     run.rollback_to(values["step"])  # what a crash left after the checkpoint
     if "learning_rate" in changes:
         session.model.set_learning_rate(config.learning_rate)
@@ -359,9 +388,34 @@ def resume(run_path: str | Path, control: RunControl | None = None,
         values["step"], "device-changed",
         f"This run trained on {moved}, which this computer does not have; it continues on "
         f"{session.device}.")]
+    if recovered is not None:
+        notices.append(Notice(values["step"], "recovered", (
+            f"{recovered}. The run goes on from the newest complete checkpoint, {folder.name} "
+            f"(step {values['step']:,}), and its manifest was written again.")))
     yield from _Loop(session, run, control, start_step=values["step"],
                      start_elapsed=values["elapsed"], last_eval_elapsed=last_eval,
                      start_notices=notices).run()
+
+
+def _is_step(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _restart(run: RunDir, saved: dict[str, Any], session: TrainingSession, control: RunControl,
+             changes: dict[str, Any]) -> Iterator[TrainingEvent]:
+    """Train a run that never completed a save again from step 0, in its own
+    folder: what that attempt wrote (grids, metrics, a set cut short) goes, its
+    config stays, with a history entry."""
+    checkpoints.clear_unsaved(run.path)
+    run.rollback_to(-1)
+    data = session.data
+    history = saved.get("history", []) + [{"restarted": True, "changes": changes}]
+    run.write_config({**saved, "train": session.config.to_dict(), "history": history,
+                      "model_config": session.model_config.to_dict(),
+                      "device": str(session.device), "precision": session.precision,
+                      "data": {"spec": session.config.data, "count": len(data),
+                               "channels": data.channels, "size": data.size}})
+    yield from _Loop(session, run, control).run()
 
 
 def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession) -> None:
