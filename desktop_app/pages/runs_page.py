@@ -1,8 +1,9 @@
 """Runs page: every run in the user's runs folder, and what can be done with one.
 
 Open (in the gallery), Resume (where it stopped, on the Train page, after a
-dialog that offers a larger budget and the hardware settings),
-Rename, Delete (to the system trash) and Export a model bundle; and for the best
+dialog that offers a larger budget and the hardware settings), Start again (a
+run that stopped before its first save, from step 0 with its settings), Rename,
+Delete (to the system trash) and Export a model bundle; and for the best
 checkpoint by a chosen evaluation metric (engine.metrics.best): open it, continue
 it in a new run, or export it. The list comes
 from engine.run_index, which reads only small files and lists a broken folder
@@ -21,13 +22,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from desktop_app.resume_dialog import ResumeDialog
 from desktop_app.worker import EngineWorker
 from engine.bundles import BUNDLE_SUFFIX
+from engine.checkpoints import complete_checkpoints
 from engine.errors import AtelierError
 from engine.events import Evaluated, Finished, RunStarted
 from engine.metrics.best import (RANKED_METRICS, BestCheckpoint, best_checkpoint, metric_label,
                                  metrics_recorded, recorded_evaluations)
 from engine.paths import default_runs_dir, user_data_dir
-from engine.run_index import (DAMAGED, FINISHED, INTERRUPTED, TRAINING, RunSummary, format_losses,
-                              list_runs, rename_run)
+from engine.run_index import (DAMAGED, FINISHED, INTERRUPTED, NO_WEIGHTS, TRAINING, RunSummary,
+                              format_losses, list_runs, rename_run)
 from engine.runlock import is_training
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -52,6 +54,7 @@ class RunsPage(QWidget):
         self.best: dict[Path, BestCheckpoint | None] = {}   # by the chosen metric
         self.rename_dialog: QInputDialog | None = None
         self.delete_dialog: QMessageBox | None = None
+        self.restart_dialog: QMessageBox | None = None
         self.resume_dialog: ResumeDialog | None = None
         self._build()
         worker.trainingEvent.connect(self._on_training_event)
@@ -101,6 +104,10 @@ class RunsPage(QWidget):
         self.delete_button = QPushButton("Delete…", objectName="runDeleteButton")
         self.export_button = QPushButton("Export bundle…", objectName="runExportButton")
         self.resume_button.setToolTip("Continue the run exactly where its last checkpoint left it")
+        self.restart_button = QPushButton("Start again…", objectName="runRestartButton")
+        self.restart_button.setToolTip("Train a run that stopped before its first save again from "
+                                       "step 0, with its settings, in its own folder")
+        self.restart_button.clicked.connect(lambda: self.restart_selected())
         self.delete_button.setToolTip("Move the run folder to the system trash")
         self.export_button.setToolTip(f"Write the model as one shareable {BUNDLE_SUFFIX} file")
         self.open_button.clicked.connect(self.open_selected)
@@ -109,8 +116,8 @@ class RunsPage(QWidget):
         self.delete_button.clicked.connect(lambda: self.delete_selected())
         self.export_button.clicked.connect(lambda: self.export_selected())
         actions = QHBoxLayout()
-        for button in (self.open_button, self.resume_button, self.rename_button,
-                       self.delete_button, self.export_button):
+        for button in (self.open_button, self.resume_button, self.restart_button,
+                       self.rename_button, self.delete_button, self.export_button):
             actions.addWidget(button)
         actions.addStretch(1)
         self.open_best_button = QPushButton("Open best", objectName="runOpenBestButton")
@@ -231,6 +238,8 @@ class RunsPage(QWidget):
         self.open_button.setEnabled(s is not None and s.can_open)
         self.resume_button.setEnabled(s is not None and s.can_resume and not busy
                                       and not self.worker.is_training)
+        self.restart_button.setEnabled(s is not None and not busy and not self.worker.is_training
+                                       and self._never_saved(s))
         self.rename_button.setEnabled(s is not None and not busy)
         self.delete_button.setEnabled(s is not None and not busy)
         self.export_button.setEnabled(s is not None and s.can_open)
@@ -246,6 +255,12 @@ class RunsPage(QWidget):
         else:
             self.best_label.setText(f"Best by {self.metric_combo.currentText()}: "
                                     f"{best.describe()}")
+
+    @staticmethod
+    def _never_saved(s: RunSummary) -> bool:
+        """A run with nothing to resume: no manifest, and no complete
+        checkpoint on disk either (a lost manifest is no reason to start over)."""
+        return s.state == NO_WEIGHTS and not complete_checkpoints(s.path)
 
     def _is_busy(self, path: Path) -> bool:
         """Trained right now, by this app (even before its lock is taken) or another process."""
@@ -273,6 +288,35 @@ class RunsPage(QWidget):
         dialog.finished.connect(dialog.deleteLater)
         self.resume_dialog = dialog
         dialog.open()
+
+    def restart_selected(self, confirmed: bool = False) -> bool:
+        """Train the selected run, which stopped before its first save, again
+        from step 0 on the Train page, after a (non-blocking) confirmation."""
+        s = self.selected()
+        if s is None or not self._never_saved(s):
+            return False
+        if not confirmed:
+            box = QMessageBox(QMessageBox.Icon.Question, "Start again",
+                              f"“{s.name}” stopped before its first save, so it has nothing to "
+                              "resume. Train it again from step 0 with its settings? The sample "
+                              "grids and losses of the first attempt are replaced.",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                              self)
+            box.setObjectName("restartRunDialog")
+            box.setDefaultButton(QMessageBox.StandardButton.Yes)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.accepted.connect(lambda: self._restart(s))
+            self.restart_dialog = box
+            box.open()
+            return False
+        return self._restart(s)
+
+    def _restart(self, s: RunSummary) -> bool:
+        if self._is_busy(s.path) or self.worker.is_training:
+            self.error.emit("Start again", "A run is already training. Stop it first.", "")
+            return False
+        self.resumeRequested.emit(str(s.path), {"restart": True})
+        return True
 
     def rename_selected(self, new_name: str | None = None) -> Path | None:
         """Rename the selected run's folder; with no name, ask for one (non-blocking)."""

@@ -342,3 +342,50 @@ def test_the_app_starts_and_lists_runs_past_hostile_run_folders(qtbot, tiny_data
     assert not page.resume_button.isEnabled() and page.delete_button.isEnabled()
     select(page, "digits")
     assert page.open_button.isEnabled()
+
+
+# -- a run killed during its first save (issue 22, item 12) -----------------------------
+def killed_in_first_save(template: Path, out: Path) -> Path:
+    """What a kill during the first save leaves: no manifest, and a checkpoint
+    folder without its trainer files."""
+    run = Path(shutil.copytree(template, out))
+    (run / "manifest.json").unlink()
+    folders = sorted((run / "checkpoints").iterdir())
+    for extra in folders[1:]:
+        shutil.rmtree(extra)
+    for name in ("trainer.json", "trainer.safetensors"):
+        (folders[0] / name).unlink()
+    return run
+
+
+def test_a_run_stopped_before_its_first_save_can_be_started_again(qtbot, finished_template,
+                                                                   finished_run, request):
+    run = killed_in_first_save(finished_template, default_runs_dir() / "first-save")
+    window = request.getfixturevalue("window")
+    page = runs_tab(window)
+    select(page, "digits")
+    assert not page.restart_button.isEnabled()          # a finished run resumes instead
+    select(page, "first-save")
+    assert page.selected().state == "no weights" and not page.resume_button.isEnabled()
+    click(qtbot, window, "runRestartButton")
+    box = window.findChild(QMessageBox, "restartRunDialog")
+    assert box is not None and box.isVisible() and "first-save" in box.text()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    assert window.tabs.currentWidget() is window.train_page
+    qtbot.waitUntil(lambda: not window.worker.is_training and window.train_page.last_progress
+                    is not None, timeout=120_000)
+    assert window.train_page.last_progress.step == 3 and not window.errors.history
+    s = summarize(run)
+    assert (s.state, s.saved_step) == (FINISHED, 3)
+    assert "`runRestartButton`" in (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
+
+
+def test_start_again_is_not_offered_for_a_run_that_lost_only_its_manifest(qtbot, finished_run,
+                                                                          window):
+    (finished_run / "manifest.json").unlink()   # its weights are still there: resume recovers
+    page = runs_tab(window)
+    page.refresh()
+    select(page, "digits")
+    assert not page.restart_button.isEnabled()
+    assert not page.restart_selected(confirmed=True)
+    assert (finished_run / "checkpoints").is_dir() and not window.worker.is_training
