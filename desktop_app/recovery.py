@@ -28,6 +28,8 @@ def offer_recovery(parent: QWidget, on_resume: Callable[[str], None],
     box = QMessageBox(QMessageBox.Icon.Question, "Resume an interrupted run?",
                       _message(latest, len(runs) - 1), QMessageBox.StandardButton.NoButton, parent)
     box.setObjectName("recoverRunDialog")
+    # The run's name and model come from its folder and files: never read as markup.
+    box.setTextFormat(Qt.TextFormat.PlainText)
     resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
     resume.setObjectName("recoverResumeButton")
     show = box.addButton("Show runs", QMessageBox.ButtonRole.ActionRole)

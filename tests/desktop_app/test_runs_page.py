@@ -389,3 +389,17 @@ def test_start_again_is_not_offered_for_a_run_that_lost_only_its_manifest(qtbot,
     assert not page.restart_button.isEnabled()
     assert not page.restart_selected(confirmed=True)
     assert (finished_run / "checkpoints").is_dir() and not window.worker.is_training
+
+
+def test_the_recovery_offer_shows_a_run_name_as_plain_text(qtbot, tiny_data, tmp_path):
+    from PySide6.QtWidgets import QWidget
+
+    from desktop_app.recovery import offer_recovery
+
+    cut_short(tiny_data, tmp_path / "runs" / "<b>cut<img src='x.png'>")
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    box = offer_recovery(parent, lambda _: None, lambda _: None, folder=tmp_path / "runs")
+    assert box is not None and box.textFormat() == Qt.TextFormat.PlainText
+    assert "“<b>cut<img src='x.png'>”" in box.text()
+    box.close()
