@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import safe_json
-from engine.checkpoints import ended_cleanly, read_manifest
+from engine.checkpoints import (complete_checkpoints, complete_set_step, ended_cleanly,
+                                read_manifest)
 from engine.errors import AtelierError, RunDirError
 from engine.paths import default_runs_dir
 from engine.runlock import is_training
@@ -40,6 +41,9 @@ class RunSummary:
     losses: dict[str, float] = field(default_factory=dict)   # the last logged values
     thumbnail: Path | None = None
     modified: float = 0.0
+    # Damaged only in its manifest: complete checkpoint sets are on disk, and
+    # opening or resuming it recovers from the newest (engine.checkpoints).
+    recoverable: bool = False
 
     @property
     def name(self) -> str:
@@ -47,11 +51,11 @@ class RunSummary:
 
     @property
     def can_resume(self) -> bool:
-        return self.state in (INTERRUPTED, FINISHED)
+        return self.state in (INTERRUPTED, FINISHED) or self.recoverable
 
     @property
     def can_open(self) -> bool:
-        return self.state in (TRAINING, INTERRUPTED, FINISHED)
+        return self.state in (TRAINING, INTERRUPTED, FINISHED) or self.recoverable
 
 
 def summarize(path: str | Path) -> RunSummary:
@@ -76,7 +80,11 @@ def summarize(path: str | Path) -> RunSummary:
 
 def _summarize(path: Path, thumbnail: Path | None, modified: float) -> RunSummary:
     config = RunDir(path).read_config()
-    manifest = read_manifest(path)
+    try:
+        manifest = read_manifest(path)
+        lost = None if manifest is not None else "manifest.json is missing"
+    except RunDirError as exc:
+        manifest, lost = None, str(exc).removeprefix(f"{path}").lstrip(": /")
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
     size = f" ({data['size']} px)" if data.get("size") else ""
     step, losses = _last_metrics(path)
@@ -90,6 +98,18 @@ def _summarize(path: Path, thumbnail: Path | None, modified: float) -> RunSummar
     if is_training(path):
         return RunSummary(path, TRAINING, "training now", **common)
     if manifest is None:
+        # A manifest lost to a sync tool or refused as damaged does not lose the
+        # weights beside it: resume recovers from the newest complete set.
+        found = complete_checkpoints(path)
+        if found:
+            saved = complete_set_step(found[0]) or 0
+            common.update(saved_step=saved, step=max(step, saved))
+            # Listed as damaged (never offered on launch: how it ended is unknown),
+            # yet it opens and resumes.
+            return RunSummary(path, DAMAGED, f"{lost}; Resume recovers it from step {saved}",
+                              recoverable=True, **common)
+        if lost != "manifest.json is missing":
+            raise RunDirError(lost)
         return RunSummary(path, NO_WEIGHTS, "stopped before its first save", **common)
     if not ended_cleanly(path):
         return RunSummary(path, INTERRUPTED, "cut short (crash or kill); resumable", **common)

@@ -77,7 +77,10 @@ def test_broken_folders_are_listed_as_damaged(run_copy, damage):
         config = json.loads((run_copy / "config.json").read_text())
         (run_copy / "config.json").write_text(json.dumps({**config, "format_version": 99}))
     s = summarize(run_copy)
-    assert s.state == DAMAGED and s.detail and not s.can_open and not s.can_resume
+    assert s.state == DAMAGED and s.detail
+    # A bad manifest beside complete weights is the one damage that still resumes.
+    recoverable = damage == "bad manifest"
+    assert s.can_open == s.can_resume == s.recoverable == recoverable
     assert str(run_copy.parent) not in s.detail   # short: the folder is shown beside it
 
 
@@ -91,6 +94,7 @@ def test_listing_skips_files_and_tolerates_a_missing_folder(run_copy, tmp_path):
 
 def test_run_without_a_checkpoint(run_copy):
     (run_copy / "manifest.json").unlink()
+    shutil.rmtree(run_copy / "checkpoints")
     assert summarize(run_copy).state == NO_WEIGHTS
 
 
@@ -135,3 +139,26 @@ def test_cli_lists_runs(trained_run, capsys):
     assert mine and mine[0]["state"] == FINISHED and mine[0]["step"] == 4
     assert main(["runs", "--folder", str(trained_run.parent)]) == 0
     assert trained_run.name in capsys.readouterr().out
+
+
+# -- a lost or refused manifest beside good weights ---------------------------------
+@pytest.mark.parametrize("damage", ["missing", "refused"])
+def test_a_run_that_lost_its_manifest_is_damaged_but_opens_and_resumes(run_copy, damage):
+    manifest = run_copy / "manifest.json"
+    if damage == "missing":
+        manifest.unlink()
+    else:
+        manifest.write_text(json.dumps({"checkpoint": "../../elsewhere", "step": 4}))
+    s = summarize(run_copy)
+    assert s.state == DAMAGED and s.recoverable and s.can_resume and s.can_open
+    assert "manifest.json" in s.detail and "Resume recovers it from step 4" in s.detail
+    assert s.saved_step == 4
+    # How its last session ended is unknown: it is not offered on launch.
+    assert interrupted_runs(run_copy.parent) == []
+
+
+def test_a_refused_manifest_without_any_weights_is_damaged(run_copy):
+    shutil.rmtree(run_copy / "checkpoints")
+    (run_copy / "manifest.json").write_text(json.dumps({"checkpoint": 7}))
+    s = summarize(run_copy)
+    assert s.state == DAMAGED and "manifest.json" in s.detail
