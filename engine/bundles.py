@@ -32,10 +32,11 @@ from safetensors.torch import load_file
 from engine import __version__, safe_json
 from engine.checkpoints import TRAINER_JSON, named_checkpoint, read_manifest, save_tensors
 from engine.errors import AtelierError, ConfigError
-from engine.models import BUILD_LOCK, MODEL_PRESETS, GenerativeModel, build_model
+from engine.finite_weights import first_nonfinite, nonfinite_message
+from engine.models import MODEL_PRESETS, GenerativeModel, build_model, expected_weights
 from engine.models import model_config as make_model_config
 from engine.runs import THUMBNAIL_FILE, RunDir, free_space_note
-from engine.safetensors_file import expected_entries, mismatch, read_header
+from engine.safetensors_file import mismatch, read_header
 
 BUNDLE_SUFFIX = ".atelier.safetensors"
 BUNDLE_FORMAT = "latent-atelier-model-bundle"
@@ -166,6 +167,9 @@ def load_bundle(path: str | Path, device: torch.device) -> tuple[BundleInfo, Gen
         tensors = load_file(str(info.path), device=str(device))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise BundleError(f"{info.path}: unreadable weights ({exc})") from None
+    bad = first_nonfinite(tensors)
+    if bad is not None:
+        raise BundleError(f"{info.path}: {nonfinite_message(bad)}")
     for net_name, net in model.networks().items():
         prefix = f"{net_name}."
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -188,13 +192,8 @@ def load_model_from(source: str | Path, device: torch.device) -> tuple[str, Gene
 def expected_tensors(name: str, config: Any) -> dict[str, tuple[str, tuple[int, ...]]]:
     """"network.key" -> (safetensors dtype, shape) of the model `config` describes,
     from a copy built on the meta device: shapes only, no memory, no random draws."""
-    family, _ = MODEL_PRESETS[name]
-    with BUILD_LOCK, torch.device("meta"):
-        model = family(config, torch.device("meta"))
-    expected: dict[str, tuple[str, tuple[int, ...]]] = {}
-    for net, module in model.networks().items():
-        expected.update(expected_entries(module.state_dict(), prefix=f"{net}."))
-    return expected
+    return {f"{net}.{key}": entry for net, entries in expected_weights(name, config).items()
+            for key, entry in entries.items()}
 
 
 def _json_object(meta: dict[str, str], key: str, bad) -> dict[str, Any]:

@@ -33,7 +33,8 @@ from engine.checkpoints import (KEEP_LAST, TRAINER_JSON, TRAINER_TENSORS, comple
 from engine.errors import RunDirError
 from engine.export import png_bytes
 from engine.images import fit_within
-from engine.models import GenerativeModel, build_model
+from engine.finite_weights import first_nonfinite, nonfinite_message
+from engine.models import GenerativeModel, build_model, expected_weights
 from engine.models import model_config as make_model_config
 from engine.paths import default_runs_dir
 from engine.safetensors_file import expected_entries, mismatch
@@ -212,15 +213,40 @@ class RunDir:
     def load_model(self, device: torch.device,
                    checkpoint: str | None = None) -> tuple[str, GenerativeModel]:
         """Rebuild the run's model from its saved config and the weights of its
-        current checkpoint (or of the kept checkpoint named `checkpoint`)."""
+        current checkpoint (or of the kept checkpoint named `checkpoint`).
+
+        The weight files are checked against the model on the meta device
+        first: a config.json describing a model far larger than its weights
+        is refused before gigabytes are allocated for it."""
         config = self.read_config()
         name = config["model"]
+        where = self.path / CONFIG_FILE
+        settings = config["model_config"]
+        if not isinstance(name, str) or not isinstance(settings, dict):
+            raise RunDirError(f"{where}: model must be a model's name and model_config "
+                              "a JSON object")
         try:
-            model = build_model(name, make_model_config(name, **config["model_config"]), device)
+            model_config = make_model_config(name, **settings)
+            expected = expected_weights(name, model_config)
         except Exception as exc:
-            raise RunDirError(f"{self.path / CONFIG_FILE}: cannot rebuild model: {exc}") from None
+            raise RunDirError(f"{where}: cannot rebuild model: {exc}") from None
+        folder = named_checkpoint(self.path, checkpoint)
+        for net_name, entries in expected.items():
+            self._check_weights_file(folder / f"{net_name}.safetensors", entries)
+        try:
+            model = build_model(name, model_config, device)
+        except Exception as exc:
+            raise RunDirError(f"{where}: cannot rebuild model: {exc}") from None
         self.load_weights(model, device, checkpoint)
         return name, model
+
+    @staticmethod
+    def _check_weights_file(path: Path, expected: dict[str, tuple[str, tuple[int, ...]]]) -> None:
+        """Names, dtypes and shapes of a weights file against a model, before
+        anything is loaded or built."""
+        problem = mismatch(tensor_header(path).tensors, expected)
+        if problem:
+            raise RunDirError(f"{path}: not a valid weights file for this model ({problem})")
 
     def load_weights(self, model: GenerativeModel, device: torch.device,
                      checkpoint: str | None = None) -> None:
@@ -228,11 +254,11 @@ class RunDir:
         folder = named_checkpoint(self.path, checkpoint)
         for net_name, net in model.networks().items():
             path = folder / f"{net_name}.safetensors"
-            # Names, dtypes and shapes checked against the model before loading anything.
-            problem = mismatch(tensor_header(path).tensors, expected_entries(net.state_dict()))
-            if problem:
-                raise RunDirError(f"{path}: not a valid weights file for this model ({problem})")
+            self._check_weights_file(path, expected_entries(net.state_dict()))
             state = load_tensors(path, device)
+            bad = first_nonfinite(state)
+            if bad is not None:
+                raise RunDirError(f"{path}: {nonfinite_message(bad)}")
             try:
                 net.load_state_dict(state, strict=True)
             except (RuntimeError, ValueError) as exc:

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig
@@ -14,6 +15,7 @@ from engine.models.draw import DrawConfig, DrawModel
 from engine.models.gan import GanConfig, GanModel
 from engine.models.vae import VaeConfig, VaeModel
 from engine.models.row_lstm import RowLstmConfig, RowLstmModel
+from engine.safetensors_file import expected_entries
 
 # name -> (family class, preset applied before the user's own settings)
 MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
@@ -115,8 +117,39 @@ def build_model(name: str, config: ModelConfig, device: torch.device, seed: int 
         return family(config, device, seed=seed or 0)
 
 
+class _NoRandomFill(TorchFunctionMode):
+    """Skips random initialisation of meta tensors (they hold no values): torch
+    fills them through its reference kernels, whose first call imports
+    torch._dynamo, seconds that a process which only samples never needs."""
+
+    FILLS = {"normal_", "uniform_", "bernoulli_", "random_", "exponential_"}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in self.FILLS:
+            # torch.nn.init passes the tensor by keyword, Tensor.normal_ as self.
+            target = args[0] if args else kwargs.get("tensor")
+            if isinstance(target, torch.Tensor) and target.is_meta:
+                return target
+        return func(*args, **kwargs)
+
+
+def expected_weights(name: str, config: ModelConfig
+                     ) -> dict[str, dict[str, tuple[str, tuple[int, ...]]]]:
+    """network -> {key: (safetensors dtype, shape)} of the model `config`
+    describes, from a copy built on the meta device: shapes without memory and
+    without random draws. Saved weights are checked against this before the
+    real model is built, so a config.json or a bundle that describes a huge
+    model beside small weight files is refused without allocating it."""
+    family, _ = MODEL_PRESETS[name]
+    with BUILD_LOCK, torch.device("meta"), _NoRandomFill():
+        model = family(config, torch.device("meta"))
+    return {net: expected_entries(module.state_dict()) for net, module in model.networks().items()}
+
+
 __all__ = ["CONVOLUTIONAL_MODELS", "ConvLstmConfig", "ConvLstmModel", "DEFAULT_LR_SCHEDULES",
            "DrawConfig", "DrawModel", "GanConfig", "GanModel", "GenerativeModel",
            "MODEL_DESCRIPTIONS", "ModelConfig", "RowLstmConfig", "RowLstmModel", "VaeConfig",
-           "VaeModel", "build_model", "default_lr_schedule", "model_accepts", "model_config",
+           "VaeModel", "build_model", "default_lr_schedule", "expected_weights", "model_accepts",
+           "model_config",
            "model_defaults", "model_names", "plotted_losses"]
