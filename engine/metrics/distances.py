@@ -24,7 +24,15 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ConfigError(f"need at least 2 feature vectors, got shape {x.shape}")
+    _check_finite(x)
     return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def _check_finite(features: np.ndarray) -> None:
+    # NaN features make the eigenvalue solver fail with numpy's LinAlgError.
+    if not np.isfinite(features).all():
+        raise ConfigError("the features hold NaN or infinite values (from images that are "
+                          "not finite); no distance can be computed")
 
 
 def _sqrtm_psd(matrix: np.ndarray) -> np.ndarray:
@@ -63,6 +71,8 @@ def kernel_distance(features1: np.ndarray, features2: np.ndarray, subsets: int =
     m = min(subset_size, len(x), len(y))
     if m < 2:
         raise ConfigError(f"KID needs at least 2 images on each side, got {len(x)} and {len(y)}")
+    _check_finite(x)
+    _check_finite(y)
     d = x.shape[1]
     rng = np.random.default_rng(seed)
     estimates = np.empty(subsets)

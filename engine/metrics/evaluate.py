@@ -22,7 +22,7 @@ from engine.checkpoints import read_manifest
 from engine.control import RunControl
 from engine.data import ImageSet, load_data
 from engine.device import resolve_device
-from engine.errors import ConfigError, DataError
+from engine.errors import AtelierError, ConfigError, DataError
 from engine.metrics import feature_cache
 from engine.metrics.distances import class_statistics, frechet_distance_of, kernel_distance
 from engine.metrics.features import FEATURE_CHOICES, FeatureExtractor, make_extractor
@@ -37,6 +37,10 @@ MAX_EVAL_SAMPLES = 100_000
 # (it does not matter for the score, but a reader can tell them apart).
 SAMPLE_SEED_BASE = 1_000_000_000
 EVALUATION_KIND = "evaluation"
+
+
+class EvaluationError(AtelierError):
+    """A model that cannot be scored (its samples are not finite)."""
 
 
 @dataclass
@@ -182,7 +186,12 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
         if control.stopped:
             yield EvalFinished("stopped", None)
             return
-        images = quantize(model.sample(seeds[start:start + config.batch_size]))
+        samples = model.sample(seeds[start:start + config.batch_size])
+        if not bool(torch.isfinite(samples).all()):
+            # Scored anyway, NaN features end in numpy's "LinAlgError" with no hint.
+            raise EvaluationError(f"{run.path}: the model's samples are not finite (NaN or "
+                                  "infinite values: its weights have diverged); nothing to score")
+        images = quantize(samples)
         f, p = extractor(images)
         feats.append(f)
         if p is not None:
@@ -313,5 +322,5 @@ def format_result(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EvalConfig", "EvalFinished", "EvalProgress", "evaluate_run", "evaluations",
+__all__ = ["EvalConfig", "EvalFinished", "EvaluationError", "EvalProgress", "evaluate_run", "evaluations",
            "format_result", "run_evaluation"]

@@ -104,3 +104,36 @@ def test_the_runs_list_shows_the_last_losses_not_an_evaluation(run_copy):
     run_evaluation(run_copy, EvalConfig(**FAST))
     after = summarize(run_copy)
     assert after.losses == before.losses and "fd" not in after.losses
+
+
+# -- non-finite samples (issue 22, item 10: LinAlgError from eval on NaN weights) ---------
+def test_samples_that_are_not_finite_stop_the_evaluation_in_one_line(run_copy, monkeypatch):
+    """A model whose finite weights still draw NaN (overflow) is refused by
+    name; NaN weights are refused earlier, at load (test_weight_checks)."""
+    import torch
+
+    from engine.metrics.evaluate import EvaluationError
+    from engine.models.gan import GanModel
+
+    monkeypatch.setattr(GanModel, "decode",
+                        lambda self, latents, labels=None: torch.full(
+                            (len(latents), 1, 28, 28), float("nan")))
+    with pytest.raises(EvaluationError, match="the model's samples are not finite") as caught:
+        run_evaluation(run_copy, EvalConfig(**FAST, features="random"))
+    assert str(run_copy) in str(caught.value)
+    assert evaluations(run_copy) == []   # nothing recorded
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_distances_of_nonfinite_features_are_a_clear_error_not_linalg(bad):
+    import numpy as np
+
+    from engine.metrics.distances import frechet_distance_of, kernel_distance
+
+    good = np.random.default_rng(0).normal(size=(20, 4))
+    broken = good.copy()
+    broken[3, 1] = bad
+    with pytest.raises(ConfigError, match="features hold NaN or infinite values"):
+        frechet_distance_of(broken, good)
+    with pytest.raises(ConfigError, match="features hold NaN or infinite values"):
+        kernel_distance(good, broken, subsets=2)
