@@ -11,6 +11,7 @@ data set from its size, since the trainer preloads it on the device.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 import numpy as np
@@ -24,6 +25,10 @@ from engine.models.base import ModelConfig
 from engine.precision import MixedPrecision
 
 PROBE_BATCHES = (2, 4)
+# A run may take this share of the memory free when it starts: the rest is for
+# the system, the app itself and the estimate's error (allocator caches,
+# fragmentation). docs/RUNS.md states it.
+TRAINING_MEMORY_SHARE = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +37,7 @@ class MemoryEstimate:
     activations_bytes: int   # saved for the backward pass, at the run's batch size
     data_bytes: int          # the data set, preloaded on the device
     batch_size: int
+    per_image_bytes: int = 0  # the part of the activations that grows with the batch
 
     @property
     def total_bytes(self) -> int:
@@ -41,6 +47,17 @@ class MemoryEstimate:
         return (f"about {_gb(self.total_bytes)} (model and optimiser {_gb(self.weights_bytes)}, "
                 f"activations at batch {self.batch_size} {_gb(self.activations_bytes)}, "
                 f"data {_gb(self.data_bytes)})")
+
+    def largest_batch(self, budget: int) -> int:
+        """The largest batch whose estimate stays within `budget` bytes (0 when
+        not even the batch-independent part does)."""
+        fixed = self.weights_bytes + self.data_bytes + max(
+            0, self.activations_bytes - self.per_image_bytes * self.batch_size)
+        if budget <= fixed:
+            return 0
+        if self.per_image_bytes <= 0:
+            return self.batch_size
+        return int((budget - fixed) // self.per_image_bytes)
 
 
 def estimate_training_memory(model_name: str, config: ModelConfig, data: ImageSet,
@@ -80,7 +97,8 @@ def estimate_training_memory(model_name: str, config: ModelConfig, data: ImageSe
         per_image, fixed = saved[0] / sizes[0], 0.0
     return MemoryEstimate(weights_bytes=4 * param_bytes,
                           activations_bytes=int(fixed + per_image * batch_size),
-                          data_bytes=int(data.images.nbytes), batch_size=batch_size)
+                          data_bytes=int(data.images.nbytes), batch_size=batch_size,
+                          per_image_bytes=int(math.ceil(per_image)))
 
 
 def _saved_bytes(model, data: ImageSet, n: int, image_size: int, device: torch.device) -> int:
@@ -129,12 +147,28 @@ def available_memory(device: torch.device) -> int | None:
     return None
 
 
-def check_fits(estimate: MemoryEstimate, device: torch.device) -> None:
-    """Refuse a run that cannot fit, showing the estimate, before it starts."""
+def check_fits(estimate: MemoryEstimate, device: torch.device,
+               requested_batch: int | None = None) -> None:
+    """Refuse a run whose estimate exceeds TRAINING_MEMORY_SHARE of the memory
+    free on `device`, before it starts: with the estimate, and the largest
+    batch that would fit. `requested_batch` is the batch size asked for (the
+    estimate's is at most the data set's size)."""
     free = available_memory(device)
-    if free is not None and estimate.total_bytes > free:
-        raise ConfigError(f"this run needs {estimate.describe()}, but only {_gb(free)} is free "
-                          f"on {device}; lower the batch size or the image size")
+    if free is None:
+        return
+    budget = int(free * TRAINING_MEMORY_SHARE)
+    if estimate.total_bytes <= budget:
+        return
+    asked = requested_batch or estimate.batch_size
+    whole_set = (f" (--batch-size {asked:,} is more than the {estimate.batch_size:,} images, so "
+                 "every step takes them all)" if asked > estimate.batch_size else "")
+    fits = min(estimate.largest_batch(budget), estimate.batch_size - 1)
+    advice = (f"the largest batch that fits is about {fits:,}: lower --batch-size (Batch size "
+              "on the Train page)" if fits >= 2 else
+              "not even batch size 2 fits: choose a smaller image size or model width")
+    raise ConfigError(f"this run needs {estimate.describe()}{whole_set}, more than "
+                      f"{TRAINING_MEMORY_SHARE:.0%} of the {_gb(free)} that is free on {device}; "
+                      f"{advice}")
 
 
 def _gb(count: int) -> str:

@@ -101,6 +101,7 @@ class TrainConfig:
     model_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
+        self._check_types()
         if self.batch_size < 2:
             raise ConfigError(f"batch size must be at least 2 (batch normalisation needs two or "
                               f"more images per step), not {self.batch_size}")
@@ -130,6 +131,32 @@ class TrainConfig:
                               f"{', '.join(PRECISION_CHOICES)}")
         # The model's own checks (image size, width) run when its config is built.
         model_config(self.model, **self._model_settings(channels=1))
+
+    def _check_types(self) -> None:
+        """Each setting of its declared kind before any check compares it: a
+        resumed run's config.json or a preset file can hold any JSON value, and
+        a batch size of "64" or 32.5 must be one line naming it, not a TypeError."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            kinds = {part.strip() for part in str(field.type).split("|")}
+            if (value is None and "None" in kinds) or field.name == "threads":
+                continue   # threads: check_threads has its own message
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if "int" in kinds:
+                ok, want = number and isinstance(value, int), "a whole number"
+            elif "float" in kinds:
+                ok, want = number, "a number"   # NaN and infinity: the range checks below
+            elif "bool" in kinds:
+                ok, want = isinstance(value, bool), "true or false"
+            elif "str" in kinds:
+                ok, want = isinstance(value, str), "text"
+            else:
+                continue   # model_settings: checked by _model_settings and the model
+            if not ok:
+                shown = repr(value) if isinstance(value, (bool, int, float, str)) else \
+                    type(value).__name__.replace("dict", "a JSON object").replace("list", "a list")
+                raise ConfigError(f"training setting {field.name} must be {want}, "
+                                  f"not {shown[:40]}")
 
     def resolved_lr_schedule(self) -> str:
         return default_lr_schedule(self.model) if self.lr_schedule == "auto" else self.lr_schedule
@@ -200,7 +227,7 @@ class TrainingSession:
         self.memory_estimate = estimate_training_memory(
             config.model, self.model_config, self.data, min(config.batch_size, len(self.data)),
             config.image_size, self.device, self.precision)
-        check_fits(self.memory_estimate, self.device)
+        check_fits(self.memory_estimate, self.device, requested_batch=config.batch_size)
         self.model = build_model(config.model, self.model_config, self.device, seed=config.seed)
         self.model.precision = MixedPrecision(self.precision, self.device)
         self.compiled = CompiledTraining(self.model) if config.compile else None

@@ -272,3 +272,74 @@ def test_a_model_too_big_even_for_the_probe_is_refused_clearly(tiny_config, tmp_
     with pytest.raises(ConfigError, match="does not fit on cpu even at batch size 2"):
         list(train(tiny_config(), tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+# -- a batch size the memory estimate refuses (issue 22, item 12) -------------------------
+def test_a_huge_batch_size_is_refused_naming_it_and_the_batch_that_fits(
+        tiny_config, tmp_path, monkeypatch):
+    """The reproduction: --batch-size 100000000 was accepted (every step took
+    the whole data set; it peaked at 12.6 GB) although the estimate said as
+    much. A run may take TRAINING_MEMORY_SHARE of the free memory: here the
+    whole-set batch fits in all of it but not in that share."""
+    import engine.training
+
+    whole = TrainingSession(tiny_config(batch_size=64)).memory_estimate
+    free = int(whole.total_bytes / 0.9)
+    monkeypatch.setattr(memory, "available_memory", lambda device: free)
+    monkeypatch.setattr(engine.training, "build_model", lambda *a, **k: pytest.fail(
+        "the model was built before the memory check"))
+    with pytest.raises(ConfigError) as caught:
+        list(train(tiny_config(batch_size=100_000_000), tmp_path / "run"))
+    message = str(caught.value)
+    assert "\n" not in message and "needs about" in message
+    assert "--batch-size 100,000,000 is more than the 64 images" in message
+    assert f"more than 80% of the" in message and "lower --batch-size" in message
+    fits = int(message.split("the largest batch that fits is about ")[1].split(":")[0])
+    assert 2 <= fits < 64
+    budget = free * memory.TRAINING_MEMORY_SHARE
+    assert whole.largest_batch(int(budget)) == fits
+    assert not (tmp_path / "run").exists()
+    # and the batch it names does start
+    monkeypatch.undo()
+    monkeypatch.setattr(memory, "available_memory", lambda device: free)
+    events = list(train(tiny_config(batch_size=fits, steps=1), tmp_path / "fits"))
+    assert isinstance(events[-1], Finished)
+
+
+def test_a_run_that_fits_only_without_any_batch_says_so(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setattr(memory, "available_memory", lambda device: 1024)
+    with pytest.raises(ConfigError, match="not even batch size 2 fits"):
+        TrainingSession(tiny_config())
+
+
+@pytest.mark.parametrize("setting,message", [
+    ({"batch_size": 32.5}, "training setting batch_size must be a whole number, not 32.5"),
+    ({"batch_size": "64"}, "training setting batch_size must be a whole number, not '64'"),
+    ({"steps": True}, "training setting steps must be a whole number, not True"),
+    ({"flip": "yes"}, "training setting flip must be true or false, not 'yes'"),
+    ({"minutes": "5"}, "training setting minutes must be a number, not '5'"),
+    ({"data": ["mnist"]}, "training setting data must be text, not a list"),
+    ({"width": 32.5}, "training setting width must be a whole number, not 32.5"),
+    ({"model_settings": {"latent_dim": 32.5}}, "model setting latent_dim must be a whole number"),
+])
+def test_training_settings_of_the_wrong_kind_are_one_line(tiny_config, setting, message):
+    # A resumed run's config.json or a preset file can hold any JSON value.
+    with pytest.raises(ConfigError) as caught:
+        tiny_config(**setting).validate()
+    assert message in str(caught.value)
+
+
+# -- metrics.jsonl lines that are no records (issue 22, item 10) --------------------------
+def test_resume_over_metrics_lines_that_are_not_records(tiny_config, tmp_path):
+    """The reproduction: a `null` line in metrics.jsonl made resume fail with
+    AttributeError ('NoneType' object has no attribute 'get')."""
+    run = tmp_path / "run"
+    list(train(tiny_config(steps=2), run))
+    with open(run / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write('null\n7\n"text"\n[1, 2]\n{"step": "x"}\n{"step": 99, "generator": 1.0}\n')
+    events = list(resume(run, steps=4))
+    assert isinstance(events[-1], Finished) and events[-1].step == 4
+    records = RunDir(run).read_metrics()
+    steps = [r["step"] for r in records if isinstance(r.get("step"), int)]
+    assert 99 not in steps and max(steps) == 4   # rolled back to step 2, then trained on
+    assert all(isinstance(r, dict) for r in records)
