@@ -31,7 +31,7 @@ from safetensors.torch import load_file
 
 from engine import __version__, safe_json
 from engine.checkpoints import TRAINER_JSON, named_checkpoint, read_manifest, save_tensors
-from engine.errors import AtelierError, ConfigError
+from engine.errors import AtelierError, ConfigError, RunDirError
 from engine.finite_weights import first_nonfinite, nonfinite_message
 from engine.models import MODEL_PRESETS, GenerativeModel, build_model, expected_weights
 from engine.models import model_config as make_model_config
@@ -85,7 +85,7 @@ def export_bundle(run_path: str | Path, out: str | Path, checkpoint: str | None 
         "format": BUNDLE_FORMAT, "format_version": str(BUNDLE_VERSION),
         "model": name, "family": model.family,
         "model_config": json.dumps(model.config.to_dict(), sort_keys=True),
-        "data": json.dumps(config.get("data") or {}, sort_keys=True),
+        "data": json.dumps(_shared_data_summary(config.get("data")), sort_keys=True),
         "step": str(_checkpoint_step(run, checkpoint) if checkpoint
                     else int(manifest.get("step", 0))),
         "app_version": __version__, "networks": json.dumps(list(networks)),
@@ -180,9 +180,23 @@ def load_bundle(path: str | Path, device: torch.device) -> tuple[BundleInfo, Gen
     return info, model
 
 
+def _shared_data_summary(data: Any) -> dict[str, Any]:
+    """The run's data summary as a shared file may carry it: the skipped-file list
+    names paths on the trainer's disk, which a bundle has no business publishing."""
+    if not isinstance(data, dict):
+        return {}
+    summary = {k: v for k, v in data.items() if k != "skipped"}
+    if isinstance(data.get("skipped"), dict) and "count" in data["skipped"]:
+        summary["skipped_count"] = data["skipped"]["count"]
+    return summary
+
+
 def load_model_from(source: str | Path, device: torch.device) -> tuple[str, GenerativeModel]:
     """The model of a run folder or a bundle file: whatever the user pointed at."""
     source = Path(source).expanduser()
+    if source.exists() and not source.is_file() and not source.is_dir():
+        raise RunDirError(f"{source}: not a regular file (a FIFO, device or socket), "
+                          "neither a run folder nor a model bundle")
     if not source.is_file():
         return RunDir(source).load_model(device)   # a run folder, or a clear "not a run folder"
     info, model = load_bundle(source, device)

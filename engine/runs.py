@@ -150,7 +150,8 @@ class RunDir:
 
     def _metrics_damaged(self, good_lines: int) -> bool:
         try:
-            text = (self.path / METRICS_FILE).read_text(encoding="utf-8")
+            text = safe_json.read_regular_bytes(self.path / METRICS_FILE,
+                                                MAX_METRICS_BYTES).decode("utf-8", "replace")
         except FileNotFoundError:
             return False
         return len(text.splitlines()) != good_lines or (text != "" and not text.endswith("\n"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -264,3 +265,22 @@ def test_safetensors_whose_length_bytes_look_like_a_pickle_opcode_still_opens(tm
     path.write_bytes(struct.pack("<Q", 640) + raw + value.numpy().tobytes())
     assert path.read_bytes()[:2] == b"\x80\x02"
     assert read_header(path).tensors["x"].shape == (4,)
+
+
+def test_a_bundle_does_not_publish_the_paths_of_skipped_files(run_copy, tmp_path):
+    config = json.loads((run_copy / "config.json").read_text())
+    config["data"]["skipped"] = {"count": 2, "found": 66,
+                                 "first": [["/home/someone/private/a.png", "damaged"]]}
+    (run_copy / "config.json").write_text(json.dumps(config))
+    out = export_bundle(run_copy, tmp_path / f"b{BUNDLE_SUFFIX}")
+    meta = read_header(out).metadata
+    assert "/home/someone" not in meta["data"]
+    assert json.loads(meta["data"])["skipped_count"] == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_given_as_a_model_is_called_what_it_is(tmp_path):
+    fifo = tmp_path / f"model{BUNDLE_SUFFIX}"
+    os.mkfifo(fifo)
+    with pytest.raises(RunDirError, match="not a regular file"):
+        load_model_from(fifo, CPU)
