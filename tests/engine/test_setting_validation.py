@@ -91,3 +91,22 @@ def test_a_config_json_setting_of_the_wrong_kind_names_the_file_and_setting(
     assert len(lines) == 1, captured.err
     assert str(path) in lines[0] and message in lines[0]
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_bundle_whose_config_has_a_setting_of_the_wrong_kind(trained_run, tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from engine.bundles import BUNDLE_SUFFIX, export_bundle
+
+    bundle = export_bundle(trained_run, tmp_path / f"tiny{BUNDLE_SUFFIX}")
+    with safe_open(str(bundle), "pt") as f:
+        metadata = f.metadata()
+    settings = json.loads(metadata["model_config"])
+    settings["width"] = 8.5
+    save_file(load_file(str(bundle)), str(bundle),
+              metadata={**metadata, "model_config": json.dumps(settings)})
+    assert cli("sample", bundle, "--out", tmp_path / "x.png") == EXIT_ERROR
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(bundle) in lines[0]
+    assert "model setting width must be a whole number, not 8.5" in lines[0]
