@@ -26,9 +26,18 @@ from engine.precision import MixedPrecision
 
 PROBE_BATCHES = (2, 4)
 # A run may take this share of the memory free when it starts: the rest is for
-# the system, the app itself and the estimate's error (allocator caches,
-# fragmentation). docs/RUNS.md states it.
+# the app itself and the estimate's error (allocator caches, fragmentation).
+# docs/RUNS.md states it.
 TRAINING_MEMORY_SHARE = 0.8
+# On the CPU the "device" is the computer's own RAM, shared with the desktop
+# and every other program: a run that takes most of it leaves the machine
+# swapping, so it may take half of what is free.
+CPU_TRAINING_MEMORY_SHARE = 0.5
+
+
+def training_memory_share(device: torch.device) -> float:
+    """The share of the free memory on `device` that one run may take."""
+    return CPU_TRAINING_MEMORY_SHARE if device.type == "cpu" else TRAINING_MEMORY_SHARE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,14 +158,15 @@ def available_memory(device: torch.device) -> int | None:
 
 def check_fits(estimate: MemoryEstimate, device: torch.device,
                requested_batch: int | None = None) -> None:
-    """Refuse a run whose estimate exceeds TRAINING_MEMORY_SHARE of the memory
+    """Refuse a run whose estimate exceeds training_memory_share(device) of the memory
     free on `device`, before it starts: with the estimate, and the largest
     batch that would fit. `requested_batch` is the batch size asked for (the
     estimate's is at most the data set's size)."""
     free = available_memory(device)
     if free is None:
         return
-    budget = int(free * TRAINING_MEMORY_SHARE)
+    share = training_memory_share(device)
+    budget = int(free * share)
     if estimate.total_bytes <= budget:
         return
     asked = requested_batch or estimate.batch_size
@@ -167,7 +177,7 @@ def check_fits(estimate: MemoryEstimate, device: torch.device,
               "on the Train page)" if fits >= 2 else
               "not even batch size 2 fits: choose a smaller image size or model width")
     raise ConfigError(f"this run needs {estimate.describe()}{whole_set}, more than "
-                      f"{TRAINING_MEMORY_SHARE:.0%} of the {_gb(free)} that is free on {device}; "
+                      f"{share:.0%} of the {_gb(free)} that is free on {device}; "
                       f"{advice}")
 
 
