@@ -10,17 +10,19 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.exporters.apng import apng_bytes
-from engine.exporters.common import ExportOptions, check_frames, write_file
-from engine.exporters.gif import gif_bytes
+from engine.exporters.apng import apng_bytes, write_apng
+from engine.exporters.common import ExportOptions, check_frames, write_stream
+from engine.exporters.gif import gif_bytes, write_gif
+from engine.exporters.memory import (ExportMemory, advice, check_export_memory, export_memory,
+                                     human_size)
 from engine.exporters.mp4 import write_mp4
-from engine.exporters.sequence import sheet_bytes, write_sequence
-from engine.exporters.webp import webp_bytes
+from engine.exporters.sequence import sheet_bytes, write_sequence, write_sheet
+from engine.exporters.webp import webp_bytes, write_webp
 
 # format -> (what it is, the file name ending it suggests)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -32,7 +34,12 @@ FORMATS: dict[str, tuple[str, str]] = {
     "sheet": ("Sprite sheet (one PNG)", ".png"),
 }
 
-_IN_MEMORY: dict[str, Callable[[list[np.ndarray], ExportOptions, dict | None], bytes]] = {
+# Formats written as one file through a stream: into the temporary file of an
+# export (so the encoded file is never held as bytes), or into memory for the
+# size estimate's short runs.
+_STREAMED: dict[str, Callable[[Sequence[np.ndarray], IO[bytes], ExportOptions, dict | None], None]] = {
+    "gif": write_gif, "apng": write_apng, "webp": write_webp, "sheet": write_sheet}
+_IN_MEMORY: dict[str, Callable[[Sequence[np.ndarray], ExportOptions, dict | None], bytes]] = {
     "gif": gif_bytes, "apng": apng_bytes, "webp": webp_bytes, "sheet": sheet_bytes}
 
 # The size estimate encodes a few short runs of neighbouring frames: enough to
@@ -61,23 +68,33 @@ def _check_format(fmt: str) -> None:
 def export_animation(frames: Sequence[np.ndarray] | np.ndarray, path: str | Path, fmt: str,
                      options: ExportOptions | None = None,
                      provenance: dict[str, Any] | None = None) -> Path:
-    """Write the frames as `fmt` to `path` (a folder for "frames"); returns the path."""
+    """Write the frames as `fmt` to `path` (a folder for "frames"); returns the path.
+
+    Each frame is enlarged only when its writer reaches it; see
+    engine.exporters.memory for what each format still holds (export_memory),
+    which callers check before making the frames (check_export_memory)."""
     _check_format(fmt)
     options = options or ExportOptions()
     options.validate()
     frames = check_frames(frames)
     path = Path(path).expanduser()
     record = {**(provenance or {}), "format": fmt, "fps": options.fps, "scale": options.scale}
-    if fmt in _IN_MEMORY:
-        write_file(path, _IN_MEMORY[fmt](frames, options, record))
-    elif fmt == "mp4":
-        write_mp4(frames, path, options, record)
-    else:
-        write_sequence(frames, path, options, record)
+    try:
+        if fmt in _STREAMED:
+            write = _STREAMED[fmt]
+            write_stream(path, lambda fp: write(frames, fp, options, record))
+        elif fmt == "mp4":
+            write_mp4(frames, path, options, record)
+        else:
+            write_sequence(frames, path, options, record)
+    except MemoryError:
+        estimate = export_memory(len(frames), frames[0].shape, fmt, options)
+        raise ConfigError(f"out of memory writing {path.name}: the export needs "
+                          f"{estimate.describe()}; {advice(fmt)}") from None
     return path
 
 
-def encoded_size(frames: list[np.ndarray], fmt: str, options: ExportOptions,
+def encoded_size(frames: Sequence[np.ndarray], fmt: str, options: ExportOptions,
                  provenance: dict | None = None) -> int:
     """Bytes the frames take in `fmt` (encoded in memory or a temporary folder)."""
     if fmt in _IN_MEMORY:
@@ -120,13 +137,5 @@ def estimate_size(frames: Sequence[np.ndarray] | np.ndarray, fmt: str,
     return max(1, round(np.mean(firsts) + np.mean(changes) * (n - 1)))
 
 
-def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} bytes"
-
-
-__all__ = ["ExportOptions", "FORMATS", "encoded_size", "estimate_size", "export_animation",
-           "format_for_path", "human_size"]
+__all__ = ["ExportMemory", "ExportOptions", "FORMATS", "check_export_memory", "encoded_size",
+           "estimate_size", "export_animation", "export_memory", "format_for_path", "human_size"]

@@ -4,15 +4,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from PIL import Image
 
 from engine import __version__
-from engine.atomic import atomic_write_bytes
+from engine.atomic import atomic_write, atomic_write_bytes
 from engine.errors import ConfigError, RunDirError
 from engine.images import upscale_nearest
 
@@ -74,6 +74,37 @@ def to_pil(image: np.ndarray, scale: int = 1) -> Image.Image:
     return Image.fromarray(image[:, :, 0], "L") if image.shape[2] == 1 else Image.fromarray(image, "RGB")
 
 
+class FrameStream:
+    """Frames as one multi-frame image, the way Pillow's writers read
+    append_images (n_frames, or seek until EOFError; the APNG writer reads them
+    twice): make(i) builds picture i only when a writer seeks to it, so no
+    list of enlarged pictures is ever held. (A plain iterator would not do:
+    Pillow's WebP writer turns it into a list, and its APNG writer would find
+    it empty the second time.)"""
+
+    def __init__(self, count: int, make: Callable[[int], Image.Image]) -> None:
+        self._count, self._make = count, make
+        self._current = make(0)
+
+    @property
+    def n_frames(self) -> int:
+        return self._count
+
+    def seek(self, index: int) -> None:
+        if not 0 <= index < self._count:
+            raise EOFError(index)
+        self._current = self._make(index)
+
+    def tell(self) -> int:
+        return 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):   # Pillow's private frame bookkeeping: use its defaults
+            raise AttributeError(name)
+        # mode, size, info, copy, load, getim, tobytes, ...: those of the frame sought.
+        return getattr(self._current, name)
+
+
 def provenance_json(info: dict[str, Any] | None) -> str:
     # ASCII-only JSON fits every container's text field (GIF comments, EXIF).
     return json.dumps({"app_version": __version__, **(info or {})}, sort_keys=True, ensure_ascii=True)
@@ -85,6 +116,21 @@ def write_file(path: Path, data: bytes) -> None:
         if not path.parent.exists():
             path.parent.mkdir(parents=True)
         atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def write_stream(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Atomically write what write(fp) puts in an open file; the same clear
+    RunDirError as write_file for a read-only folder or a full disk."""
+    def into(tmp: Path) -> None:
+        with open(tmp, "wb") as fp:
+            write(fp)
+
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True)
+        atomic_write(path, into)
     except OSError as exc:
         raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
 

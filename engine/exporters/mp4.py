@@ -2,6 +2,7 @@
 libraries (libx264 included), so it works offline and needs no ffmpeg program."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
@@ -19,16 +20,18 @@ def load_av() -> ModuleType:
     return load_video_library(ConfigError, "MP4 export", "GIF, APNG and WebP work without it")
 
 
-def even_sized(frames: list[np.ndarray], scale: int) -> np.ndarray:
-    """(T, H, W, 3) enlarged frames, padded by repeating the edge to even sides:
-    H.264 in yuv420p (what every player decodes) needs even width and height."""
-    stack = np.stack([upscale_nearest(f, scale) for f in frames])
-    if stack.shape[3] == 1:
-        stack = np.repeat(stack, 3, axis=3)
-    pad_h, pad_w = stack.shape[1] % 2, stack.shape[2] % 2
-    if pad_h or pad_w:
-        stack = np.pad(stack, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    return np.ascontiguousarray(stack)
+def even_frames(frames: Sequence[np.ndarray], scale: int) -> Iterator[np.ndarray]:
+    """Each frame enlarged to (H, W, 3) and padded by repeating the edge to even
+    sides, one at a time: H.264 in yuv420p (what every player decodes) needs
+    even width and height, and a whole clip enlarged at once would not fit."""
+    for frame in frames:
+        image = upscale_nearest(frame, scale)
+        if image.shape[2] == 1:
+            image = np.repeat(image, 3, axis=2)
+        pad_h, pad_w = image.shape[0] % 2, image.shape[1] % 2
+        if pad_h or pad_w:
+            image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        yield np.ascontiguousarray(image)
 
 
 def _one_line(exc: Exception) -> str:
@@ -36,11 +39,10 @@ def _one_line(exc: Exception) -> str:
     return text.splitlines()[-1] if text else type(exc).__name__
 
 
-def write_mp4(frames: list[np.ndarray], path: Path, options: ExportOptions,
+def write_mp4(frames: Sequence[np.ndarray], path: Path, options: ExportOptions,
               provenance: dict | None) -> None:
     av = load_av()
-    video = even_sized(frames, options.scale)
-    _, h, w, _ = video.shape
+    h, w = (side + side % 2 for side in (d * options.scale for d in frames[0].shape[:2]))
     # fps is a float (e.g. 12.5 or 29.97); the stream's time base wants a ratio.
     rate = Fraction(options.fps).limit_denominator(1001)
 
@@ -55,7 +57,7 @@ def write_mp4(frames: list[np.ndarray], path: Path, options: ExportOptions,
                                               options={"crf": str(options.crf), "preset": "medium"})
                 stream.width, stream.height = w, h
                 stream.pix_fmt = "yuv420p"
-                for rgb in video:
+                for rgb in even_frames(frames, options.scale):
                     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                     container.mux(stream.encode(frame))
                 container.mux(stream.encode(None))   # flush the frames the encoder holds back

@@ -6,10 +6,12 @@ import os
 import shutil
 import tempfile
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
-from PIL import PngImagePlugin
+from PIL import Image, PngImagePlugin
 
 from engine.errors import RunDirError
 from engine.exporters.common import (PROVENANCE_KEY, ExportOptions, provenance_json, sheet_columns,
@@ -27,18 +29,32 @@ def png_with_text(image: np.ndarray, scale: int, text: str) -> bytes:
     return buffer.getvalue()
 
 
-def sheet_bytes(frames: list[np.ndarray], options: ExportOptions, provenance: dict | None) -> bytes:
+def write_sheet(frames: Sequence[np.ndarray], fp: IO[bytes], options: ExportOptions,
+                provenance: dict | None) -> None:
     """All frames in one PNG, row by row, without gaps: what game engines and CSS
-    sprite animations read. The layout is in the provenance too."""
+    sprite animations read. The layout is in the provenance too.
+
+    The sheet is laid out at the frames' own size and enlarged once, by Pillow,
+    so only the enlarged sheet itself is held (no second copy as an array)."""
     columns = min(sheet_columns(len(frames), options.columns), len(frames))
     h, w = (d * options.scale for d in frames[0].shape[:2])
-    sheet = make_grid(np.stack(frames), columns=columns, padding=0, background=0)
+    grid = to_pil(make_grid(np.stack(frames), columns=columns, padding=0, background=0))
+    sheet = grid.resize((grid.width * options.scale, grid.height * options.scale), Image.Resampling.NEAREST)
+    del grid
     layout = {"frame_width": w, "frame_height": h, "columns": columns, "frames": len(frames),
               "fps": options.fps}
-    return png_with_text(sheet, options.scale, provenance_json({**(provenance or {}), "sheet": layout}))
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text(PROVENANCE_KEY, provenance_json({**(provenance or {}), "sheet": layout}))
+    sheet.save(fp, format="PNG", pnginfo=meta)
 
 
-def write_sequence(frames: list[np.ndarray], folder: Path, options: ExportOptions,
+def sheet_bytes(frames: Sequence[np.ndarray], options: ExportOptions, provenance: dict | None) -> bytes:
+    buffer = io.BytesIO()
+    write_sheet(frames, buffer, options, provenance)
+    return buffer.getvalue()
+
+
+def write_sequence(frames: Sequence[np.ndarray], folder: Path, options: ExportOptions,
                    provenance: dict | None) -> None:
     """frame_00000.png, ... in `folder`, each with the provenance and its index.
 

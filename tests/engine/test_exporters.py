@@ -182,8 +182,8 @@ def test_mp4_without_av_is_a_clear_config_error(tmp_path, monkeypatch):
 
 def test_mp4_encoder_error_is_one_line(tmp_path, monkeypatch):
     pytest.importorskip("av")
-    monkeypatch.setattr("engine.exporters.mp4.even_sized",
-                        lambda frames, scale: np.zeros((2, 8, 8, 3), np.uint8)[:, :, :, :2])
+    monkeypatch.setattr("engine.exporters.mp4.even_frames",
+                        lambda frames, scale: iter(np.zeros((2, 8, 8, 3), np.uint8)[:, :, :, :2]))
     with pytest.raises(RunDirError, match=r"cannot write .*v.mp4: the H.264 encoder failed \(") as info:
         export_animation(grey_frames(2), tmp_path / "v.mp4", "mp4")
     assert "\n" not in str(info.value)
@@ -296,3 +296,121 @@ def test_reading_an_mp4_without_av_says_reading_not_export(tmp_path, monkeypatch
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(ConfigError, match=r"^Reading MP4 files is unavailable: .*; open the GIF"):
         read_provenance(video)
+
+
+# -- memory (issue 22, item 9) ------------------------------------------------------------
+def test_export_memory_grows_with_frames_and_scale():
+    from engine.exporters.memory import export_memory
+
+    def needs(fmt, frames, scale, shape=(28, 28, 1)):
+        return export_memory(frames, shape, fmt, ExportOptions(scale=scale)).total_bytes
+
+    for fmt in ("gif", "apng", "webp", "mp4", "frames", "sheet"):
+        assert needs(fmt, 100, 1) < needs(fmt, 19_020, 1) and needs(fmt, 100, 1) < needs(fmt, 100, 8)
+    # The issue's walk: 19,020 frames of 28 x 28 at scale 64 hold all frames for
+    # a GIF (over 50 GB), but only a few of them for an MP4 or a frame folder.
+    assert needs("gif", 19_020, 64) > 50 * 2**30 and needs("sheet", 19_020, 64) > 50 * 2**30
+    assert needs("mp4", 19_020, 64) < 2 * 2**30 and needs("frames", 19_020, 64) < 2**30
+    # Colour frames cost PIL 4 bytes a pixel where it keeps them.
+    assert needs("apng", 100, 4, (28, 28, 3)) > 3 * needs("apng", 100, 4)
+
+
+def test_over_the_memory_share_is_refused_with_the_estimate(monkeypatch):
+    from engine.exporters.memory import check_export_memory, export_memory
+
+    estimate = export_memory(19_020, (28, 28, 1), "gif", ExportOptions(scale=64))
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 8 * 2**30)
+    with pytest.raises(ConfigError) as info:
+        check_export_memory(estimate)
+    message = str(info.value)
+    assert "\n" not in message and "as gif" in message and "more than 50% of the 8.0 GB available" in message
+    assert "--scale or --frames-between" in message and "--format" in message
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 1024 * 2**30)
+    check_export_memory(estimate)   # fits in half of 1 TB
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: None)
+    check_export_memory(estimate)   # unknown: not refused
+
+
+class _Alive:
+    """Counts how many of the pictures (or arrays) a function makes are alive at once."""
+
+    def __init__(self, make):
+        self.make, self.refs, self.most, self.made = make, [], 0, 0
+
+    def __call__(self, *args, **kwargs):
+        import gc
+        import weakref
+        gc.collect(0)
+        picture = self.make(*args, **kwargs)
+        self.made += 1
+        self.refs = [r for r in self.refs if r() is not None] + [weakref.ref(picture)]
+        self.most = max(self.most, len(self.refs))
+        return picture
+
+
+@pytest.mark.parametrize("fmt, name, module", [("gif", "a.gif", "gif"), ("apng", "a.png", "apng")])
+def test_animated_writers_do_not_hold_every_enlarged_frame(tmp_path, monkeypatch, fmt, name, module):
+    import importlib
+    mod = importlib.import_module(f"engine.exporters.{module}")
+    counter = _Alive(mod.to_pil)
+    monkeypatch.setattr(mod, "to_pil", counter)
+    frames = grey_frames(120)
+    path = export_animation(frames, tmp_path / name, fmt, ExportOptions(scale=3))
+    assert counter.made >= 120 and counter.most <= 3   # was all 120 at once
+    decoded, _ = read_animation(path)
+    assert len(decoded) == 120 and decoded[0].shape[:2] == (30, 36)
+
+
+def test_webp_holds_no_list_of_enlarged_pictures(tmp_path, monkeypatch):
+    import gc
+
+    import engine.exporters.webp as webp
+    seen = []
+
+    def counting(frame, scale=1):
+        if len(seen) % 20 == 19:   # every pixel-sized picture alive now, made here or by Pillow
+            seen.append(sum(1 for o in gc.get_objects()
+                            if type(o) is Image.Image and o.size == (36, 30)))
+        else:
+            seen.append(0)
+        return original(frame, scale)
+
+    original = webp.to_pil
+    monkeypatch.setattr(webp, "to_pil", counting)
+    path = export_animation(grey_frames(120), tmp_path / "a.webp", "webp", ExportOptions(scale=3))
+    assert len(seen) >= 120 and max(seen) <= 4   # was every frame converted to RGB, in a list
+    assert len(read_animation(path)[0]) == 120
+
+
+def test_colour_gif_with_a_global_palette_streams_too(tmp_path, monkeypatch):
+    import engine.exporters.gif as gif
+    counter = _Alive(gif.to_pil)
+    monkeypatch.setattr(gif, "to_pil", counter)
+    path = export_animation(colour_frames(60), tmp_path / "c.gif", "gif",
+                            ExportOptions(scale=2, palette="global"))
+    assert counter.most <= 3
+    assert len(read_animation(path)[0]) == 60
+
+
+def test_mp4_enlarges_one_frame_at_a_time(tmp_path, monkeypatch):
+    pytest.importorskip("av")
+    import engine.exporters.mp4 as mp4
+
+    # ndarray views keep their base alive, so count the enlarged bases.
+    counter = _Alive(mp4.upscale_nearest)
+    monkeypatch.setattr(mp4, "upscale_nearest", counter)
+    export_animation(grey_frames(80), tmp_path / "v.mp4", "mp4", ExportOptions(scale=2))
+    assert counter.made == 80 and counter.most <= 3   # the whole clip was stacked at once
+
+
+def test_out_of_memory_while_writing_names_the_format_not_the_batch_size(tmp_path, monkeypatch):
+    def exhausted(*_args, **_kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr("engine.exporters.sequence.make_grid", exhausted)
+    with pytest.raises(ConfigError) as info:
+        export_animation(grey_frames(4), tmp_path / "s.png", "sheet", ExportOptions(scale=2))
+    message = str(info.value)
+    assert message.startswith("out of memory writing s.png: the export needs about")
+    assert "as sheet" in message and "lower the scale" in message and "batch size" not in message
+    assert list(tmp_path.iterdir()) == []
