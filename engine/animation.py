@@ -6,7 +6,7 @@ Every kind ends as uint8 frames (T, H, W, C), the one thing the exporters take.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,39 +43,61 @@ def evaluating(model: GenerativeModel) -> Iterator[None]:
 
 
 # -- latent walks ---------------------------------------------------------------------
+# Called with (frame count, frame shape (H, W, C)) once the model is loaded and
+# before any frame is decoded: an export's memory check refuses there.
+FrameBudget = Callable[[int, tuple[int, int, int]], None]
+
+
 def render_walk(model: GenerativeModel, timeline: Timeline,
-                batch_size: int = DECODE_BATCH) -> np.ndarray:
+                batch_size: int = DECODE_BATCH, budget: FrameBudget | None = None) -> np.ndarray:
     """uint8 frames (T, H, W, C) of the walk, decoded in batches under inference mode.
 
     Frame i depends only on the timeline, so the same timeline always renders the
     same frames (bit for bit on the same device).
     """
     timeline.validate()
-    return render_path(model, model.latents_for_seeds(timeline.seeds), timeline, batch_size)
+    return render_path(model, model.latents_for_seeds(timeline.seeds), timeline, batch_size, budget)
+
+
+def frame_shape(model: GenerativeModel) -> tuple[int, int, int]:
+    """(H, W, C) of the frames the model decodes."""
+    size, channels = int(model.config.image_size), int(model.config.channels)
+    return size, size, channels
 
 
 def render_path(model: GenerativeModel, keyframe_latents: torch.Tensor, timeline: Timeline,
-                batch_size: int = DECODE_BATCH) -> np.ndarray:
+                batch_size: int = DECODE_BATCH, budget: FrameBudget | None = None) -> np.ndarray:
     """uint8 frames of the timeline's path through the given keyframe latents (K, ...):
-    a seed's prior draw for a walk, an encoded picture's posterior mean for a morph."""
+    a seed's prior draw for a walk, an encoded picture's posterior mean for a morph.
+
+    Each batch is decoded straight into one preallocated array, so the frames
+    are never held twice (a list of batches and their concatenation)."""
+    count = timeline.frame_count()
+    if budget is not None:
+        budget(count, frame_shape(model))
     latents = timeline_latents(keyframe_latents, timeline)
     classes = timeline_class_weights(timeline, model.num_classes)
-    chunks = []
+    frames: np.ndarray | None = None
     with evaluating(model):
-        for i in range(0, latents.shape[0], batch_size):
+        for i in range(0, count, batch_size):
             z = latents[i:i + batch_size].to(model.device)
             if classes is None:
                 images = model.decode(z)
             else:
                 images = model.decode_with_classes(z, classes[i:i + batch_size].to(model.device))
-            chunks.append(to_uint8(images))
-    return np.concatenate(chunks)
+            chunk = to_uint8(images)
+            if frames is None:
+                frames = np.empty((count, *chunk.shape[1:]), dtype=np.uint8)
+            frames[i:i + len(chunk)] = chunk
+    assert frames is not None   # a validated timeline has two frames or more
+    return frames
 
 
-def walk_frames(run_dir: str | Path, timeline: Timeline, device: str = "auto"
-                ) -> tuple[np.ndarray, dict]:
-    """(frames, provenance) of a latent walk through a saved run's generator."""
-    return WalkRenderer(run_dir, device).render(timeline)
+def walk_frames(run_dir: str | Path, timeline: Timeline, device: str = "auto",
+                budget: FrameBudget | None = None) -> tuple[np.ndarray, dict]:
+    """(frames, provenance) of a latent walk through a saved run's generator;
+    `budget` may refuse the walk before any frame is decoded."""
+    return WalkRenderer(run_dir, device).render(timeline, budget)
 
 
 def checkpoint_step(run: RunDir) -> int | None:
@@ -179,7 +201,7 @@ class WalkRenderer:
         self._name = ""
         self._checkpoint: tuple[str | None, int | None] = (None, None)
 
-    def render(self, timeline: Timeline) -> tuple[np.ndarray, dict]:
+    def render(self, timeline: Timeline, budget: FrameBudget | None = None) -> tuple[np.ndarray, dict]:
         timeline.validate()
         from engine.checkpoints import read_manifest
 
@@ -192,7 +214,7 @@ class WalkRenderer:
             self._name, self._model, step = _load_source(self.run.path, self.device)
             checkpoint = (checkpoint[0], step)
             self._checkpoint = checkpoint
-        frames = render_walk(self._model, timeline)
+        frames = render_walk(self._model, timeline, budget=budget)
         return frames, {"kind": "interpolate", "model": self._name, "run": self.run.path.name,
                         "step": checkpoint[1], "seeds": timeline.seeds,
                         "timeline": timeline.to_dict()}

@@ -105,6 +105,7 @@ def run_animate(args: argparse.Namespace) -> int:
     from engine.animation import process_frames, timelapse_frames, walk_frames
     from engine.exporters import (ExportOptions, estimate_size, export_animation, format_for_path,
                                   human_size)
+    from engine.exporters.memory import check_export_memory, export_memory
 
     if args.kind is None:
         from engine.process_animation import default_kind
@@ -114,6 +115,22 @@ def run_animate(args: argparse.Namespace) -> int:
                             scale=args.scale, plays=args.plays, palette=args.palette,
                             dither=args.dither, crf=args.crf, columns=args.columns)
     options.validate()  # before any model work, so a typo fails at once
+    flags = {"timelapse": "--scale or --tiles", "continue": "--scale or --frames",
+             "process": "--scale"}.get(args.kind, "--scale or --frames-between")
+    memory: dict[str, Any] = {}
+
+    def budget(count: int, shape: tuple[int, int, int]) -> None:
+        # Called before the first frame is made (walks and morphs) or before
+        # the export (the rest, whose frames are few and already small).
+        estimate = memory["estimate"] = export_memory(count, shape, fmt, options)
+        limit = _limit()
+        if not args.estimate:
+            check_export_memory(estimate, flags)
+        elif limit is not None and estimate.frames_bytes > limit:
+            # Too many even to render for the file-size estimate.
+            raise ConfigError(f"the {count:,} frames alone need {human_size(estimate.frames_bytes)} "
+                              f"of memory, more than the {human_size(limit)} allowed; lower {flags}")
+
     result: dict[str, Any] = {}
     if args.kind == "timelapse":
         steps, frames = timelapse_frames(args.run, tiles=args.tiles)
@@ -123,7 +140,7 @@ def run_animate(args: argparse.Namespace) -> int:
         text = f"{len(frames)} frames, steps {steps[0]}..{steps[-1]}"
     elif args.kind == "interpolate":
         timeline = _timeline(args)
-        frames, provenance = walk_frames(args.run, timeline, device=args.device)
+        frames, provenance = walk_frames(args.run, timeline, device=args.device, budget=budget)
         result["seeds"] = timeline.seeds
         text = f"{len(frames)} frames through seeds {', '.join(map(str, timeline.seeds))}" \
                + (", looping" if timeline.loop else "")
@@ -135,17 +152,26 @@ def run_animate(args: argparse.Namespace) -> int:
         result.update(input_frames=provenance["input_frames"], added_frames=args.frames)
         text = f"{provenance['input_frames']} input + {args.frames} predicted frames"
     elif args.kind == "morph":
-        frames, provenance = _morph(args)
+        frames, provenance = _morph(args, budget)
         result["inputs"] = provenance["inputs"]
         text = f"{len(frames)} frames morphing through {', '.join(provenance['inputs'])}" \
                + (", looping" if provenance["morph"]["loop"] else "")
     else:
         frames, provenance = process_frames(args.run, args.seed, device=args.device)
         text = f"{len(frames)} frames of {provenance['process']} for seed {args.seed}"
+    if "estimate" not in memory:
+        budget(len(frames), frames[0].shape)
     if args.estimate:
-        size = estimate_size(frames, fmt, options)
-        _emit(args, {"format": fmt, "frames": len(frames), "estimated_bytes": size},
-              f"about {human_size(size)} as {fmt} ({len(frames)} frames)")
+        from engine.exporters.memory import over_limit
+        size, needs = estimate_size(frames, fmt, options), memory["estimate"]
+        refused = over_limit(needs)
+        limit = _limit()
+        _emit(args, {"format": fmt, "frames": len(frames), "estimated_bytes": size,
+                     "memory_bytes": needs.total_bytes, "memory_limit_bytes": limit,
+                     "fits": refused is None},
+              f"about {human_size(size)} as {fmt} ({len(frames)} frames); "
+              + (f"needs {needs.describe()}" if refused is None
+                 else f"{refused}, so it would be refused"))
         return 0
     path = export_animation(frames, args.out, fmt, options, provenance)
     record = {"file": str(path), "frames": len(frames), **result}
@@ -155,7 +181,13 @@ def run_animate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _morph(args: argparse.Namespace):
+def _limit() -> int | None:
+    from engine.exporters.memory import memory_limit
+    limit = memory_limit()
+    return None if limit is None else limit[0]
+
+
+def _morph(args: argparse.Namespace, budget):
     from engine.morph import morph_frames
 
     if args.from_file is not None or args.seeds is not None:
@@ -163,7 +195,7 @@ def _morph(args: argparse.Namespace):
     if not args.input:
         raise ConfigError("--kind morph needs --input a.png,b.png[,c.png ...] (two or more pictures)")
     paths = [part.strip() for part in args.input.split(",") if part.strip()]
-    return morph_frames(args.run, paths, labels=args.labels, device=args.device,
+    return morph_frames(args.run, paths, labels=args.labels, device=args.device, budget=budget,
                         frames_between=args.frames_between, ease=args.ease, loop=args.loop,
                         interpolation=args.interpolation)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,6 +18,9 @@ import torch
 from engine.errors import ConfigError
 from engine.keyframes import Keyframe, Timeline
 from engine.reconstruction import Reconstructor, load_picture, model_geometry
+
+if TYPE_CHECKING:
+    from engine.animation import FrameBudget
 
 MORPH_DEFAULTS = {"frames_between": 24, "ease": "in-out", "loop": False, "interpolation": "lerp"}
 
@@ -50,8 +53,9 @@ class MorphRenderer(Reconstructor):
     """Renders morphs of one run's VAE again and again (the studio's preview)."""
 
     def render(self, paths: list[str | Path], labels: list[int] | None = None,
-               **settings: Any) -> tuple[np.ndarray, dict[str, Any]]:
-        """(uint8 frames (T, H, W, C), provenance) of the morph through the pictures."""
+               budget: FrameBudget | None = None, **settings: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """(uint8 frames (T, H, W, C), provenance) of the morph through the pictures;
+        `budget` may refuse it before any frame is decoded."""
         from engine.animation import checkpoint_step, evaluating, render_path
 
         paths = [Path(p).expanduser() for p in paths]
@@ -69,7 +73,7 @@ class MorphRenderer(Reconstructor):
         means = model.posterior_mean(x, y).cpu()
         with evaluating(model):
             # An unconditional model's num_classes is 0, so any classes are ignored here.
-            frames = render_path(model, means, timeline)
+            frames = render_path(model, means, timeline, budget=budget)
         if self.source.is_file():
             from engine.bundles import inspect_bundle
             step = inspect_bundle(self.source).step
@@ -85,9 +89,10 @@ class MorphRenderer(Reconstructor):
 
 
 def morph_frames(source: str | Path, paths: list[str | Path], labels: list[int] | None = None,
-                 device: str = "auto", **settings: Any) -> tuple[np.ndarray, dict[str, Any]]:
+                 device: str = "auto", budget: FrameBudget | None = None,
+                 **settings: Any) -> tuple[np.ndarray, dict[str, Any]]:
     """(frames, provenance) of a reconstruction morph with a run's (or bundle's) VAE."""
-    return MorphRenderer(source, device).render(paths, labels, **settings)
+    return MorphRenderer(source, device).render(paths, labels, budget, **settings)
 
 
 def find_inputs(export: str | Path, info: dict[str, Any]) -> list[str] | None:

@@ -189,3 +189,25 @@ def test_walk_renderer_matches_walk_frames_and_reuses_its_model(trained_run, mon
         np.testing.assert_array_equal(frames, expected)
     assert info == provenance
     assert len(loads) == 1
+
+
+def test_a_walk_is_checked_against_its_budget_before_any_frame_is_decoded(trained_run, monkeypatch):
+    # Issue 22, item 9: an export's memory is checked before the model makes anything.
+    from engine.runs import RunDir
+    _, model = RunDir(trained_run).load_model(torch.device("cpu"))
+    decoded, asked = [], []
+    original = model.decode
+    monkeypatch.setattr(model, "decode", lambda z: decoded.append(len(z)) or original(z))
+
+    def refuse(count, shape):
+        asked.append((count, shape))
+        raise ConfigError("too large")
+
+    timeline = Timeline.from_seeds([1, 2, 3], frames_between=1000)
+    with pytest.raises(ConfigError, match="too large"):
+        render_walk(model, timeline, budget=refuse)
+    assert asked == [(2003, (28, 28, 1))] and decoded == []   # 2 x 1001 + 1
+    frames = render_walk(model, Timeline.from_seeds([1, 2], frames_between=70),
+                         batch_size=32, budget=lambda count, shape: asked.append((count, shape)))
+    assert asked[-1] == (72, (28, 28, 1)) and decoded == [32, 32, 8]
+    assert frames.shape == (72, 28, 28, 1) and frames.flags.c_contiguous

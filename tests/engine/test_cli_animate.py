@@ -119,3 +119,52 @@ def test_keyframes_of_a_file_without_provenance(tmp_path, capsys):
     Image.new("L", (3, 3)).save(tmp_path / "plain.gif")
     assert cli("keyframes", tmp_path / "plain.gif") == EXIT_ERROR
     assert "carries no Latent Atelier metadata" in capsys.readouterr().err
+
+
+# -- memory (issue 22, item 9) ------------------------------------------------------------
+ISSUE_WALK = ["--kind", "interpolate", "--seeds", ",".join(str(s) for s in range(1, 21)),
+              "--frames-between", "1000", "--scale", "64"]
+
+
+@pytest.mark.parametrize("fmt, name", [("gif", "w.gif"), ("sheet", "s.png")])
+def test_a_walk_too_large_for_memory_is_refused_before_any_frame(trained_run, tmp_path, capsys,
+                                                                 monkeypatch, fmt, name):
+    # The issue's walk (19,020 frames at scale 64) passed 6 GB as a GIF; the sheet
+    # ended with advice about the batch size.
+    made = []
+    monkeypatch.setattr("engine.animation.timeline_latents", lambda *a: made.append(a) or 1 / 0)
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 8 * 2**30)
+    out = tmp_path / name
+    assert cli("animate", trained_run, *ISSUE_WALK, "--format", fmt, "--out", out) == EXIT_ERROR
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the export needs about ")
+    assert f"19,020 frames as {fmt}" in lines[0] and "more than 50% of the 8.0 GB available" in lines[0]
+    assert "--scale or --frames-between" in lines[0] and "batch size" not in lines[0]
+    assert made == [] and not out.exists()
+
+
+def test_estimate_tells_the_memory_and_whether_it_fits(trained_run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "w.gif"
+    argv = ["animate", trained_run, "--kind", "interpolate", "--seeds", "1,2", "--scale", "8",
+            "--out", out, "--estimate"]
+    assert cli(*argv, "--json") == 0
+    record = json.loads(capsys.readouterr().out)
+    # 26 frames of 224 x 224 palette indices, held by Pillow until the end.
+    assert record["memory_bytes"] >= 26 * 224 * 224 and record["fits"] is True
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 2 * 2**20)
+    assert cli(*argv) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("about ") and "as gif (26 frames); the export needs about" in text
+    assert "more than 50% of the 2.0 MB available, so it would be refused" in text
+    assert not out.exists()
+
+
+def test_a_timelapse_too_large_for_memory_is_refused_before_writing(trained_run, tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 2**20)
+    out = tmp_path / "t.png"
+    assert cli("animate", trained_run, "--kind", "timelapse", "--format", "apng", "--scale", "8",
+               "--out", out) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "as apng" in err and "--scale or --tiles" in err
+    assert not out.exists()
