@@ -24,6 +24,7 @@ from engine.errors import AtelierError
 from engine.exporters import FORMATS, ExportOptions, human_size
 from engine.video_support import video_unavailable
 from engine.exporters.common import PALETTES
+from engine.exporters.memory import ExportMemory, advice, export_memory, fits_at_all, over_limit
 from engine.keyframes import EASINGS, INTERPOLATIONS, Keyframe, Timeline
 from engine.runs import is_run_dir
 
@@ -411,8 +412,16 @@ class AnimatePage(QWidget):
         self.estimate = size
         h, w = (d * options.scale for d in self.frames.shape[1:3])
         seconds = len(self.frames) / options.fps
-        self.estimate_label.setText(f"About {human_size(size)}: {len(self.frames)} frames of "
-                                    f"{w} x {h} pixels, {seconds:.1f} s")
+        memory = self.export_memory(fmt, options)
+        warning = over_limit(memory)
+        self.estimate_label.setText(
+            f"About {human_size(size)}: {len(self.frames)} frames of {w} x {h} pixels, "
+            f"{seconds:.1f} s. Exporting needs {memory.describe()}"
+            + (f". Too much: {advice(fmt)}." if warning else "."))
+
+    def export_memory(self, fmt: str, options: ExportOptions) -> ExportMemory:
+        """What exporting the previewed frames as `fmt` would hold in memory."""
+        return export_memory(len(self.frames), self.frames.shape[1:], fmt, options)
 
     def export_to(self, path: str | Path | None, confirmed: bool = False) -> bool:
         """Export the previewed walk; asks for a file when path is None and before
@@ -421,6 +430,8 @@ class AnimatePage(QWidget):
             self.status.emit("Wait for the preview to finish rendering, then export.")
             return False
         fmt = self.export_format()
+        if not self._memory_allows(fmt, self.export_options()):   # before any file is chosen
+            return False
         if path is None:
             ending = FORMATS[fmt][1]
             stem = {"interpolate": "walk", "process": "process", "morph": "morph"}[self.kind()]
@@ -449,6 +460,29 @@ class AnimatePage(QWidget):
         self.status.emit(f"Exporting {len(frames)} frames to {path}…")
         self.worker.submit("export", work, self._on_exported, "Export failed")
         return True
+
+    def _memory_allows(self, fmt: str, options: ExportOptions) -> bool:
+        """Refuse an export larger than the memory available (it would end the
+        app, and any unsaved work with it); ask about one above the share
+        (engine.exporters.memory.MEMORY_SHARE) that other programs may need."""
+        memory = self.export_memory(fmt, options)
+        reason = over_limit(memory)
+        if reason is None:
+            return True
+        if not fits_at_all(memory):
+            self.status.emit(f"Not exported: {reason}; {advice(fmt)}.")
+            return False
+        if self._confirm_memory(f"{reason[0].upper()}{reason[1:]}. Export anyway?"):
+            return True
+        self.status.emit(f"Not exported; {advice(fmt)}.")
+        return False
+
+    def _confirm_memory(self, question: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export needs much memory", question,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setObjectName("exportMemoryDialog")
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _confirm_replace(self, path: Path) -> bool:
         box = QMessageBox(QMessageBox.Icon.Question, "Replace file?",

@@ -294,3 +294,48 @@ def test_without_video_mp4_is_greyed_out_with_the_reason(qtbot, window, monkeypa
     # With video, as in the window built before: MP4 is there to choose.
     main_combo = window.findChild(QComboBox, "exportFormatCombo")
     assert main_combo.model().item(main_combo.findData("mp4")).isEnabled()
+
+
+# -- memory (issue 22, item 9) ------------------------------------------------------------
+def _previewed_walk(qtbot, studio, run):
+    studio.open_run(run)
+    studio.add_keyframes([1, 2])
+    studio.frames_between_spin.setValue(1)
+    qtbot.waitUntil(lambda: preview_ready(studio), timeout=30_000)
+
+
+def test_export_above_the_memory_share_asks_first(qtbot, window, run, tmp_path, monkeypatch):
+    studio = window.animate_page
+    _previewed_walk(qtbot, studio, run)
+    need = studio.export_memory("gif", studio.export_options()).total_bytes
+    # More than half of what is available, but not more than all of it: ask.
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: int(need * 1.5))
+    asked, statuses = [], []
+    studio.status.connect(statuses.append)
+    monkeypatch.setattr(studio, "_confirm_memory", lambda question: asked.append(question) or False)
+    target = tmp_path / "walk.gif"
+    assert not studio.export_to(target)
+    assert len(asked) == 1 and "more than 50% of the" in asked[0] and asked[0].endswith("Export anyway?")
+    assert not target.exists() and "Not exported" in statuses[-1]
+    monkeypatch.setattr(studio, "_confirm_memory", lambda question: True)
+    assert studio.export_to(target)
+    qtbot.waitUntil(lambda: target.exists() and target.read_bytes()[:3] == b"GIF", timeout=30_000)
+    qtbot.waitUntil(studio.export_button.isEnabled, timeout=5_000)
+
+
+def test_export_above_all_available_memory_is_refused(qtbot, window, run, tmp_path, monkeypatch):
+    studio = window.animate_page
+    _previewed_walk(qtbot, studio, run)
+    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 1024)
+    monkeypatch.setattr(studio, "_confirm_memory", lambda question: pytest.fail("asked"))
+    statuses = []
+    studio.status.connect(statuses.append)
+    target = tmp_path / "walk.png"
+    studio.format_combo.setCurrentIndex(studio.format_combo.findData("sheet"))
+    assert not studio.export_to(target)
+    assert not target.exists()
+    assert statuses[-1].startswith("Not exported: the export needs about")
+    assert "as sheet" in statuses[-1] and "lower the scale" in statuses[-1]
+    # The estimate shown beside the button says so before anyone presses it.
+    qtbot.waitUntil(lambda: "Too much" in studio.estimate_label.text(), timeout=30_000)
+    assert "of memory" in studio.estimate_label.text()
