@@ -107,7 +107,7 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(self.worker)
         # Pictures are previewed at the size the Train page will train at.
         self.data_page = DataPage(self.worker,
-                                  image_size=lambda: self.train_page.image_size_combo.currentData())
+                                  image_size=self.train_page.image_size)
         placeholders = [self.tabs.widget(i) for i in range(self.tabs.count())]
         self.tabs.clear()
         for widget in placeholders:
@@ -204,9 +204,7 @@ class MainWindow(QMainWindow):
         from engine.runs import RunDir
 
         history = RunDir(run).sample_history()
-        grid = self.train_page.sample_view.image
-        size = (grid.shape[1], grid.shape[0]) if grid is not None else (0, 0)
-        dialog = TimelapseDialog(run, len(history), size, self)
+        dialog = TimelapseDialog(run, len(history), self.train_page.sample_grid_size(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.timelapse_dialog = dialog
         dialog.accepted.connect(lambda: self.worker.export_timelapse(run, *dialog.choice()))

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
-from desktop_app.pages.train_presets import TrainPresets
+from desktop_app.pages.train_presets import PresetFields, TrainPresets
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
@@ -100,7 +100,10 @@ class TrainPage(QWidget):
                                           + self._compile_unavailable[1:] + ".")
 
         # Settings chosen for the data and device until the user changes them.
-        self.presets = TrainPresets(self)
+        self.presets = TrainPresets(PresetFields(
+            data=self.data_combo, device=self.device_combo, model=self.model_combo,
+            image_size=self.image_size_combo, width=self.width_spin, batch_size=self.batch_spin,
+            learning_rate=self.lr_spin, steps=self.steps_spin, minutes=self.minutes_spin))
         run_form = _form([("Data", self.data_combo), self.presets.check,
                           self.presets.label,   # the full width: a preset name can be long
                           ("Model", self.model_combo), ("Image size", self.image_size_combo),
@@ -267,6 +270,16 @@ class TrainPage(QWidget):
                 self.image_size_combo.setCurrentIndex(self.image_size_combo.findData(28))
             self.image_size_combo.setEnabled(is_conv)
         self.presets.model_changed()
+
+    # -- what other pages and the window read ------------------------------------------
+    def image_size(self) -> int:
+        """The side in pixels the next run trains at."""
+        return self.image_size_combo.currentData()
+
+    def sample_grid_size(self) -> tuple[int, int]:
+        """(width, height) of the live sample grid; (0, 0) before the first samples."""
+        grid = self.sample_view.image
+        return (grid.shape[1], grid.shape[0]) if grid is not None else (0, 0)
 
     def set_data(self, spec: str, label: str, facts: DataFacts | None = None) -> None:
         """Train on `spec` (chosen on the Data page); it stays in the list. With

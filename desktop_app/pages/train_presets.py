@@ -4,14 +4,18 @@
 A field the user edits is theirs from then on: later presets (other data,
 another device or model) leave it alone. Unticking "Use preset" puts the plain
 defaults back into the fields the user has not changed.
+
+The preset sees only the fields it reads and fills (PresetFields), not the page
+that owns them, so this module and the Train page do not import each other.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QLabel, QSizePolicy
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSizePolicy, QSpinBox
 
 from engine.device import resolve_device
 from engine.errors import AtelierError
@@ -19,17 +23,29 @@ from engine.models import model_defaults
 from engine.presets import KNOWN_FACTS, DataFacts, Preset, choose_preset
 from engine.training import DEFAULT_STEPS, TrainConfig
 
-if TYPE_CHECKING:
-    from desktop_app.pages.train_page import TrainPage
-
 # Fields a preset sets, and their plain defaults (learning rate: the model's own).
 PLAIN_DEFAULTS = {"width": 32, "batch_size": TrainConfig().batch_size, "steps": DEFAULT_STEPS,
                   "minutes": 0.0}
 
 
+@dataclass(frozen=True)
+class PresetFields:
+    """The Train page's fields a preset reads (data, device, model) and fills."""
+
+    data: QComboBox
+    device: QComboBox
+    model: QComboBox
+    image_size: QComboBox
+    width: QSpinBox
+    batch_size: QSpinBox
+    learning_rate: QDoubleSpinBox
+    steps: QSpinBox
+    minutes: QDoubleSpinBox
+
+
 class TrainPresets:
-    def __init__(self, page: "TrainPage") -> None:
-        self.page = page
+    def __init__(self, fields: PresetFields) -> None:
+        self.fields = fields
         self.facts: dict[str, DataFacts] = dict(KNOWN_FACTS)
         self.user_set: set[str] = set()
         self.preset: Preset | None = None
@@ -46,12 +62,12 @@ class TrainPresets:
             signal.connect(lambda *_, field=name: self._edited(field))
 
     def _field_signals(self) -> dict[str, Any]:
-        p = self.page
-        return {"model": p.model_combo.currentIndexChanged,
-                "image_size": p.image_size_combo.currentIndexChanged,
-                "width": p.width_spin.valueChanged, "batch_size": p.batch_spin.valueChanged,
-                "learning_rate": p.lr_spin.valueChanged, "steps": p.steps_spin.valueChanged,
-                "minutes": p.minutes_spin.valueChanged}
+        f = self.fields
+        return {"model": f.model.currentIndexChanged,
+                "image_size": f.image_size.currentIndexChanged,
+                "width": f.width.valueChanged, "batch_size": f.batch_size.valueChanged,
+                "learning_rate": f.learning_rate.valueChanged, "steps": f.steps.valueChanged,
+                "minutes": f.minutes.valueChanged}
 
     @contextmanager
     def applying(self) -> Iterator[None]:
@@ -88,8 +104,8 @@ class TrainPresets:
     def apply(self) -> None:
         """Choose the preset for the current data, device and (if the user chose
         one) model, and fill the fields the user has not changed."""
-        p = self.page
-        spec = p.data_combo.currentData()
+        f = self.fields
+        spec = f.data.currentData()
         facts = self.facts.get(spec)
         if not self.check.isChecked() or facts is None:
             self.preset = None
@@ -99,10 +115,10 @@ class TrainPresets:
             self._fill(Preset("plain defaults"))
             return
         try:
-            device = resolve_device(p.device_combo.currentData() or "auto")
+            device = resolve_device(f.device.currentData() or "auto")
         except AtelierError:
             device = resolve_device("cpu")
-        model = p.model_combo.currentData() if "model" in self.user_set else None
+        model = f.model.currentData() if "model" in self.user_set else None
         self.preset = choose_preset(facts, device, model=model)
         self._fill(self.preset)
         self.label.setText(self.preset.summary())
@@ -110,21 +126,21 @@ class TrainPresets:
                               or "Every setting is yours")
 
     def _fill(self, preset: Preset) -> None:
-        p = self.page
+        f = self.fields
         with self.applying():
             if "model" not in self.user_set and preset.value("model") is not None:
-                index = p.model_combo.findData(preset.value("model"))
+                index = f.model.findData(preset.value("model"))
                 if index >= 0:
-                    p.model_combo.setCurrentIndex(index)
+                    f.model.setCurrentIndex(index)
             values = {**PLAIN_DEFAULTS,
-                      "learning_rate": model_defaults(p.model_combo.currentData()).learning_rate,
+                      "learning_rate": model_defaults(f.model.currentData()).learning_rate,
                       **{k: v for k, v in preset.settings.items() if k != "model_settings"}}
             if "image_size" not in self.user_set and "image_size" in values:
-                index = p.image_size_combo.findData(values["image_size"])
-                if index >= 0 and p.image_size_combo.isEnabled():
-                    p.image_size_combo.setCurrentIndex(index)
-            widgets = {"width": p.width_spin, "batch_size": p.batch_spin,
-                       "learning_rate": p.lr_spin, "steps": p.steps_spin, "minutes": p.minutes_spin}
+                index = f.image_size.findData(values["image_size"])
+                if index >= 0 and f.image_size.isEnabled():
+                    f.image_size.setCurrentIndex(index)
+            widgets = {"width": f.width, "batch_size": f.batch_size,
+                       "learning_rate": f.learning_rate, "steps": f.steps, "minutes": f.minutes}
             for field, widget in widgets.items():
                 if field not in self.user_set and field in values:
                     widget.setValue(values[field] or 0)
