@@ -8,17 +8,20 @@ was cut short: that is the run the app offers to recover on launch.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
 from engine.errors import RunDirError
 
 LOCK_FILE = ".lock"
+ACQUIRE_GRACE_SECONDS = 0.5
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:
+        # msvcrt has no shared locks: a probe takes the exclusive one briefly.
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
             return True
@@ -31,9 +34,9 @@ if os.name == "nt":  # pragma: no cover - exercised on Windows only
 else:
     import fcntl
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool = False) -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             return True
         except OSError:
             return False
@@ -55,10 +58,16 @@ class RunLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise RunDirError(f"cannot write to {self.path.parent}: {exc.strerror or exc}") from None
-        if not _try_lock(fd):
-            os.close(fd)
-            raise RunDirError(f"{self.path.parent} is being trained right now (by this app or "
-                              "another process); wait for it to finish or stop it first")
+        # A probe (is_training, from a list of runs refreshing in another
+        # thread or process) holds the lock for microseconds; only a trainer
+        # holds it for longer than this grace period.
+        deadline = time.monotonic() + ACQUIRE_GRACE_SECONDS
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise RunDirError(f"{self.path.parent} is being trained right now (by this app "
+                                  "or another process); wait for it to finish or stop it first")
+            time.sleep(0.01)
         self._fd = fd
         return self
 
@@ -88,7 +97,8 @@ def is_training(run: str | Path) -> bool:
     except OSError:
         return False
     try:
-        if _try_lock(fd):
+        # Shared: two probes at once never take each other for a trainer.
+        if _try_lock(fd, shared=True):
             _unlock(fd)
             return False
         return True

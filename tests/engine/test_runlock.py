@@ -84,3 +84,35 @@ def test_old_manifests_without_an_end_record_count_as_clean(tmp_path):
     (tmp_path / "manifest.json").write_text('{"step": 3, "checkpoint": "x", "kept": ["x"]}')
     assert ended_cleanly(tmp_path)
     assert ended_cleanly(tmp_path / "no-such-run")
+
+
+def test_probes_never_take_each_other_or_a_starting_trainer_for_a_trainer(tmp_path):
+    """A list of runs refreshing (is_training) while a resume checks the same run
+    used to make the resume fail with 'being trained right now'."""
+    import threading
+
+    from engine.runlock import RunLock, is_training
+
+    (tmp_path / ".lock").touch()
+    stop = threading.Event()
+    seen_training = []
+
+    def probe_constantly() -> None:
+        while not stop.is_set():
+            seen_training.append(is_training(tmp_path))
+
+    probes = [threading.Thread(target=probe_constantly) for _ in range(2)]
+    for t in probes:
+        t.start()
+    try:
+        for _ in range(50):
+            assert not is_training(tmp_path)
+            with RunLock(tmp_path):
+                pass
+    finally:
+        stop.set()
+        for t in probes:
+            t.join()
+    assert seen_training   # the probes ran alongside
+    with RunLock(tmp_path):
+        assert is_training(tmp_path)
