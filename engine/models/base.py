@@ -74,6 +74,23 @@ def _shown(value: Any) -> str:
 # The fp16 loss scaler's state, beside the optimisers' settings in trainer.json.
 SCALER_KEY = "amp.scaler"
 
+# Capabilities: the optional operations a family offers. A family lists them in
+# `capabilities`; callers test `RECONSTRUCT in model.capabilities` (or on the
+# class) and never probe for methods, so a family states what it does in one place.
+RECONSTRUCT = "reconstruct"   # reconstruct(), posterior_mean() and a per-image negative_elbo()
+CONTINUE = "continue"         # continue_frames(): extend image sequences
+LIKELIHOOD = "likelihood"     # negative_log_likelihood() on `likelihood_data` images
+PROCESS = "process"           # process_frames(): its own generative process, named process_name
+TRUNCATION = "truncation"     # truncated_latents_for_seeds(): the truncation trick
+TEMPERATURE = "temperature"   # per-seed latent noise that a temperature scales
+CLASSES = "classes"           # can be class-conditional (the config says whether a run is)
+CAPABILITIES = frozenset({RECONSTRUCT, CONTINUE, LIKELIHOOD, PROCESS, TRUNCATION, TEMPERATURE,
+                          CLASSES})
+
+
+class MissingCapability(ConfigError):
+    """An optional operation asked of a family that does not declare it."""
+
 
 class GenerativeModel(ABC):
     """One model family: its networks, optimisers, a training step and a sampler.
@@ -85,6 +102,8 @@ class GenerativeModel(ABC):
     config_class: ClassVar[type[ModelConfig]]
     # The losses a person watches (the GUI plots these); others go to metrics.jsonl only.
     plotted_losses: ClassVar[tuple[str, ...]] = ()
+    # The optional operations this family implements (the constants above).
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: ModelConfig, device: torch.device, seed: int = 0) -> None:
         config.validate()
@@ -184,16 +203,35 @@ class GenerativeModel(ABC):
         """Frames (T, C, H, W) in [-1, 1] of the family's own process for one seed: a
         canvas being drawn, rows filling, noise being removed. Called under
         inference mode after eval(). Families that set process_name override it."""
-        raise ConfigError(f"the {self.family} family has no process animation; "
+        raise MissingCapability(f"the {self.family} family has no process animation; "
                           "use a latent walk or the training time-lapse")
 
-    # Whether sample() takes a truncation threshold (GANs: the truncation trick).
+    # Whether sample() takes a truncation threshold (GANs: the truncation trick);
+    # equal to TRUNCATION in capabilities (the conformance test holds them together).
     supports_truncation: ClassVar[bool] = False
+
+    def _missing(self, capability: str, hint: str = "") -> MissingCapability:
+        return MissingCapability(f"the {self.family} family cannot {capability}" +
+                                 (f"; {hint}" if hint else ""))
+
+    def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Each image encoded and decoded again: images in [-1, 1] (RECONSTRUCT)."""
+        raise self._missing("reconstruct images")
+
+    def posterior_mean(self, images: torch.Tensor, labels: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+        """Each image's latent, (N, latent_dim): where a reconstruction morph puts
+        its keyframes (RECONSTRUCT)."""
+        raise self._missing("encode images")
+
+    def continue_frames(self, context: torch.Tensor, count: int) -> torch.Tensor:
+        """Sequences (N, F, C, H, W) in [-1, 1] continued by `count` frames (CONTINUE)."""
+        raise self._missing("continue image sequences")
 
     def truncated_latents_for_seeds(self, seeds: list[int], threshold: float) -> torch.Tensor:
         """Latents with components beyond `threshold` redrawn, per seed (see
         engine.models.truncation); families with supports_truncation override it."""
-        raise ConfigError(f"the {self.family} family has no truncation; use the temperature")
+        raise MissingCapability(f"the {self.family} family has no truncation; use the temperature")
 
     @torch.inference_mode()
     def sample(self, seeds: list[int], labels: list[int] | None = None,
@@ -206,7 +244,7 @@ class GenerativeModel(ABC):
         if not 0 < temperature <= 4:
             raise ConfigError(f"temperature must be in (0, 4], not {temperature}")
         if truncation is not None and not self.supports_truncation:
-            raise ConfigError(f"the {self.family} family has no truncation; use the temperature")
+            raise MissingCapability(f"the {self.family} family has no truncation; use the temperature")
         nets = self.networks()
         was_training = {name: net.training for name, net in nets.items()}
         for net in nets.values():

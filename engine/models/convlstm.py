@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.base import CONTINUE, PROCESS, GenerativeModel, ModelConfig
 from engine.models.recurrent import adam, evaluating
 
 PROMPTS = 16    # opening frames of this many training sequences are kept for the gallery
@@ -129,6 +129,7 @@ class ConvLstmNetwork(nn.Module):
 class ConvLstmModel(GenerativeModel):
     family = "rnn"
     process_name = "continuation"
+    capabilities = frozenset({CONTINUE, PROCESS})
     data_kind = "sequences"
     latent_noise = False   # a sample continues one of the kept openings, chosen by seed
     config_class = ConvLstmConfig

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig, per_seed
+from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeModel, ModelConfig,
+                                per_seed)
 from engine.models.kl_warmup import StepCounter, warmup_weight
 from engine.models.recurrent import adam, evaluating
 
@@ -168,6 +169,7 @@ class DrawNetwork(nn.Module):
 class DrawModel(StepCounter, GenerativeModel):
     family = "rnn"
     process_name = "drawing"
+    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE})
     counters_key = "draw.counters"
     config_class = DrawConfig
 

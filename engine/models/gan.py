@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig, per_seed
+from engine.models.base import (CLASSES, TEMPERATURE, TRUNCATION, GenerativeModel, ModelConfig,
+                                per_seed)
 from engine.models.diffaugment import diff_augment, parse_policy
 from engine.models.truncation import check_truncation, truncated_normal
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
@@ -85,6 +86,7 @@ class GanModel(GenerativeModel):
     family = "gan"
     config_class = GanConfig
     plotted_losses = ("generator", "discriminator")
+    capabilities = frozenset({TRUNCATION, TEMPERATURE, CLASSES})
 
     def __init__(self, config: GanConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)

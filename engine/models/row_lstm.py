@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig, per_seed
+from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeModel, ModelConfig,
+                                per_seed)
 
 from engine.models.recurrent import adam, evaluating
 
@@ -168,6 +169,7 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 class RowLstmModel(GenerativeModel):
     family = "rnn"
     process_name = "filling in"
+    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE})
     config_class = RowLstmConfig
 
     def __init__(self, config: RowLstmConfig, device: torch.device, seed: int = 0) -> None:

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel, ModelConfig, per_seed
+from engine.models.base import (CLASSES, LIKELIHOOD, RECONSTRUCT, TEMPERATURE, GenerativeModel,
+                                ModelConfig, per_seed)
 from engine.models.gan import adam
 from engine.models.kl_warmup import StepCounter, warmup_weight
 from engine.models.likelihoods import (LIKELIHOODS, PARAMETERS_PER_CHANNEL, choose_likelihood,
@@ -93,6 +94,7 @@ class VaeModel(StepCounter, GenerativeModel):
     config_class = VaeConfig
     counters_key = "vae.counters"   # the saved name: runs saved before keep resuming
     plotted_losses = ("loss", "reconstruction", "KL")
+    capabilities = frozenset({RECONSTRUCT, LIKELIHOOD, TEMPERATURE, CLASSES})
 
     def __init__(self, config: VaeConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
