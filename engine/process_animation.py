@@ -17,6 +17,7 @@ from engine.device import resolve_device
 from engine.errors import ConfigError
 from engine.images import to_uint8
 from engine.models import MODEL_PRESETS
+from engine.models.base import CONTINUE
 from engine.runs import RunDir
 
 
@@ -38,7 +39,7 @@ def continue_animation(run_dir: str | Path, animation: str | Path, count: int,
     `count` frames the model predicts, each fed back in. Frames are uint8 (T, H, W, C)."""
     from engine.bundles import load_model_from
     name, model = load_model_from(run_dir, resolve_device(device))   # a run folder or a bundle
-    if not hasattr(model, "continue_frames"):
+    if CONTINUE not in model.capabilities:
         raise ConfigError(f"{name} cannot continue an animation; train a convlstm model")
     frames = read_animation(animation)
     context = to_model_range(torch.from_numpy(frames).to(model.device), model.config.image_size)

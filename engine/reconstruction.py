@@ -18,7 +18,7 @@ from engine.data.decode import DecodeOptions, UnusableImage, decode_image
 from engine.device import resolve_device
 from engine.errors import ConfigError, DataError, RunDirError
 from engine.images import to_uint8
-from engine.models.base import GenerativeModel
+from engine.models.base import RECONSTRUCT, GenerativeModel
 
 # Centre-cropped to a square, as the data loader does by default, so a picture
 # meets the model the way its training images did (no borders it never saw).
@@ -31,7 +31,7 @@ ELBO_SEED = 0                          # the -ELBO's one posterior sample, fixed
 
 def can_reconstruct(model: GenerativeModel) -> bool:
     """True for models with an encoder and a likelihood bound (the VAE family)."""
-    return callable(getattr(model, "reconstruct", None)) and callable(getattr(model, "negative_elbo", None))
+    return RECONSTRUCT in model.capabilities
 
 
 def family_can_reconstruct(name: str) -> bool:
@@ -39,8 +39,7 @@ def family_can_reconstruct(name: str) -> bool:
     from engine.models import MODEL_PRESETS
 
     family = MODEL_PRESETS.get(name, (None, None))[0]
-    return family is not None and callable(getattr(family, "reconstruct", None)) \
-        and callable(getattr(family, "negative_elbo", None))
+    return family is not None and RECONSTRUCT in family.capabilities
 
 
 def source_model(source: str | Path) -> tuple[str, dict[str, Any]]:

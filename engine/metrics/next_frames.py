@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from engine.data.batches import to_model_range
 from engine.errors import ConfigError
+from engine.models.base import CONTINUE
 from engine.process_animation import match_channels
 
 PROTOCOL_IN, PROTOCOL_OUT = 10, 10
@@ -48,7 +49,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def can_predict_frames(model: Any) -> bool:
-    return callable(getattr(model, "continue_frames", None))
+    return CONTINUE in getattr(model, "capabilities", ())
 
 
 def next_frame_scores(model: Any, sequences: np.ndarray, batch_size: int = 100
