@@ -26,8 +26,7 @@ from engine.errors import AtelierError, ConfigError, DataError
 from engine.metrics import feature_cache
 from engine.metrics.distances import class_statistics, frechet_distance_of, kernel_distance
 from engine.metrics.features import FEATURE_CHOICES, FeatureExtractor, make_extractor
-from engine.metrics.likelihood import (has_likelihood, negative_log_likelihoods,
-                                       prepare_test_images)
+from engine.metrics.likelihood import has_likelihood, likelihood_scores
 from engine.metrics.next_frames import can_predict_frames, last_frames, next_frame_scores
 from engine.runs import RunDir
 
@@ -225,18 +224,17 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
         else:
             t0 = time.perf_counter()
             images = reference.images[:config.likelihood_limit]
-            prepared = prepare_test_images(images, model.likelihood_data, binarize_seed=0)
             scores = None
-            for done, scores in negative_log_likelihoods(
-                    model, prepared, config.batch_size, config.importance_samples, config.seed):
+            for done, total, scores in likelihood_scores(
+                    model, images, config.batch_size, config.importance_samples, config.seed):
                 if control.stopped:
                     yield EvalFinished("stopped", None)
                     return
                 if scores is None:
-                    yield EvalProgress("likelihood", done, len(prepared))
+                    yield EvalProgress("likelihood", done, total)
             result.update(scores or {})
             result.update(likelihood_protocol=model.likelihood_data, likelihood_split=split,
-                          likelihood_count=len(prepared),
+                          likelihood_count=len(images),
                           importance_samples=config.importance_samples)
             timings["likelihood_seconds"] = time.perf_counter() - t0
 
@@ -272,8 +270,9 @@ def _fd_label(samples: int) -> str:
 
 
 def _likelihood_mismatch(model, reference: ImageSet) -> str | None:
+    # Another size is resized, as the trainer does; other channels cannot be scored.
     c, s = model.config.channels, model.config.image_size
-    if (reference.channels, reference.size) != (c, s):
+    if reference.channels != c:
         return (f"the model works at {c}x{s}x{s} but the data is "
                 f"{reference.channels}x{reference.size}x{reference.size}")
     return None

@@ -1,13 +1,19 @@
 """Test-set likelihoods for families that have one (see GenerativeModel.likelihood_data).
 
+The one likelihood path: `eval`, `likelihood` and `python -m engine.recurrent_eval`
+all score through `likelihood_scores`, so one run gets one number from each.
+
 Reported in nats per image (lower is better) and bits per dimension
-(nats / (C * H * W * ln 2)), on the data set's test split, under the protocol the
-family declares:
+(nats / (C * H * W * ln 2)), on the data set's test split at the model's image
+size (resized as the trainer resizes), under the protocol the family declares:
 
 - "binarized": each test image is binarized once, pixel ~ Bernoulli(intensity / 255),
-  with a generator seeded by `binarize_seed` (0 by default), the usual "dynamically
-  binarized MNIST" test protocol (Burda et al. 2016); pixels become -1 or 1.
+  with a generator seeded by BINARIZE_SEED, the usual "dynamically binarized
+  MNIST" test protocol (Burda et al. 2016); pixels become -1 or 1.
 - "8bit": the images as stored, 256 levels mapped to [-1, 1].
+
+The estimates' own noise (a VAE's posterior samples) comes from a separate
+`seed`, so changing it never changes the test pictures.
 """
 from __future__ import annotations
 
@@ -18,25 +24,41 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from engine.data.batches import to_model_range
 from engine.errors import ConfigError
-from engine.models.base import GenerativeModel
+from engine.models.base import LIKELIHOOD, GenerativeModel
 
 LIKELIHOOD_PROTOCOLS = ("binarized", "8bit")
+# One seed for every caller: a run's test pictures are the same binary images
+# whichever command scores it. 0 keeps the evaluations already recorded in
+# runs' metrics comparable with new ones.
+BINARIZE_SEED = 0
 _ESTIMATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def has_likelihood(model: GenerativeModel) -> bool:
-    return getattr(model, "likelihood_data", None) is not None
+    """Whether the model reports a test-set likelihood: the one check every
+    caller uses: the declared capability, and a protocol for this model's test
+    images (a conditional VAE has none: the protocol carries no classes)."""
+    return LIKELIHOOD in model.capabilities and model.likelihood_data is not None
 
 
-def prepare_test_images(images_uint8: np.ndarray, protocol: str, binarize_seed: int = 0
-                        ) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float images in [-1, 1] under the protocol."""
+def prepare_test_images(images_uint8: np.ndarray, protocol: str,
+                        binarize_seed: int = BINARIZE_SEED,
+                        image_size: int | None = None) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float images in [-1, 1] under the protocol, resized
+    to `image_size` (when given and different) before binarizing."""
     if protocol not in LIKELIHOOD_PROTOCOLS:
         raise ConfigError(f"unknown likelihood protocol {protocol!r}; "
                           f"one of {', '.join(LIKELIHOOD_PROTOCOLS)}")
     # A read-only (memory-mapped or cached) array is copied: torch wants writable memory.
     x = torch.from_numpy(np.require(images_uint8, requirements=["C", "W"])).float().div(255)
+    if image_size is not None and x.shape[-2:] != (image_size, image_size):
+        # The trainer's own resize, so a run is scored on the pictures it saw.
+        x = to_model_range(torch.from_numpy(np.array(images_uint8)),
+                           image_size).add(1).mul(0.5).clamp(0, 1)
+        if protocol == "8bit":
+            x = x.mul(255).round().div(255)
     if protocol == "binarized":
         gen = torch.Generator().manual_seed(binarize_seed)
         x = torch.bernoulli(x, generator=gen)
@@ -82,3 +104,33 @@ def negative_log_likelihoods(model: GenerativeModel, images: torch.Tensor, batch
         result[f"{name}_nats"] = nats
         result[f"{name}_bits_per_dim"] = nats / (dims * math.log(2))
     yield n, result
+
+
+def likelihood_scores(model: GenerativeModel, images_uint8: np.ndarray, batch_size: int = 500,
+                      importance_samples: int = 100, seed: int = 0
+                      ) -> Iterator[tuple[int, int, dict[str, float] | None]]:
+    """The one likelihood path: uint8 test images (N, C, H, W) -> yields
+    (images done, N, None) after each batch, then (N, N, result) once, with
+    result as negative_log_likelihoods'. Images of another channel count are
+    refused; another size is resized to the model's."""
+    if not has_likelihood(model):
+        raise ConfigError(f"the {model.family} family has no likelihood")
+    channels = model.config.channels
+    if images_uint8.ndim != 4 or images_uint8.shape[1] != channels:
+        raise ConfigError(f"the model works on {channels}-channel images but the test images "
+                          f"are {'x'.join(str(d) for d in images_uint8.shape[1:])}")
+    prepared = prepare_test_images(images_uint8, model.likelihood_data,
+                                   image_size=model.config.image_size)
+    n = len(prepared)
+    for done, result in negative_log_likelihoods(model, prepared, batch_size,
+                                                 importance_samples, seed):
+        yield done, n, result
+
+
+def run_likelihood_scores(model: GenerativeModel, images_uint8: np.ndarray, batch_size: int = 500,
+                          importance_samples: int = 100, seed: int = 0) -> dict[str, float]:
+    """likelihood_scores to the end: its result."""
+    result: dict[str, float] = {}
+    for _, _, scores in likelihood_scores(model, images_uint8, batch_size, importance_samples, seed):
+        result = scores or result
+    return result

@@ -12,7 +12,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.metrics.likelihood import (has_likelihood, negative_log_likelihoods,
                                        prepare_test_images)
-from engine.models.base import GenerativeModel, ModelConfig
+from engine.models.base import LIKELIHOOD, GenerativeModel, ModelConfig
 
 
 class PixelBernoulli(GenerativeModel):
@@ -20,6 +20,7 @@ class PixelBernoulli(GenerativeModel):
 
     family = "test-bernoulli"
     config_class = ModelConfig
+    capabilities = frozenset({LIKELIHOOD})
     likelihood_data = "binarized"
 
     def __init__(self, p: float = 0.5) -> None:
@@ -88,7 +89,11 @@ def test_families_without_a_likelihood_are_refused_clearly():
     class NoLikelihood(PixelBernoulli):
         likelihood_data = None
 
+    class Undeclared(PixelBernoulli):   # a protocol but no declared capability
+        capabilities = frozenset()
+
     assert not has_likelihood(NoLikelihood()) and has_likelihood(PixelBernoulli())
+    assert not has_likelihood(Undeclared())
     with pytest.raises(ConfigError, match="no likelihood"):
         next(negative_log_likelihoods(NoLikelihood(), torch.zeros(1, 1, 28, 28)))
     with pytest.raises(ConfigError, match="protocol"):
