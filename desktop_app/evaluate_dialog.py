@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QWidget)
 
-from desktop_app.worker import EngineWorker
+from desktop_app.worker import EngineWorker, Job
 from engine.metrics.evaluate import (DEFAULT_SAMPLES, EvalConfig, EvalFinished, EvalProgress,
                                      evaluations, format_result)
 from engine.runs import is_run_dir
@@ -57,8 +57,8 @@ class EvaluateDialog(QDialog):
         form.addRow(self.progress)
         form.addRow(self.results)
         form.addRow(buttons)
-        worker.evaluationEvent.connect(self._on_event)
-        worker.evaluationEnded.connect(self._on_ended)
+        if worker.evaluation is not None:   # opened again while one runs: follow it
+            self._follow(worker.evaluation)
         self._show_previous()
         self._set_running(worker.is_evaluating)
 
@@ -90,9 +90,15 @@ class EvaluateDialog(QDialog):
         self.result = None
         self.progress.setValue(0)
         self.results.clear()
-        if self.worker.evaluate(run, EvalConfig(samples=self.samples_spin.value())):
+        job = self.worker.evaluate(run, EvalConfig(samples=self.samples_spin.value()))
+        if job is not None:
+            self._follow(job)
             self.stage_label.setText("Loading the run…")
             self._set_running(True)
+
+    def _follow(self, job: Job) -> None:
+        job.yielded.connect(self._on_event)
+        job.ended.connect(self._on_ended)
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)

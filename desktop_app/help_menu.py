@@ -42,7 +42,6 @@ class HelpMenu(QObject):
 
     def attach_worker(self, worker) -> None:
         self.worker = worker
-        worker.jobEnded.connect(self._job_ended)
         self.self_test_action.setEnabled(True)
 
     def _action(self, menu, text: str, name: str, slot) -> QAction:
@@ -75,12 +74,13 @@ class HelpMenu(QObject):
             out = out.with_name(f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}")
         self.self_test_action.setEnabled(False)
         self.window.statusBar().showMessage(f"Running the self-test in {out}…")
-        self.worker.submit(SELF_TEST_JOB, lambda: run_self_test(out).lines(), self._show_report,
-                           "Self-test failed")
+        job = self.worker.submit(SELF_TEST_JOB, lambda: run_self_test(out).lines(),
+                                 self._show_report, "Self-test failed")
+        job.ended.connect(self._self_test_ended)
 
-    def _job_ended(self, name: str) -> None:
-        if name == SELF_TEST_JOB:   # passed or failed (the failure went to the error dialog)
-            self.self_test_action.setEnabled(True)
+    def _self_test_ended(self) -> None:
+        # Passed or failed (a failure went to the error dialog): it can run again.
+        self.self_test_action.setEnabled(True)
 
     def _show_report(self, lines: list[str]) -> None:
         self.window.statusBar().showMessage(lines[0] if lines else "Self-test finished")

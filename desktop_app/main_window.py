@@ -27,6 +27,7 @@ PAGE_TITLES = ("Train", "Gallery", "Animate", "Runs", "Data")
 
 class MainWindow(QMainWindow):
     engineReady = Signal()   # the pages are built and the worker runs
+    timelapseExported = Signal(str)   # a time-lapse GIF was written (its path)
 
     def __init__(self, engine_loaded: bool = True) -> None:
         super().__init__()
@@ -131,7 +132,7 @@ class MainWindow(QMainWindow):
         self.runs_page.resumeRequested.connect(self.resume_run)
         self.train_page.exportRequested.connect(self.export_timelapse)
         self.worker.trainingEvent.connect(self._on_training_event)
-        self.worker.exportFinished.connect(lambda path: self._show_status(f"Exported {path}"))
+        self.timelapseExported.connect(lambda path: self._show_status(f"Exported {path}"))
         self.worker.idle.connect(self._close_if_asked)
         self.errors.shown.connect(self._cancel_close)
         self.help_menu.attach_worker(self.worker)
@@ -207,7 +208,8 @@ class MainWindow(QMainWindow):
         dialog = TimelapseDialog(run, len(history), self.train_page.sample_grid_size(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.timelapse_dialog = dialog
-        dialog.accepted.connect(lambda: self.worker.export_timelapse(run, *dialog.choice()))
+        dialog.accepted.connect(lambda: self.worker.export_timelapse(
+            run, *dialog.choice()).returned.connect(self.timelapseExported.emit))
         dialog.open()
 
     # -- evaluation ------------------------------------------------------------------

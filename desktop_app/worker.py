@@ -3,8 +3,10 @@
 Each job is a plain Python callable run on its own QThread. It hands back
 plain-data results (engine events, numpy arrays, paths) through queued
 signals, so no tensor, module or Qt object crosses threads, and the GUI
-thread never waits on the engine. Every failure, a generic RuntimeError such
-as torch's out-of-memory included, reaches the single `error` signal.
+thread never waits on the engine. Every request returns its Job, whose own
+signals carry that request's results and its end to whoever asked. Every
+failure, a generic RuntimeError such as torch's out-of-memory included, also
+reaches the worker's single `error` signal (the error dialog).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from engine.training import TrainConfig, resume, train
 
 
 # Every job ever started, weakly: lets tests prove none is left running.
-_ALL_JOBS: "weakref.WeakSet[_Job]" = weakref.WeakSet()
+_ALL_JOBS: "weakref.WeakSet[Job]" = weakref.WeakSet()
 
 
 def live_job_names() -> list[str]:
@@ -38,82 +40,89 @@ def live_job_names() -> list[str]:
     return names
 
 
-class _Job(QThread):
-    """Runs `work(control)`; emits each item it yields (streaming) or its result.
+class Job(QThread):
+    """One request to the engine: runs `work(control)` on its own thread and
+    reports through its own signals (superqt's WorkerBase pattern), so whoever
+    asked connects to this job and no one matches job names.
 
-    The job object itself lives in the GUI thread, so its slots below run
-    there (queued), and the callbacks they call never touch the job's thread.
+    The job object itself lives in the GUI thread: the thread only emits the
+    private signals below, which are delivered (queued) to this object's slots,
+    and these emit the public signals on the GUI thread, in this order:
+    `yielded` for each item of a streaming job or `returned` with a plain job's
+    result, or `errored`; then `ended`, whatever the outcome.
     """
 
-    item = Signal(object)
-    failed = Signal(str, str)      # message for a person, technical details
+    yielded = Signal(object)       # each item a streaming job yields
+    returned = Signal(object)      # a plain job's result
+    errored = Signal(str, str)     # message for a person, technical details
+    ended = Signal()               # done, stopped or failed; after all the above
+
+    _item = Signal(object)         # from the job's thread
+    _failure = Signal(str, str)    # from the job's thread
 
     def __init__(self, name: str, work: Callable[[RunControl], Any], parent: QObject,
-                 on_item: Callable[[Any], None], on_error: Callable[[str, str], None],
-                 on_done: Callable[["_Job"], None], streaming: bool = False) -> None:
+                 streaming: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName(name)
         self.control = RunControl()
         self._work = work
         self._streaming = streaming
-        self._on_item, self._on_error, self._on_done = on_item, on_error, on_done
-        self.item.connect(self._deliver_item)
-        self.failed.connect(self._deliver_error)
-        self.finished.connect(self._deliver_done)
+        self._release: Callable[[Job], None] = lambda job: None
+        self._item.connect(self._deliver_item)
+        self._failure.connect(self._deliver_failure)
+        self.finished.connect(self._deliver_end)
 
     @Slot(object)
     def _deliver_item(self, value: object) -> None:
-        self._on_item(value)
+        (self.yielded if self._streaming else self.returned).emit(value)
 
     @Slot(str, str)
-    def _deliver_error(self, message: str, details: str) -> None:
-        self._on_error(message, details)
+    def _deliver_failure(self, message: str, details: str) -> None:
+        self.errored.emit(message, details)
 
     @Slot()
-    def _deliver_done(self) -> None:
-        self._on_done(self)
+    def _deliver_end(self) -> None:
+        self.ended.emit()
+        self._release(self)   # the worker's bookkeeping, once every listener knows
 
     def run(self) -> None:
         try:
             result = self._work(self.control)
             if self._streaming:
                 for value in result:
-                    self.item.emit(value)
+                    self._item.emit(value)
             else:
-                self.item.emit(result)
+                self._item.emit(result)
         except AtelierError as exc:
-            self.failed.emit(str(exc), "")
+            self._failure.emit(str(exc), "")
         except MemoryError:
-            self.failed.emit("Out of memory. Try a smaller batch size or image size.",
-                             traceback.format_exc())
+            self._failure.emit("Out of memory. Try a smaller batch size or image size.",
+                               traceback.format_exc())
         except Exception as exc:  # noqa: BLE001 - every failure must reach the user
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if "out of memory" in message.lower():
                 message = f"The device ran out of memory ({message}). Try a smaller batch size."
-            self.failed.emit(message, traceback.format_exc())
+            self._failure.emit(message, traceback.format_exc())
 
 
 class EngineWorker(QObject):
+    """Starts engine jobs and keeps what is shared between pages: the training
+    run (one at a time, followed by several pages), failures for the error
+    dialog, and whether anything runs. Every request returns its Job; the one
+    who asked connects to the job's own signals for its results and its end."""
+
     trainingEvent = Signal(object)        # engine.events.*
     trainingStopped = Signal()            # the training thread has ended, whatever the reason
-    samplesReady = Signal(object, object)  # (seeds list, uint8 images (N, H, W, C))
-    exportFinished = Signal(str)          # path written
-    bundleExported = Signal(str)          # model bundle written (path)
-    evaluationEvent = Signal(object)      # engine.metrics.evaluate.EvalProgress / EvalFinished
-    evaluationEnded = Signal()            # an evaluation ended: done, stopped or failed
-    error = Signal(str, str, str)         # title, message, details
     busyChanged = Signal(bool)            # a training run started or ended
-    generationEnded = Signal()            # a gallery generation ended, done or failed
+    error = Signal(str, str, str)         # title, message, details: any job's failure
     idle = Signal()                       # no job is running any more
-    jobEnded = Signal(str)                # a job of this name ended, done or failed
-    dataScanEvent = Signal(object)        # engine.data LoadProgress, DataSummary or ScanCancelled
-    dataScanEnded = Signal()              # a data scan ended: done, cancelled or failed
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._jobs: set[_Job] = set()
-        self._training: _Job | None = None
-        self._evaluation: _Job | None = None
+        self._jobs: set[Job] = set()
+        self._training: Job | None = None
+        self._evaluation: Job | None = None
+        self._scan: Job | None = None
         self.current_run: Path | None = None
 
     # -- training ---------------------------------------------------------------
@@ -129,9 +138,7 @@ class EngineWorker(QObject):
         if self._training is not None:
             self.error.emit("Training", "A run is already training. Stop it first.", "")
             return False
-        self._training = self._start("training", lambda control: train(config, out, control),
-                                     self._on_training_event, "Training failed", streaming=True)
-        self.busyChanged.emit(True)
+        self._start_training(lambda control: train(config, out, control), "Training failed")
         return True
 
     def resume_training(self, run_dir: str | Path, **changes: Any) -> bool:
@@ -140,10 +147,15 @@ class EngineWorker(QObject):
         if self._training is not None:
             self.error.emit("Resume", "A run is already training. Stop it first.", "")
             return False
-        self._training = self._start("training", lambda control: resume(run_dir, control, **changes),
-                                     self._on_training_event, "Resume failed", streaming=True)
-        self.busyChanged.emit(True)
+        self._start_training(lambda control: resume(run_dir, control, **changes), "Resume failed")
         return True
+
+    def _start_training(self, work: Callable[[RunControl], Any], error_title: str) -> None:
+        job = self._start("training", work, error_title, streaming=True)
+        job.yielded.connect(self._on_training_event)
+        job.ended.connect(self._on_training_ended)
+        self._training = job
+        self.busyChanged.emit(True)
 
     def pause(self) -> None:
         if self._training is not None:
@@ -164,19 +176,25 @@ class EngineWorker(QObject):
         if isinstance(event, Finished):
             self.current_run = Path(event.run_dir)
 
+    def _on_training_ended(self) -> None:
+        self._training = None
+        self.busyChanged.emit(False)
+        self.trainingStopped.emit()
 
     # -- short jobs ------------------------------------------------------------
     def generate(self, run_dir: str | Path, seeds: list[int], labels: list[int] | None = None,
-                 temperature: float = 1.0, truncation: float | None = None) -> None:
+                 temperature: float = 1.0, truncation: float | None = None) -> Job:
+        """Sample the run's images for `seeds`; the job returns (seeds, uint8 images (N, H, W, C))."""
         from engine.sampling import sample_run
 
-        self._start("sampling", lambda _: (seeds, sample_run(run_dir, seeds, labels=labels,
-                                                             temperature=temperature,
-                                                             truncation=truncation)),
-                    lambda result: self.samplesReady.emit(*result), "Could not generate images")
+        return self._start("sampling", lambda _: (seeds, sample_run(run_dir, seeds, labels=labels,
+                                                                    temperature=temperature,
+                                                                    truncation=truncation)),
+                           "Could not generate images")
 
     def export_timelapse(self, run_dir: str | Path, path: str | Path, fps: float, scale: int,
-                         tiles: list[int] | None = None) -> None:
+                         tiles: list[int] | None = None) -> Job:
+        """Write the run's time-lapse GIF; the job returns the path written."""
         from engine.animation import timelapse_frames
         from engine.export import save_gif
 
@@ -187,92 +205,94 @@ class EngineWorker(QObject):
                                  **({"tiles": tiles} if tiles else {})})
             return str(path)
 
-        self._start("export", work, self.exportFinished.emit, "Export failed")
+        return self._start("export", work, "Export failed")
 
-    def submit(self, name: str, work: Callable[[], Any], on_result: Callable[[Any], None],
-               error_title: str) -> None:
+    def submit(self, name: str, work: Callable[[], Any],
+               on_result: Callable[[Any], None] | None = None,
+               error_title: str = "Failed") -> Job:
         """Run `work()` (engine calls returning plain data) on its own thread; its
-        result reaches `on_result` on the GUI thread, a failure the error signal,
-        and jobEnded(name) follows either way."""
-        self._start(name, lambda _: work(), on_result, error_title)
+        result reaches `on_result` (and the job's `returned`) on the GUI thread, a
+        failure the error dialog, and the job's `ended` follows either way."""
+        job = self._start(name, lambda _: work(), error_title)
+        if on_result is not None:
+            job.returned.connect(on_result)
+        return job
 
-    def export_bundle(self, run_dir: str | Path, path: str | Path) -> None:
+    def export_bundle(self, run_dir: str | Path, path: str | Path) -> Job:
+        """Write the run's model bundle; the job returns the path written."""
         from engine.bundles import export_bundle
 
-        self._start("bundle", lambda _: str(export_bundle(run_dir, path)),
-                    self.bundleExported.emit, "Export failed")
+        return self._start("bundle", lambda _: str(export_bundle(run_dir, path)), "Export failed")
 
     # -- data ------------------------------------------------------------------------
     @property
     def is_scanning(self) -> bool:
-        return any(job.objectName() == "data-scan" for job in self._jobs)
+        return self._scan is not None
 
-    def scan_data(self, spec: str, size: int, cache: bool = True) -> bool:
-        """Load a data spec on a thread, streaming progress then a DataSummary;
-        cancel_scan() stops it between files. One scan at a time."""
+    def scan_data(self, spec: str, size: int, cache: bool = True) -> Job | None:
+        """Load a data spec on a thread; the job yields progress then a DataSummary
+        (or ScanCancelled: cancel_scan() stops it between files). One scan at a
+        time: None, with a message, while another runs."""
         from engine.data.summary import scan
 
-        if self.is_scanning:
+        if self._scan is not None:
             self.error.emit("Data", "A data set is already loading. Cancel it first.", "")
-            return False
-        self._start("data-scan",
-                    lambda control: scan(spec, size=size, cache=cache,
-                                         cancel=lambda: control.stopped),
-                    self.dataScanEvent.emit, "Could not load the data", streaming=True)
-        return True
+            return None
+        job = self._start("data-scan",
+                          lambda control: scan(spec, size=size, cache=cache,
+                                               cancel=lambda: control.stopped),
+                          "Could not load the data", streaming=True)
+        job.ended.connect(lambda: setattr(self, "_scan", None))
+        self._scan = job
+        return job
 
     def cancel_scan(self) -> None:
-        for job in list(self._jobs):
-            if job.objectName() == "data-scan":
-                job.control.stop()
+        if self._scan is not None:
+            self._scan.control.stop()
 
     # -- evaluation ------------------------------------------------------------------
-    def evaluate(self, run_dir: str | Path, config: Any) -> bool:
-        """Score a run's checkpoint (engine.metrics.evaluate), one evaluation at a time."""
+    def evaluate(self, run_dir: str | Path, config: Any) -> Job | None:
+        """Score a run's checkpoint (engine.metrics.evaluate); the job yields
+        EvalProgress then EvalFinished. One evaluation at a time: None, with a
+        message, while another runs."""
         from engine.metrics.evaluate import evaluate_run
 
         if self._evaluation is not None:
             self.error.emit("Evaluate", "An evaluation is already running.", "")
-            return False
-        self._evaluation = self._start(
-            "evaluation", lambda control: evaluate_run(run_dir, config, control),
-            self.evaluationEvent.emit, "Evaluation failed", streaming=True)
-        return True
+            return None
+        job = self._start("evaluation", lambda control: evaluate_run(run_dir, config, control),
+                          "Evaluation failed", streaming=True)
+        job.ended.connect(lambda: setattr(self, "_evaluation", None))
+        self._evaluation = job
+        return job
 
     def cancel_evaluation(self) -> None:
         if self._evaluation is not None:
             self._evaluation.control.stop()
 
     @property
+    def evaluation(self) -> Job | None:
+        """The running evaluation, for a dialog opened while it runs."""
+        return self._evaluation
+
+    @property
     def is_evaluating(self) -> bool:
         return self._evaluation is not None
 
     # -- lifetime ----------------------------------------------------------------
-    def _start(self, name: str, work: Callable[[RunControl], Any],
-               on_item: Callable[[Any], None], error_title: str, streaming: bool = False) -> _Job:
-        job = _Job(name, work, self, on_item,
-                   lambda message, details: self.error.emit(error_title, message, details),
-                   self._job_done, streaming)
+    def _start(self, name: str, work: Callable[[RunControl], Any], error_title: str,
+               streaming: bool = False) -> Job:
+        job = Job(name, work, self, streaming)
+        job.errored.connect(lambda message, details: self.error.emit(error_title, message, details))
+        job._release = self._release
         self._jobs.add(job)
         _ALL_JOBS.add(job)
         job.start()
         return job
 
-    def _job_done(self, job: _Job) -> None:
+    def _release(self, job: Job) -> None:
         self._jobs.discard(job)
         job.deleteLater()
-        if job is self._training:
-            self._training = None
-            self.busyChanged.emit(False)
-            self.trainingStopped.emit()
-        if job.objectName() == "sampling":
-            self.generationEnded.emit()
-        if job is self._evaluation:
-            self._evaluation = None
-            self.evaluationEnded.emit()
-        self.jobEnded.emit(job.objectName())
-        if job.objectName() == "data-scan":
-            self.dataScanEnded.emit()
         if not self._jobs:
             self.idle.emit()
 

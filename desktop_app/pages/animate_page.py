@@ -61,7 +61,6 @@ class AnimatePage(QWidget):
         self._settle.timeout.connect(self._render_preview)
         self._player = QTimer(self)
         self._player.timeout.connect(self._next_frame)
-        worker.jobEnded.connect(self._on_job_ended)
         self._show_kind_panels()
         self._update_enabled()
 
@@ -316,8 +315,8 @@ class AnimatePage(QWidget):
             return
         self._preview_busy, self._preview_dirty = True, False
         self.message.setText(description)
-        self.worker.submit(PREVIEW_JOB, lambda: (wanted, *work()),
-                           self._on_preview, "Could not render the animation")
+        self.worker.submit(PREVIEW_JOB, lambda: (wanted, *work()), self._on_preview,
+                           "Could not render the animation").ended.connect(self._on_preview_ended)
 
     def _on_preview(self, result: tuple[tuple, np.ndarray, dict]) -> None:
         wanted, frames, provenance = result
@@ -334,16 +333,17 @@ class AnimatePage(QWidget):
         self._fps_changed()
         self._export_options_changed()
 
-    def _on_job_ended(self, name: str) -> None:
-        if name == PREVIEW_JOB:
-            self._preview_busy = False
-            if self._preview_dirty:
-                self._render_preview()
-        elif name == ESTIMATE_JOB:
-            self._estimate_busy = False
-            if self._estimate_dirty:
-                self._estimate_dirty = False
-                self._export_options_changed()
+    def _on_preview_ended(self) -> None:
+        self._preview_busy = False
+        if self._preview_dirty:
+            self._render_preview()
+        self._update_enabled()
+
+    def _on_estimate_ended(self) -> None:
+        self._estimate_busy = False
+        if self._estimate_dirty:
+            self._estimate_dirty = False
+            self._export_options_changed()
         self._update_enabled()
 
     def _play_toggled(self, playing: bool) -> None:
@@ -403,7 +403,8 @@ class AnimatePage(QWidget):
 
         frames, fmt, options = self.frames, self.export_format(), self.export_options()
         self.worker.submit(ESTIMATE_JOB, lambda: (fmt, options, estimate_size(frames, fmt, options)),
-                           self._on_estimate, "Could not estimate the file size")
+                           self._on_estimate, "Could not estimate the file size"
+                           ).ended.connect(self._on_estimate_ended)
 
     def _on_estimate(self, result: tuple[str, ExportOptions, int]) -> None:
         fmt, options, size = result
@@ -458,7 +459,8 @@ class AnimatePage(QWidget):
 
         self.export_button.setEnabled(False)
         self.status.emit(f"Exporting {len(frames)} frames to {path}…")
-        self.worker.submit("export", work, self._on_exported, "Export failed")
+        self.worker.submit("export", work, self._on_exported,
+                           "Export failed").ended.connect(self._update_enabled)
         return True
 
     def _memory_allows(self, fmt: str, options: ExportOptions) -> bool:
@@ -534,7 +536,7 @@ class AnimatePage(QWidget):
             return (str(path), *read_timeline(path))
 
         self.worker.submit("read-keyframes", work, self._on_animation_read,
-                           "Could not open the animation")
+                           "Could not open the animation").ended.connect(self._update_enabled)
 
     def _on_animation_read(self, result: tuple[str, Any, dict]) -> None:
         path, timeline, info = result

@@ -32,6 +32,7 @@ FOLDER_KINDS = ("folder", "idx", "cifar10", "frames")
 class DataPage(QWidget):
     status = Signal(str)
     useData = Signal(str, str)      # spec, a short label for the Train page's data list
+    scanEnded = Signal()            # a load ended: done, cancelled or failed
 
     def __init__(self, worker: EngineWorker, image_size: Callable[[], int] = lambda: 64,
                  parent: QWidget | None = None) -> None:
@@ -44,8 +45,6 @@ class DataPage(QWidget):
         self._outcome: str | None = None         # of the last scan: "done", "cancelled"
         self.setAcceptDrops(True)
         self._build()
-        worker.dataScanEvent.connect(self._on_scan_event)
-        worker.dataScanEnded.connect(self._on_scan_ended)
         self._on_source_changed()
         self._set_scanning(False)
 
@@ -231,7 +230,10 @@ class DataPage(QWidget):
         if not self.scan_button.isEnabled():
             return
         spec = self.spec()
-        if self.worker.scan_data(spec, size=self._image_size()):
+        job = self.worker.scan_data(spec, size=self._image_size())
+        if job is not None:
+            job.yielded.connect(self._on_scan_event)
+            job.ended.connect(self._on_scan_ended)
             self._scanned_spec, self._pending_spec, self._outcome = None, spec, None
             self.progress.setRange(0, 0)   # busy until the first count arrives
             self.summary_label.setText(f"Loading {spec}…")
@@ -257,6 +259,7 @@ class DataPage(QWidget):
             self.progress.setValue(0)
         if self._outcome is None:   # failed: the error dialog says why
             self.summary_label.setText("Could not load the data (see the message).")
+        self.scanEnded.emit()
 
     def _set_scanning(self, scanning: bool) -> None:
         for w in (self.source_combo, self.options_box):

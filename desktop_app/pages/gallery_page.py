@@ -44,8 +44,6 @@ class GalleryPage(QWidget):
         self._build_zoom()
         self._build_reconstruction()
         self._build_process()
-        worker.samplesReady.connect(self._on_samples)
-        worker.generationEnded.connect(self._on_generation_ended)
         self._generating = False
         self._update_enabled()
 
@@ -221,11 +219,16 @@ class GalleryPage(QWidget):
         seeds = list(range(first, first + count))
         self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
         self._truncation = self.sampling.truncation
-        self.worker.generate(self.run_dir, seeds, *self._request, truncation=self._truncation)
+        self._generate(seeds)
 
     def next_page(self) -> None:
         self.seed_spin.setValue(self.seed_spin.value() + self.count_spin.value())
         self.generate()
+
+    def _generate(self, seeds: list[int]) -> None:
+        job = self.worker.generate(self.run_dir, seeds, *self._request, truncation=self._truncation)
+        job.returned.connect(lambda result: self._on_samples(*result))
+        job.ended.connect(self._on_generation_ended)
 
     def _on_samples(self, seeds: list[int], images: np.ndarray) -> None:
         self.grid.clear()
@@ -293,7 +296,7 @@ class GalleryPage(QWidget):
         seeds = list(self.favourites)
         self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
         self._truncation = self.sampling.truncation
-        self.worker.generate(self.run_dir, seeds, *self._request, truncation=self._truncation)
+        self._generate(seeds)
 
     def copy_selected(self) -> bool:
         seed = self.selected_seed()

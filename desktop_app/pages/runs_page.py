@@ -44,6 +44,7 @@ class RunsPage(QWidget):
     error = Signal(str, str, str)
     openRequested = Signal(str)      # show this run in the gallery
     resumeRequested = Signal(str, dict)   # continue this run on the Train page, with these changes
+    bundleExported = Signal(str)     # a model bundle was written (its path)
 
     def __init__(self, worker: EngineWorker, folder: Path | None = None,
                  parent: QWidget | None = None) -> None:
@@ -60,7 +61,7 @@ class RunsPage(QWidget):
         worker.trainingEvent.connect(self._on_training_event)
         worker.trainingStopped.connect(self.refresh)
         worker.busyChanged.connect(lambda _: self._update_enabled())
-        worker.bundleExported.connect(lambda path: self.status.emit(f"Exported model bundle {path}"))
+        self.bundleExported.connect(lambda path: self.status.emit(f"Exported model bundle {path}"))
         self.refresh()
 
     @property
@@ -398,7 +399,7 @@ class RunsPage(QWidget):
             if out is None:
                 return
         self.status.emit(f"Exporting {s.name}…")
-        self.worker.export_bundle(s.path, out)
+        self.worker.export_bundle(s.path, out).returned.connect(self.bundleExported.emit)
 
     # -- the best checkpoint by a metric ------------------------------------------------------
     def selected_best(self) -> BestCheckpoint | None:
@@ -462,4 +463,4 @@ class RunsPage(QWidget):
         path, checkpoint = s.path, best.checkpoint
         self.status.emit(f"Exporting {s.name}'s best checkpoint (step {best.step:,})…")
         self.worker.submit("bundle", lambda: str(export_bundle(path, out, checkpoint)),
-                           self.worker.bundleExported.emit, "Export failed")
+                           self.bundleExported.emit, "Export failed")

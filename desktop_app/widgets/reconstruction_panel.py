@@ -114,7 +114,6 @@ class ReconstructionPanel(QGroupBox):
         layout.addWidget(self.message)
         layout.addWidget(self.views)
         layout.addStretch(1)
-        worker.jobEnded.connect(self._on_job_ended)
         self.set_run(None)
 
     # -- the run -----------------------------------------------------------------------
@@ -193,7 +192,8 @@ class ReconstructionPanel(QGroupBox):
                 return name, exc
             return name, result
 
-        self.worker.submit(JOB, work, self._on_result, "Could not reconstruct the picture")
+        self.worker.submit(JOB, work, self._on_result,
+                           "Could not reconstruct the picture").ended.connect(self._on_job_ended)
 
     def _on_result(self, answer: tuple[str, Any]) -> None:
         name, result = answer
@@ -210,9 +210,7 @@ class ReconstructionPanel(QGroupBox):
         self._say(f"{name}{label}: −ELBO {result.neg_elbo[0]:.1f} nats")
         self.status.emit(f"Reconstructed {name}: -ELBO {result.neg_elbo[0]:.1f} nats")
 
-    def _on_job_ended(self, name: str) -> None:
-        if name != JOB:
-            return
+    def _on_job_ended(self) -> None:
         self._busy = False
         if self._pending is not None:
             request, self._pending = self._pending, None

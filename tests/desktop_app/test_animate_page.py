@@ -256,7 +256,7 @@ def test_timelapse_dialog_exports_chosen_tiles(qtbot, window, run, tmp_path):
     qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and "0 to 63" in dialog.summary.text()
     dialog.tiles_edit.setText("9")
-    with qtbot.waitSignal(window.worker.exportFinished, timeout=30_000):
+    with qtbot.waitSignal(window.timelapseExported, timeout=30_000):
         qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
     frames, _ = read_frames(out)
     assert frames[0].shape == (56, 56) and len(frames) == 5

@@ -43,7 +43,7 @@ def test_preview_counts_histogram_and_skips(window, qtbot, tmp_path):
     assert "?labels=subfolders" in find(window, QLabel, "dataSpecLabel").text()
     use = find(window, QPushButton, "dataUseButton")
     assert not use.isEnabled()
-    with qtbot.waitSignal(window.worker.dataScanEnded, timeout=20_000):
+    with qtbot.waitSignal(window.data_page.scanEnded, timeout=20_000):
         qtbot.mouseClick(find(window, QPushButton, "dataScanButton"), Qt.MouseButton.LeftButton)
     summary = find(window, QLabel, "dataSummaryLabel").text()
     assert "5 images, 28 x 28, colour (RGB)" in summary, summary
@@ -67,7 +67,7 @@ def test_preview_counts_histogram_and_skips(window, qtbot, tmp_path):
 def test_changing_a_setting_after_loading_asks_for_a_new_load(window, qtbot, tmp_path):
     root = labelled_folder(tmp_path / "s")
     choose_folder(window, qtbot, root)
-    with qtbot.waitSignal(window.worker.dataScanEnded, timeout=20_000):
+    with qtbot.waitSignal(window.data_page.scanEnded, timeout=20_000):
         window.data_page.scan()
     use = find(window, QPushButton, "dataUseButton")
     assert use.isEnabled()
@@ -100,7 +100,7 @@ def test_cancel_stops_a_big_scan_within_a_second_and_the_gui_stays_live(window, 
     qtbot.waitUntil(lambda: progress.maximum() == 1000 and progress.value() > 0, timeout=20_000)
     cancelled_at = time.monotonic()
     qtbot.mouseClick(find(window, QPushButton, "dataCancelButton"), Qt.MouseButton.LeftButton)
-    with qtbot.waitSignal(window.worker.dataScanEnded, timeout=5_000):
+    with qtbot.waitSignal(window.data_page.scanEnded, timeout=5_000):
         pass
     took = time.monotonic() - cancelled_at
     probe.stop()
@@ -119,7 +119,7 @@ def test_dropping_a_folder_loads_it(window, qtbot, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(root))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(window.worker.dataScanEnded, timeout=20_000):
+    with qtbot.waitSignal(window.data_page.scanEnded, timeout=20_000):
         window.data_page.dropEvent(event)
     assert window.data_page.source_combo.currentData() == "folder"
     assert "2 images" in find(window, QLabel, "dataSummaryLabel").text()
@@ -130,7 +130,7 @@ def test_bundled_mnist_needs_no_path(window, qtbot):
     source = find(window, QComboBox, "dataSourceCombo")
     source.setCurrentIndex(source.findData("mnist"))
     assert not find(window, QLineEdit, "dataPathEdit").isEnabled()
-    with qtbot.waitSignal(window.worker.dataScanEnded, timeout=30_000):
+    with qtbot.waitSignal(window.data_page.scanEnded, timeout=30_000):
         qtbot.mouseClick(find(window, QPushButton, "dataScanButton"), Qt.MouseButton.LeftButton)
     assert "60,000 images, 28 x 28, greyscale" in find(window, QLabel, "dataSummaryLabel").text()
     assert window.data_page.histogram.counts and sum(window.data_page.histogram.counts) == 60_000

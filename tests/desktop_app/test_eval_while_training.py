@@ -103,7 +103,7 @@ def test_runs_page_shows_best_by_the_chosen_metric_and_opens_it(qtbot, window, s
     page.select(run)
 
     out = tmp_path / "best.atelier.safetensors"
-    with qtbot.waitSignal(window.worker.bundleExported, timeout=60_000):
+    with qtbot.waitSignal(window.runs_page.bundleExported, timeout=60_000):
         page.export_best(out)
     from engine.bundles import inspect_bundle
     assert inspect_bundle(out).step == best.step

@@ -95,7 +95,7 @@ def test_export_timelapse_gif(qtbot, window, tmp_path):
     dialog.path_edit.setText(str(out))
     dialog.fps_spin.setValue(5)
     dialog.scale_spin.setValue(3)
-    with qtbot.waitSignal(window.worker.exportFinished, timeout=30_000):
+    with qtbot.waitSignal(window.timelapseExported, timeout=30_000):
         qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Save),
                          Qt.MouseButton.LeftButton)
     with Image.open(out) as gif:

@@ -217,7 +217,7 @@ def test_export_bundle_then_open_it_by_dropping_it_on_the_gallery(qtbot, finishe
     page = runs_tab(window)
     select(page, "digits")
     out = tmp_path / "shared.atelier.safetensors"
-    with qtbot.waitSignal(window.worker.bundleExported, timeout=60_000):
+    with qtbot.waitSignal(window.runs_page.bundleExported, timeout=60_000):
         page.export_selected(out)
     assert out.is_file()
 
