@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from engine.cpu_threads import cpu_threads
+from engine.models import model_spec
 from engine.training import TrainConfig, TrainingSession
 
 
@@ -46,7 +47,8 @@ def _bench(config: TrainConfig, steps: int, warmup: int, sample_count: int) -> d
     result: dict[str, Any] = {
         "model": config.model, "image_size": config.image_size,
         # Width only shapes convolutional models; the MLP ignores it.
-        "width": session.model_config.to_dict().get("width") if config.model == "dcgan" else None,
+        "width": session.model_config.to_dict().get("width")
+        if model_spec(config.model).takes_width else None,
         "batch_size": batch,
         "device": str(device), "torch_threads": torch.get_num_threads(), "steps": steps,
         "seconds": seconds, "images_per_second": steps * batch / seconds,

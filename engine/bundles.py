@@ -33,7 +33,8 @@ from engine import __version__, safe_json
 from engine.checkpoints import TRAINER_JSON, named_checkpoint, read_manifest, save_tensors
 from engine.errors import AtelierError, ConfigError, RunDirError
 from engine.finite_weights import first_nonfinite, nonfinite_message
-from engine.models import MODEL_PRESETS, GenerativeModel, build_model, expected_weights
+from engine.models import (GenerativeModel, build_model, expected_weights, find_model,
+                           model_names)
 from engine.models import model_config as make_model_config
 from engine.runs import THUMBNAIL_FILE, RunDir, free_space_note
 from engine.safetensors_file import mismatch, read_header
@@ -140,8 +141,9 @@ def inspect_bundle(path: str | Path) -> BundleInfo:
     if version > BUNDLE_VERSION:
         raise bad(f"written by a newer Latent Atelier (bundle format {version}); please update the app")
     name = meta.get("model", "")
-    if name not in MODEL_PRESETS:
-        raise bad(f"unknown model {name!r}; this app knows {', '.join(MODEL_PRESETS)}")
+    spec = find_model(name)
+    if spec is None:
+        raise bad(f"unknown model {name!r}; this app knows {', '.join(model_names())}")
     settings = _json_object(meta, "model_config", bad)
     try:
         config = make_model_config(name, **settings)
@@ -152,7 +154,7 @@ def inspect_bundle(path: str | Path) -> BundleInfo:
     if problem:
         raise bad(problem)
     networks = tuple(dict.fromkeys(key.split(".", 1)[0] for key in expected))
-    return BundleInfo(path=path, model=name, family=MODEL_PRESETS[name][0].family,
+    return BundleInfo(path=path, model=name, family=spec.family.family,
                       model_config=config.to_dict(), data=_json_object(meta, "data", bad),
                       step=step, app_version=meta.get("app_version", "unknown"), networks=networks,
                       thumbnail_png=_thumbnail(meta.get("thumbnail_png", "")),

@@ -16,8 +16,8 @@ from engine.data.sequences import read_animation
 from engine.device import resolve_device
 from engine.errors import ConfigError
 from engine.images import to_uint8
-from engine.models import MODEL_PRESETS
-from engine.models.base import CONTINUE
+from engine.models import find_model
+from engine.models.base import CONTINUE, PROCESS
 from engine.runs import RunDir
 
 
@@ -29,8 +29,8 @@ def default_kind(run_dir: str | Path) -> str:
         name = inspect_bundle(run_dir).model
     else:
         name = RunDir(run_dir).read_config()["model"]
-    family, _ = MODEL_PRESETS.get(name, (None, None))
-    return "process" if getattr(family, "process_name", None) else "timelapse"
+    spec = find_model(name)
+    return "process" if spec is not None and PROCESS in spec.capabilities else "timelapse"
 
 
 def continue_animation(run_dir: str | Path, animation: str | Path, count: int,

@@ -36,10 +36,10 @@ def can_reconstruct(model: GenerativeModel) -> bool:
 
 def family_can_reconstruct(name: str) -> bool:
     """The same question from a model's name, without loading weights."""
-    from engine.models import MODEL_PRESETS
+    from engine.models import find_model
 
-    family = MODEL_PRESETS.get(name, (None, None))[0]
-    return family is not None and RECONSTRUCT in family.capabilities
+    spec = find_model(name)
+    return spec is not None and RECONSTRUCT in spec.capabilities
 
 
 def source_model(source: str | Path) -> tuple[str, dict[str, Any]]:

@@ -44,13 +44,14 @@ def sample_run(run_dir: str | Path, seeds: list[int], device: str = "auto",
 def run_supports_truncation(run_dir: str | Path) -> bool:
     """Whether a run's (or bundle's) model samples with truncation (the GANs),
     read from its config without loading weights."""
-    from engine.models import MODEL_PRESETS
+    from engine.models import find_model
+    from engine.models.base import TRUNCATION
     if str(run_dir).endswith(BUNDLE_SUFFIX):
         name = inspect_bundle(run_dir).model
     else:
         name = RunDir(run_dir).read_config().get("model")
-    family = MODEL_PRESETS.get(name, (None,))[0]
-    return bool(getattr(family, "supports_truncation", False))
+    spec = find_model(name)
+    return spec is not None and TRUNCATION in spec.capabilities
 
 
 def run_classes(run_dir: str | Path) -> int:

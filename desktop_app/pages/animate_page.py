@@ -649,7 +649,7 @@ class AnimatePage(QWidget):
     def _run_kinds_changed(self) -> None:
         """Offer the kinds this run's model can make; say why the others are greyed out."""
         from desktop_app.animation_kinds import set_kind_available
-        from engine.models import MODEL_PRESETS
+        from engine.models import find_model, model_specs
         from engine.morph import MorphRenderer
         from engine.reconstruction import reconstruction_unavailable, source_model
 
@@ -657,11 +657,14 @@ class AnimatePage(QWidget):
             name, _ = source_model(self.run_dir)
         except AtelierError:
             name = ""
-        process = getattr(MODEL_PRESETS.get(name, (None, None))[0], "process_name", None)
+        spec = find_model(name)
+        process = spec.process_name if spec is not None else None
         self.process_panel.set_process(process)
+        names = [s.name for s in model_specs() if s.process_name]
+        having = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
         set_kind_available(self.kind_combo, "process", None if process else
-                           f"{name or 'This model'} has no process animation (row-lstm, draw "
-                           "and convlstm have one)")
+                           f"{name or 'This model'} has no process animation ({having} "
+                           "have one)")
         morph_reason = reconstruction_unavailable(self.run_dir)
         set_kind_available(self.kind_combo, "morph", morph_reason)
         self._morph_renderer = MorphRenderer(self.run_dir) if morph_reason is None else None

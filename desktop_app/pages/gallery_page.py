@@ -390,7 +390,7 @@ class GalleryPage(QWidget):
 
     def _run_process_name(self) -> str | None:
         """The run's own process ("filling in", "drawing", ...), None if its family has none."""
-        from engine.models import MODEL_PRESETS
+        from engine.models import find_model
         from engine.reconstruction import source_model
 
         if self.run_dir is None:
@@ -399,8 +399,8 @@ class GalleryPage(QWidget):
             name, _ = source_model(self.run_dir)
         except AtelierError:
             return None
-        family = MODEL_PRESETS.get(name, (None, None))[0]
-        return getattr(family, "process_name", None)
+        spec = find_model(name)
+        return spec.process_name if spec is not None else None
 
     def play_process(self) -> None:
         seed = self.selected_seed()

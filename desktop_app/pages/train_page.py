@@ -24,7 +24,7 @@ from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Sa
 from engine.metrics.best import recorded_evaluations
 from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES, evaluation_summary
 from engine.metrics.evaluate import EvalProgress
-from engine.models import CONVOLUTIONAL_MODELS, MODEL_DESCRIPTIONS, model_defaults, plotted_losses
+from engine.models import model_defaults, model_spec, model_specs, plotted_losses
 from engine.precision import PRECISION_LABELS
 from engine.presets import DataFacts
 from engine.progress_bar import format_seconds
@@ -52,7 +52,7 @@ class TrainPage(QWidget):
     # -- layout ------------------------------------------------------------------
     def _build(self) -> None:
         self.data_combo = _combo("dataCombo", DATA_CHOICES)
-        self.model_combo = _combo("modelCombo", MODEL_DESCRIPTIONS)
+        self.model_combo = _combo("modelCombo", {s.name: s.description for s in model_specs()})
         self.model_combo.setCurrentIndex(self.model_combo.findData("dcgan"))
         self.image_size_combo = _combo("imageSizeCombo", {s: f"{s} x {s}" for s in IMAGE_SIZES})
         self.width_spin = _spin("widthSpin", 4, 512, 32, "Base channel count of a convolutional "
@@ -259,16 +259,17 @@ class TrainPage(QWidget):
 
     def _on_model_changed(self) -> None:
         model = self.model_combo.currentData()
-        is_conv = model in CONVOLUTIONAL_MODELS
+        spec = model_spec(model)
         with self.presets.applying():
             # Each family trains best at its own learning rate (GANs 2e-4; the MLP
             # VAEs 3e-3, which their cosine schedule decays over the budget).
             if not self.presets.is_user_set("learning_rate"):
                 self.lr_spin.setValue(model_defaults(model).learning_rate)
-            self.width_spin.setEnabled(is_conv)
-            if not is_conv:
-                self.image_size_combo.setCurrentIndex(self.image_size_combo.findData(28))
-            self.image_size_combo.setEnabled(is_conv)
+            self.width_spin.setEnabled(spec.takes_width)
+            if self.image_size_combo.currentData() not in spec.image_sizes:
+                self.image_size_combo.setCurrentIndex(
+                    self.image_size_combo.findData(spec.image_sizes[0]))
+            self.image_size_combo.setEnabled(len(spec.image_sizes) > 1)
         self.presets.model_changed()
 
     # -- what other pages and the window read ------------------------------------------
@@ -312,7 +313,7 @@ class TrainPage(QWidget):
         model = self.model_combo.currentData()
         return TrainConfig(model=model, data=self.data_combo.currentData(),
                            image_size=self.image_size_combo.currentData(),
-                           width=self.width_spin.value() if model in CONVOLUTIONAL_MODELS else None,
+                           width=self.width_spin.value() if model_spec(model).takes_width else None,
                            batch_size=self.batch_spin.value(), learning_rate=self.lr_spin.value(),
                            steps=steps, minutes=minutes, seed=self.seed_spin.value(),
                            device=self.device_combo.currentData(),
@@ -443,9 +444,9 @@ class TrainPage(QWidget):
                   self.threads_spin, self.presets.check):
             w.setEnabled(not busy)
         self.compile_check.setEnabled(not busy and self._compile_unavailable is None)
-        is_conv = self.model_combo.currentData() in CONVOLUTIONAL_MODELS
-        self.width_spin.setEnabled(not busy and is_conv)
-        self.image_size_combo.setEnabled(not busy and is_conv)
+        spec = model_spec(self.model_combo.currentData())
+        self.width_spin.setEnabled(not busy and spec.takes_width)
+        self.image_size_combo.setEnabled(not busy and len(spec.image_sizes) > 1)
         self.pause_button.setEnabled(busy)
         self.stop_button.setEnabled(busy)
         self.pause_button.setText("Pause")

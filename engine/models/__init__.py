@@ -1,7 +1,6 @@
 """Model registry: a model name (as users type it) -> its family and preset."""
 from __future__ import annotations
 
-import dataclasses
 import threading
 from typing import Any
 
@@ -10,93 +9,46 @@ from torch.overrides import TorchFunctionMode
 
 from engine.errors import ConfigError
 from engine.models.base import GenerativeModel, ModelConfig
-from engine.models.convlstm import ConvLstmConfig, ConvLstmModel
-from engine.models.draw import DrawConfig, DrawModel
+from engine.models.registry import (ModelSpec, find_model, model_names, model_spec, model_specs,
+                                    register_model)
+# Importing a family module registers its models (in this order: the order of
+# every list of models the app shows).
 from engine.models.gan import GanConfig, GanModel
 from engine.models.vae import VaeConfig, VaeModel
 from engine.models.row_lstm import RowLstmConfig, RowLstmModel
+from engine.models.draw import DrawConfig, DrawModel
+from engine.models.convlstm import ConvLstmConfig, ConvLstmModel
 from engine.safetensors_file import expected_entries
-
-# name -> (family class, preset applied before the user's own settings)
-MODEL_PRESETS: dict[str, tuple[type[GenerativeModel], dict[str, Any]]] = {
-    "mlp-gan": (GanModel, {"architecture": "mlp"}),
-    "dcgan": (GanModel, {"architecture": "dcgan"}),
-    # Hinge loss, spectral norm, DiffAugment and a generator EMA: the setting
-    # that keeps a GAN from collapsing on a few hundred images.
-    "small-data-gan": (GanModel, {"architecture": "dcgan", "loss": "hinge", "spectral_norm": True,
-                                  "augment": "translation,cutout,color", "ema_decay": 0.999}),
-    "wgan-gp": (GanModel, {"architecture": "dcgan", "loss": "wgan-gp", "beta2": 0.9}),
-    "cgan": (GanModel, {"architecture": "dcgan", "conditional": True, "loss": "hinge",
-                        "spectral_norm": True, "ema_decay": 0.999}),
-    # A higher rate decayed by a cosine schedule (DEFAULT_LR_SCHEDULES): the
-    # reference network beats the reference's constant 1e-3 in the same epochs.
-    "mlp-vae": (VaeModel, {"architecture": "mlp", "learning_rate": 3e-3}),
-    "conv-vae": (VaeModel, {"architecture": "conv"}),
-    "cvae": (VaeModel, {"architecture": "mlp", "conditional": True, "learning_rate": 3e-3}),
-    "conv-cvae": (VaeModel, {"architecture": "conv", "conditional": True}),
-    "row-lstm": (RowLstmModel, {}),
-    "draw": (DrawModel, {}),
-    "convlstm": (ConvLstmModel, {}),
-}
-
-# The learning-rate schedule a run gets when it asks for "auto" (engine.schedule).
-DEFAULT_LR_SCHEDULES = {"mlp-vae": "cosine", "cvae": "cosine"}
 
 
 def default_lr_schedule(name: str) -> str:
-    return DEFAULT_LR_SCHEDULES.get(name, "constant")
-
-
-MODEL_DESCRIPTIONS = {
-    "mlp-gan": "MLP GAN (fully connected)",
-    "dcgan": "DCGAN (convolutional)",
-    "small-data-gan": "GAN for small data sets (hinge, spectral norm, DiffAugment, EMA)",
-    "wgan-gp": "WGAN-GP (convolutional critic, gradient penalty)",
-    "cgan": "Conditional GAN (class labels, projection discriminator, EMA)",
-    "mlp-vae": "VAE, MLP 784-400-20",
-    "conv-vae": "VAE, convolutional",
-    "cvae": "Conditional VAE, MLP (class labels)",
-    "conv-cvae": "Conditional VAE, convolutional (class labels)",
-    "row-lstm": "PixelRNN Row LSTM (binarized, exact likelihood, draws row by row)",
-    "draw": "DRAW (recurrent VAE painting a canvas with attention)",
-    "convlstm": "ConvLSTM next-frame model: continues image sequences",
-}
-
-
-# Models whose networks are convolutional: they take any supported image size and
-# a base width; the fully connected ones work at 28 x 28 in the GUI.
-CONVOLUTIONAL_MODELS = ("dcgan", "small-data-gan", "wgan-gp", "cgan", "conv-vae", "conv-cvae")
-
-
-def model_names() -> list[str]:
-    return list(MODEL_PRESETS)
+    """The schedule a run of `name` gets when it asks for "auto"."""
+    spec = find_model(name)
+    return spec.lr_schedule if spec is not None else "constant"
 
 
 def model_accepts(name: str, setting: str) -> bool:
     """Whether model `name`'s config has `setting` (e.g. "num_classes")."""
-    if name not in MODEL_PRESETS:
-        return False
-    return setting in {f.name for f in dataclasses.fields(MODEL_PRESETS[name][0].config_class)}
+    spec = find_model(name)
+    return spec is not None and spec.accepts(setting)
 
 
 def plotted_losses(name: str) -> tuple[str, ...]:
     """The losses of model `name` worth a curve in the GUI."""
-    return MODEL_PRESETS[name][0].plotted_losses
+    return model_spec(name).family.plotted_losses
 
 
 def model_defaults(name: str) -> ModelConfig:
     """Model `name`'s config with nothing but its preset (its default settings)."""
-    family, preset = MODEL_PRESETS[name]
-    return family.config_class.from_dict(preset)
+    spec = model_spec(name)
+    return spec.family.config_class.from_dict(dict(spec.preset))
 
 
 def model_config(name: str, **settings: Any) -> ModelConfig:
     """The config for model `name` with the given settings over its preset."""
-    if name not in MODEL_PRESETS:
-        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_PRESETS)}")
-    family, preset = MODEL_PRESETS[name]
-    values = {**preset, **{k: v for k, v in settings.items() if v is not None}}
-    config = family.config_class.from_dict(values)
+    spec = model_spec(name)
+    values = {**spec.preset, **{k: v for k, v in settings.items() if v is not None}}
+    config = spec.family.config_class.from_dict(values)
     config.validate()
     return config
 
@@ -110,7 +62,7 @@ def build_model(name: str, config: ModelConfig, device: torch.device, seed: int 
                 ) -> GenerativeModel:
     """Build model `name`. With a seed, its initial weights and training noise
     are reproducible from that seed alone."""
-    family, _ = MODEL_PRESETS[name]
+    family = model_spec(name).family
     with BUILD_LOCK:
         if seed is not None:
             torch.manual_seed(seed)
@@ -141,15 +93,14 @@ def expected_weights(name: str, config: ModelConfig
     without random draws. Saved weights are checked against this before the
     real model is built, so a config.json or a bundle that describes a huge
     model beside small weight files is refused without allocating it."""
-    family, _ = MODEL_PRESETS[name]
+    family = model_spec(name).family
     with BUILD_LOCK, torch.device("meta"), _NoRandomFill():
         model = family(config, torch.device("meta"))
     return {net: expected_entries(module.state_dict()) for net, module in model.networks().items()}
 
 
-__all__ = ["CONVOLUTIONAL_MODELS", "ConvLstmConfig", "ConvLstmModel", "DEFAULT_LR_SCHEDULES",
-           "DrawConfig", "DrawModel", "GanConfig", "GanModel", "GenerativeModel",
-           "MODEL_DESCRIPTIONS", "ModelConfig", "RowLstmConfig", "RowLstmModel", "VaeConfig",
-           "VaeModel", "build_model", "default_lr_schedule", "expected_weights", "model_accepts",
-           "model_config",
-           "model_defaults", "model_names", "plotted_losses"]
+__all__ = ["ConvLstmConfig", "ConvLstmModel", "DrawConfig", "DrawModel", "GanConfig", "GanModel",
+           "GenerativeModel", "ModelConfig", "ModelSpec", "RowLstmConfig", "RowLstmModel",
+           "VaeConfig", "VaeModel", "build_model", "default_lr_schedule", "expected_weights",
+           "find_model", "model_accepts", "model_config", "model_defaults", "model_names",
+           "model_spec", "model_specs", "plotted_losses", "register_model"]

@@ -23,6 +23,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import CONTINUE, PROCESS, GenerativeModel, ModelConfig
 from engine.models.recurrent import adam, evaluating
+from engine.models.registry import ModelSpec, register_model
 
 PROMPTS = 16    # opening frames of this many training sequences are kept for the gallery
 
@@ -223,3 +224,8 @@ class ConvLstmModel(GenerativeModel):
     def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
         """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""
         return self.process_batch([seed])[:, 0]
+
+
+register_model(ModelSpec("convlstm", ConvLstmModel,
+                         "ConvLSTM next-frame model: continues image sequences",
+                         eval_metrics=("next_frame_mse_per_frame",)))

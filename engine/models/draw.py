@@ -23,6 +23,7 @@ from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeMode
                                 per_seed)
 from engine.models.kl_warmup import StepCounter, warmup_weight
 from engine.models.recurrent import adam, evaluating
+from engine.models.registry import ModelSpec, register_model
 
 
 @dataclasses.dataclass
@@ -252,3 +253,6 @@ class DrawModel(StepCounter, GenerativeModel):
     def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
         """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""
         return self.process_batch([seed])[:, 0]
+
+
+register_model(ModelSpec("draw", DrawModel, "DRAW (recurrent VAE painting a canvas with attention)"))

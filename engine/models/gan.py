@@ -22,6 +22,7 @@ from engine.models.diffaugment import diff_augment, parse_policy
 from engine.models.truncation import check_truncation, truncated_normal
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
                                         MlpGenerator, dcgan_init_, spectral_norm_)
+from engine.models.registry import ModelSpec, register_model
 
 ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("nonsaturating", "hinge", "wgan-gp")
@@ -255,3 +256,22 @@ class GanModel(GenerativeModel):
             raise ConfigError("this conditional GAN needs a class for each image "
                               "(for an animation: give its keyframes classes)")
         return generator(latents, self._onehot(labels if self.uses_labels else None))
+
+
+# -- the models this family offers ------------------------------------------------
+_CONV = {"image_sizes": DCGAN_SIZES, "takes_width": True}
+register_model(ModelSpec("mlp-gan", GanModel, "MLP GAN (fully connected)", {"architecture": "mlp"}))
+register_model(ModelSpec("dcgan", GanModel, "DCGAN (convolutional)", {"architecture": "dcgan"},
+                         **_CONV))
+# Hinge loss, spectral norm, DiffAugment and a generator EMA: the setting
+# that keeps a GAN from collapsing on a few hundred images.
+register_model(ModelSpec(
+    "small-data-gan", GanModel, "GAN for small data sets (hinge, spectral norm, DiffAugment, EMA)",
+    {"architecture": "dcgan", "loss": "hinge", "spectral_norm": True,
+     "augment": "translation,cutout,color", "ema_decay": 0.999}, **_CONV))
+register_model(ModelSpec("wgan-gp", GanModel, "WGAN-GP (convolutional critic, gradient penalty)",
+                         {"architecture": "dcgan", "loss": "wgan-gp", "beta2": 0.9}, **_CONV))
+register_model(ModelSpec(
+    "cgan", GanModel, "Conditional GAN (class labels, projection discriminator, EMA)",
+    {"architecture": "dcgan", "conditional": True, "loss": "hinge", "spectral_norm": True,
+     "ema_decay": 0.999}, eval_metrics=("fd", "kid", "class_coverage"), **_CONV))

@@ -32,6 +32,7 @@ from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeMode
                                 per_seed)
 
 from engine.models.recurrent import adam, evaluating
+from engine.models.registry import ModelSpec, register_model
 
 UNFILLED = 0.0   # how not-yet-sampled pixels look in the filling-in animation (mid grey)
 LEVELS = (2, 256)
@@ -288,3 +289,8 @@ class RowLstmModel(GenerativeModel):
     def process_frames(self, seed: int, label: int | None = None) -> torch.Tensor:
         """The process for one seed, (T, C, H, W) in [-1, 1] (the animation hook)."""
         return self.process_batch([seed])[:, 0]
+
+
+register_model(ModelSpec(
+    "row-lstm", RowLstmModel,
+    "PixelRNN Row LSTM (binarized, exact likelihood, draws row by row)"))

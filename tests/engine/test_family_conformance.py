@@ -9,7 +9,7 @@ import torch
 from engine.models import model_names
 from engine.models.base import (CAPABILITIES, CONTINUE, LIKELIHOOD, PROCESS, RECONSTRUCT,
                                 TEMPERATURE, TRUNCATION, GenerativeModel, MissingCapability)
-from engine.models import MODEL_PRESETS, build_model, model_config
+from engine.models import build_model, model_config, model_spec
 
 
 def _overrides(family: type[GenerativeModel], method: str) -> bool:
@@ -18,7 +18,7 @@ def _overrides(family: type[GenerativeModel], method: str) -> bool:
 
 @pytest.mark.parametrize("name", model_names())
 def test_capabilities_match_the_methods(name):
-    family = MODEL_PRESETS[name][0]
+    family = model_spec(name).family
     caps = family.capabilities
     assert caps <= CAPABILITIES, f"{name}: unknown capabilities {set(caps - CAPABILITIES)}"
     assert (RECONSTRUCT in caps) == (_overrides(family, "reconstruct")

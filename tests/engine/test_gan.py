@@ -10,8 +10,8 @@ import torch
 
 from engine.errors import ConfigError
 from engine.images import to_uint8
-from engine.models import (MODEL_DESCRIPTIONS, GanConfig, GanModel, build_model, model_config,
-                           model_names)
+from engine.models import (GanConfig, GanModel, build_model, model_config, model_names,
+                           model_specs)
 from engine.models.gan_networks import DcganDiscriminator, DcganGenerator
 
 CPU = torch.device("cpu")
@@ -26,7 +26,7 @@ def make(name: str = "dcgan", seed: int = 0, **settings) -> GanModel:
 
 def test_registry():
     assert model_names()[:2] == ["mlp-gan", "dcgan"]  # the first two; other families follow
-    assert set(MODEL_DESCRIPTIONS) == set(model_names())
+    assert all(spec.description for spec in model_specs())
     assert model_config("mlp-gan").architecture == "mlp"
     assert model_config("dcgan").architecture == "dcgan"
 

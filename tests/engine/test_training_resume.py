@@ -11,7 +11,7 @@ from engine.cli import EXIT_USAGE, main
 from engine.control import RunControl
 from engine.errors import ConfigError
 from engine.events import Progress, Samples
-from engine.models import MODEL_PRESETS, model_names
+from engine.models import model_names, model_spec
 from engine.runs import RunDir
 from engine.sampling import sample_run
 from engine.training import resume, train
@@ -38,7 +38,7 @@ def assert_same_weights(a, b) -> None:
         assert torch.equal(wa[key], wb[key]), key
 
 
-IMAGE_MODELS = [name for name in model_names() if MODEL_PRESETS[name][0].data_kind == "images"]
+IMAGE_MODELS = [name for name in model_names() if model_spec(name).data_kind == "images"]
 
 
 # Sequence models get the same check on sequence data in test_recurrent_resume.py.
