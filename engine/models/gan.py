@@ -18,6 +18,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import (CLASSES, TEMPERATURE, TRUNCATION, GenerativeModel, ModelConfig,
                                 per_seed)
+from engine.models.common import adam
 from engine.models.diffaugment import diff_augment, parse_policy
 from engine.models.truncation import check_truncation, truncated_normal
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
@@ -74,13 +75,8 @@ class GanConfig(ModelConfig):
             raise ConfigError("Adam betas must be in [0, 1)")
 
 
-def adam(net: nn.Module, c: GanConfig, device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where the device has one (one pass over the
-    weights instead of several), else the multi-tensor one."""
-    kwargs = {"lr": c.learning_rate, "betas": (c.beta1, c.beta2)}
-    if device.type in ("cpu", "cuda"):
-        return torch.optim.Adam(net.parameters(), fused=True, **kwargs)
-    return torch.optim.Adam(net.parameters(), foreach=True, **kwargs)
+def _adam(net: nn.Module, c: GanConfig, device: torch.device) -> torch.optim.Adam:
+    return adam(net, c.learning_rate, device, (c.beta1, c.beta2))
 
 
 class GanModel(GenerativeModel):
@@ -132,8 +128,8 @@ class GanModel(GenerativeModel):
         return self.config.conditional
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"generator": adam(self.generator, self.config, self.device),
-                "discriminator": adam(self.discriminator, self.config, self.device)}
+        return {"generator": _adam(self.generator, self.config, self.device),
+                "discriminator": _adam(self.discriminator, self.config, self.device)}
 
     @property
     def opt_g(self) -> torch.optim.Optimizer:

@@ -1,28 +1,6 @@
-"""Small pieces the recurrent families (row-lstm, draw, convlstm) share."""
+"""Small pieces the recurrent families share (now in engine.models.common)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from engine.models.common import adam, evaluating
 
-import torch
-from torch import nn
-
-
-def adam(net: nn.Module, learning_rate: float, device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where the device has one, else multi-tensor."""
-    if device.type in ("cpu", "cuda"):
-        return torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)
-    return torch.optim.Adam(net.parameters(), lr=learning_rate, foreach=True)
-
-
-@contextmanager
-def evaluating(*nets: nn.Module) -> Iterator[None]:
-    """Networks in eval mode for a block, their modes restored afterwards."""
-    modes = [net.training for net in nets]
-    for net in nets:
-        net.eval()
-    try:
-        yield
-    finally:
-        for net, mode in zip(nets, modes):
-            net.train(mode)
+__all__ = ["adam", "evaluating"]

@@ -21,7 +21,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import (CLASSES, LIKELIHOOD, RECONSTRUCT, TEMPERATURE, GenerativeModel,
                                 ModelConfig, per_seed)
-from engine.models.gan import adam
+from engine.models.common import adam
 from engine.models.kl_warmup import StepCounter, warmup_weight
 from engine.models.likelihoods import (LIKELIHOODS, PARAMETERS_PER_CHANNEL, choose_likelihood,
                                        log_likelihood, mean_image)
@@ -133,7 +133,9 @@ class VaeModel(StepCounter, GenerativeModel):
         return {"encoder": self.encoder, "decoder": self.decoder}
 
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"vae": adam(_Pair(self.encoder, self.decoder), self.config, self.device)}
+        c = self.config
+        return {"vae": adam(_Pair(self.encoder, self.decoder), c.learning_rate, self.device,
+                            (c.beta1, c.beta2))}
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
