@@ -38,16 +38,17 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, split: str = "tes
     config = run.read_config()
     _, model = run.load_model(resolve_device(device))
     if not has_likelihood(model):
-        why = " (a conditional model: the test protocol carries no classes)" \
-            if model.uses_labels else ""
-        raise ConfigError(f"{config['model']} does not measure likelihood{why}; "
-                          "unconditional VAEs, row-lstm and draw do")
+        raise ConfigError(f"{config['model']} does not measure likelihood; "
+                          "VAEs, row-lstm and draw do")
     spec = data or config["train"]["data"]
-    images = load_data(spec, split, size=model.config.image_size).images
+    loaded = load_data(spec, split, size=model.config.image_size)
+    images, labels = loaded.images, loaded.labels
+    if model.uses_labels and labels is None:
+        raise ConfigError(f"{spec} ({split}) has no labels; this conditional model needs them")
     count = len(images) if limit is None else max(1, min(limit, len(images)))
     started = time.perf_counter()
     # One importance sample: the -ELBO alone, the same draws eval makes for it.
-    scores = run_likelihood_scores(model, images[:count], batch_size, 1, seed)
+    scores = run_likelihood_scores(model, images[:count], batch_size, 1, seed, labels)
     bound = "neg_elbo" if "neg_elbo_nats" in scores else "nll"
     result: dict[str, Any] = {
         "run": str(run.path), "model": config["model"], "data": spec, "split": split,
@@ -57,7 +58,7 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, split: str = "tes
     if k > 0:
         started = time.perf_counter()
         n = min(subset, len(images))
-        scores = run_likelihood_scores(model, images[:n], batch_size, k, seed)
+        scores = run_likelihood_scores(model, images[:n], batch_size, k, seed, labels)
         # With k = 1 the importance-weighted bound is the -ELBO itself.
         iwae = scores.get("iw_nll_nats", scores[f"{bound}_nats"])
         result.update({"iwae_k": k, "iwae_images": n, "iwae_nll_nats": iwae,

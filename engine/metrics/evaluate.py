@@ -219,14 +219,18 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
     # 3. Likelihood, for families that define one on this data's image size.
     if config.likelihood and has_likelihood(model):
         note = _likelihood_mismatch(model, reference)
+        if not note and model.uses_labels and reference.labels is None:
+            note = "a conditional model is scored given each image's class; this data has no labels"
         if note:
             result["likelihood_skipped"] = note
         else:
             t0 = time.perf_counter()
             images = reference.images[:config.likelihood_limit]
             scores = None
+            labels = reference.labels if model.uses_labels else None
             for done, total, scores in likelihood_scores(
-                    model, images, config.batch_size, config.importance_samples, config.seed):
+                    model, images, config.batch_size, config.importance_samples, config.seed,
+                    labels):
                 if control.stopped:
                     yield EvalFinished("stopped", None)
                     return

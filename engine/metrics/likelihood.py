@@ -39,7 +39,7 @@ _ESTIMATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 def has_likelihood(model: GenerativeModel) -> bool:
     """Whether the model reports a test-set likelihood: the one check every
     caller uses: the declared capability, and a protocol for this model's test
-    images (a conditional VAE has none: the protocol carries no classes)."""
+    images."""
     return LIKELIHOOD in model.capabilities and model.likelihood_data is not None
 
 
@@ -66,7 +66,8 @@ def prepare_test_images(images_uint8: np.ndarray, protocol: str,
 
 
 def negative_log_likelihoods(model: GenerativeModel, images: torch.Tensor, batch_size: int = 500,
-                             importance_samples: int = 100, seed: int = 0
+                             importance_samples: int = 100, seed: int = 0,
+                             labels: torch.Tensor | None = None
                              ) -> Iterator[tuple[int, dict[str, float] | None]]:
     """Yields (images done, None) after each batch, then (N, result) once:
     result maps "<estimate>_nats" and "<estimate>_bits_per_dim" to test-set means.
@@ -85,8 +86,10 @@ def negative_log_likelihoods(model: GenerativeModel, images: torch.Tensor, batch
     try:
         for start in range(0, n, batch_size):
             batch = images[start:start + batch_size].to(model.device)
+            given = {} if labels is None else {
+                "labels": labels[start:start + batch_size].to(model.device)}
             with torch.inference_mode():
-                estimates = model.negative_log_likelihood(batch, gen, importance_samples)
+                estimates = model.negative_log_likelihood(batch, gen, importance_samples, **given)
             for name, values in estimates.items():
                 if not _ESTIMATE_NAME.match(name):
                     raise ValueError(f"bad likelihood estimate name {name!r}")
@@ -107,14 +110,22 @@ def negative_log_likelihoods(model: GenerativeModel, images: torch.Tensor, batch
 
 
 def likelihood_scores(model: GenerativeModel, images_uint8: np.ndarray, batch_size: int = 500,
-                      importance_samples: int = 100, seed: int = 0
+                      importance_samples: int = 100, seed: int = 0,
+                      labels: np.ndarray | None = None
                       ) -> Iterator[tuple[int, int, dict[str, float] | None]]:
     """The one likelihood path: uint8 test images (N, C, H, W) -> yields
     (images done, N, None) after each batch, then (N, N, result) once, with
     result as negative_log_likelihoods'. Images of another channel count are
-    refused; another size is resized to the model's."""
+    refused; another size is resized to the model's. A class-conditional model
+    needs each image's class in `labels`."""
     if not has_likelihood(model):
         raise ConfigError(f"the {model.family} family has no likelihood")
+    given = None
+    if model.uses_labels:
+        if labels is None or len(labels) < len(images_uint8):
+            raise ConfigError("this class-conditional model is scored given each test image's "
+                              "class, and the test images have no labels")
+        given = torch.from_numpy(np.asarray(labels[:len(images_uint8)]).astype("int64"))
     channels = model.config.channels
     if images_uint8.ndim != 4 or images_uint8.shape[1] != channels:
         raise ConfigError(f"the model works on {channels}-channel images but the test images "
@@ -123,14 +134,16 @@ def likelihood_scores(model: GenerativeModel, images_uint8: np.ndarray, batch_si
                                    image_size=model.config.image_size)
     n = len(prepared)
     for done, result in negative_log_likelihoods(model, prepared, batch_size,
-                                                 importance_samples, seed):
+                                                 importance_samples, seed, given):
         yield done, n, result
 
 
 def run_likelihood_scores(model: GenerativeModel, images_uint8: np.ndarray, batch_size: int = 500,
-                          importance_samples: int = 100, seed: int = 0) -> dict[str, float]:
+                          importance_samples: int = 100, seed: int = 0,
+                          labels: np.ndarray | None = None) -> dict[str, float]:
     """likelihood_scores to the end: its result."""
     result: dict[str, float] = {}
-    for _, _, scores in likelihood_scores(model, images_uint8, batch_size, importance_samples, seed):
+    for _, _, scores in likelihood_scores(model, images_uint8, batch_size, importance_samples,
+                                          seed, labels):
         result = scores or result
     return result

@@ -280,8 +280,10 @@ class GenerativeModel(ABC):
     latent_noise: ClassVar[bool] = True
 
     def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
-                                importance_samples: int) -> dict[str, torch.Tensor]:
-        """Per-image negative log-likelihood estimates in nats, each of shape (N,).
+                                importance_samples: int, labels: torch.Tensor | None = None
+                                ) -> dict[str, torch.Tensor]:
+        """Per-image negative log-likelihood estimates in nats, each of shape (N,);
+        a class-conditional model gets each image's class in `labels`.
 
         Keys name the estimate: "nll" for an exact likelihood, "neg_elbo" for the
         evidence lower bound, "iw_nll" for the importance-weighted bound with

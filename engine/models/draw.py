@@ -196,7 +196,8 @@ class DrawModel(StepCounter, GenerativeModel):
     likelihood_data = "binarized"
 
     def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
-                                importance_samples: int) -> dict[str, torch.Tensor]:
+                                importance_samples: int, labels: torch.Tensor | None = None
+                                ) -> dict[str, torch.Tensor]:
         """The evaluator's hook: DRAW's bound on -log p(x) for binarized images."""
         binary = images.add(1).mul(0.5)
         noise = torch.randn(self.config.steps, binary.shape[0], self.config.latent_dim,

@@ -200,7 +200,8 @@ class RowLstmModel(GenerativeModel):
     likelihood_data = "binarized"
 
     def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
-                                importance_samples: int) -> dict[str, torch.Tensor]:
+                                importance_samples: int, labels: torch.Tensor | None = None
+                                ) -> dict[str, torch.Tensor]:
         """The evaluator's hook: the exact NLL of binarized ({-1, 1}) or 8-bit images."""
         return {"nll": self.nll(quantize(images) if self.config.levels == 256 else images.add(1).mul(0.5))}
 

@@ -106,10 +106,9 @@ class VaeModel(StepCounter, GenerativeModel):
         self.likelihood = choose_likelihood(c.likelihood, c.channels)
         # The evaluator's test-set protocol: Bernoulli decoders are scored on the
         # binarized test set (a true likelihood of binary images), the logistic
-        # one on the 256 levels. Conditional models need each image's class,
-        # which the evaluator's protocol does not carry, so they report none.
-        if not self.uses_labels:
-            self.likelihood_data = "binarized" if self.likelihood == "bernoulli" else "8bit"
+        # one on the 256 levels. A conditional model is scored given each test
+        # image's class: p(x | y).
+        self.likelihood_data = "binarized" if self.likelihood == "bernoulli" else "8bit"
         out = PARAMETERS_PER_CHANNEL[self.likelihood]
         classes = c.num_classes if c.conditional else 0
         if c.architecture == "mlp":
@@ -215,13 +214,15 @@ class VaeModel(StepCounter, GenerativeModel):
             return mean_image(self.likelihood, self.decoder(mu, onehot)).contiguous()
 
     def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
-                                importance_samples: int) -> dict[str, torch.Tensor]:
+                                importance_samples: int, labels: torch.Tensor | None = None
+                                ) -> dict[str, torch.Tensor]:
         """The evaluator's hook: -ELBO and, with more than one importance sample,
-        the importance-weighted NLL, per image in nats."""
+        the importance-weighted NLL, per image in nats (p(x | class) for a
+        conditional model, given each image's class)."""
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        estimates = {"neg_elbo": self.negative_elbo(images, seed=seed)}
+        estimates = {"neg_elbo": self.negative_elbo(images, labels, seed=seed)}
         if importance_samples > 1:
-            estimates["iw_nll"] = self.iwae_nll(images, importance_samples, seed=seed)
+            estimates["iw_nll"] = self.iwae_nll(images, importance_samples, labels, seed=seed)
         return estimates
 
     @torch.inference_mode()

@@ -134,9 +134,17 @@ def test_likelihood_families_answer_through_the_hook(name, keys):
         assert result["iw_nll_nats"] <= result["neg_elbo_nats"] + 1.0
 
 
-def test_a_conditional_vae_reports_no_likelihood_without_classes():
+def test_a_conditional_vae_is_scored_only_given_the_classes():
+    from engine.errors import ConfigError
+    from engine.metrics.likelihood import run_likelihood_scores
     from engine.models import build_model, model_config
 
     model = build_model("cvae", model_config("cvae", hidden=16, latent_dim=2, num_classes=10),
                         torch.device("cpu"), seed=0)
-    assert not has_likelihood(model)
+    assert has_likelihood(model)
+    images = np.random.default_rng(0).integers(0, 256, (4, 1, 28, 28), dtype=np.uint8)
+    with pytest.raises(ConfigError, match="no labels"):
+        run_likelihood_scores(model, images, importance_samples=1)
+    scores = run_likelihood_scores(model, images, importance_samples=1,
+                                   labels=np.array([0, 1, 2, 3], dtype=np.uint8))
+    assert scores["neg_elbo_nats"] > 0

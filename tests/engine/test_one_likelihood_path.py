@@ -68,3 +68,17 @@ def test_a_model_with_nothing_to_score_is_refused_in_one_line(trained_run):
         recurrent_eval.evaluate_run(trained_run, limit=4, device="cpu")
     with pytest.raises(ConfigError, match="does not measure likelihood"):
         likelihood.evaluate_run(trained_run, limit=4, device="cpu")
+
+
+def test_a_conditional_vae_is_scored_given_each_images_class(tiny_config, tmp_path):
+    """`likelihood` scored conditional VAEs before the paths were one; it still
+    does, and `eval` now does too, with the same numbers."""
+    run = tmp_path / "cvae"
+    list(train(tiny_config(model="cvae", steps=2), run))
+    by_eval = run_evaluation(run, EvalConfig(samples=2, features="random", device="cpu",
+                                             batch_size=BATCH, likelihood_limit=IMAGES,
+                                             importance_samples=K, record=False))
+    by_likelihood = likelihood.evaluate_run(run, k=K, subset=IMAGES, limit=IMAGES, device="cpu",
+                                            batch_size=BATCH)
+    assert by_eval["neg_elbo_nats"] == by_likelihood["negative_elbo_nats"] > 0
+    assert by_eval["iw_nll_nats"] == by_likelihood["iwae_nll_nats"]
