@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from engine import __version__
-from engine.atomic import atomic_write, atomic_write_bytes
+from engine.atomic import atomic_write
 from engine.errors import ConfigError, RunDirError
 from engine.images import upscale_nearest
 
@@ -110,29 +110,29 @@ def provenance_json(info: dict[str, Any] | None) -> str:
     return json.dumps({"app_version": __version__, **(info or {})}, sort_keys=True, ensure_ascii=True)
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write atomically; a clear RunDirError for a read-only folder or a full disk."""
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """atomic_write(path, write), creating the folder; a clear RunDirError for a
+    read-only folder, a full disk or a path that is not a regular file."""
     try:
         if not path.parent.exists():
             path.parent.mkdir(parents=True)
-        atomic_write_bytes(path, data)
+        atomic_write(path, write)
     except OSError as exc:
         raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` atomically (see write_atomically)."""
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_stream(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Atomically write what write(fp) puts in an open file; the same clear
-    RunDirError as write_file for a read-only folder or a full disk."""
+    """Atomically write what write(fp) puts in an open file (see write_atomically)."""
     def into(tmp: Path) -> None:
         with open(tmp, "wb") as fp:
             write(fp)
 
-    try:
-        if not path.parent.exists():
-            path.parent.mkdir(parents=True)
-        atomic_write(path, into)
-    except OSError as exc:
-        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_atomically(path, into)
 
 
 def sheet_columns(count: int, columns: int | None) -> int:

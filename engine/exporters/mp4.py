@@ -9,9 +9,8 @@ from types import ModuleType
 
 import numpy as np
 
-from engine.atomic import atomic_write
 from engine.errors import ConfigError, RunDirError
-from engine.exporters.common import ExportOptions, provenance_json
+from engine.exporters.common import ExportOptions, provenance_json, write_atomically
 from engine.images import upscale_nearest
 from engine.video_support import load_av as load_video_library
 
@@ -66,12 +65,7 @@ def write_mp4(frames: Sequence[np.ndarray], path: Path, options: ExportOptions,
         except (av.FFmpegError, ValueError) as exc:
             raise RunDirError(f"cannot write {path}: the H.264 encoder failed ({_one_line(exc)})") from None
 
-    try:
-        if not path.parent.exists():
-            path.parent.mkdir(parents=True)
-        atomic_write(path, encode)
-    except OSError as exc:
-        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_atomically(path, encode)
 
 
 def mp4_comment(path: Path) -> str | None:
