@@ -297,20 +297,25 @@ class RunsPage(QWidget):
         if s is None or not self._never_saved(s):
             return False
         if not confirmed:
-            box = QMessageBox(QMessageBox.Icon.Question, "Start again",
-                              f"“{s.name}” stopped before its first save, so it has nothing to "
-                              "resume. Train it again from step 0 with its settings? The sample "
-                              "grids and losses of the first attempt are replaced.",
-                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                              self)
-            box.setObjectName("restartRunDialog")
-            box.setDefaultButton(QMessageBox.StandardButton.Yes)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.accepted.connect(lambda: self._restart(s))
-            self.restart_dialog = box
-            box.open()
+            self.restart_dialog = self._ask(
+                "Start again", f"“{s.name}” stopped before its first save, so it has nothing to "
+                "resume. Train it again from step 0 with its settings? The sample grids and "
+                "losses of the first attempt are replaced.", "restartRunDialog",
+                QMessageBox.StandardButton.Yes, lambda: self._restart(s))
             return False
         return self._restart(s)
+
+    def _ask(self, title: str, text: str, object_name: str,
+             default: QMessageBox.StandardButton, on_yes) -> QMessageBox:
+        """A non-blocking Yes/Cancel question that calls on_yes() on Yes."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName(object_name)
+        box.setDefaultButton(default)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(on_yes)
+        box.open()
+        return box
 
     def _restart(self, s: RunSummary) -> bool:
         if self._is_busy(s.path) or self.worker.is_training:
@@ -357,15 +362,9 @@ class RunsPage(QWidget):
         if path is None:
             return False
         if not confirmed:
-            box = QMessageBox(QMessageBox.Icon.Question, "Delete run",
-                              f"Move the run “{path.name}” to the trash?",
-                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-            box.setObjectName("deleteRunDialog")
-            box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.accepted.connect(lambda: self._delete(path))
-            self.delete_dialog = box
-            box.open()
+            self.delete_dialog = self._ask(
+                "Delete run", f"Move the run “{path.name}” to the trash?", "deleteRunDialog",
+                QMessageBox.StandardButton.Cancel, lambda: self._delete(path))
             return False
         return self._delete(path)
 
