@@ -281,12 +281,12 @@ def test_a_huge_batch_size_is_refused_naming_it_and_the_batch_that_fits(
     the whole data set; it peaked at 12.6 GB) although the estimate said as
     much. A run on the CPU may take half of the free memory: here the
     whole-set batch fits in all of it but not in that share."""
-    import engine.training
+    import engine.training.session
 
     whole = TrainingSession(tiny_config(batch_size=64)).memory_estimate
     free = int(whole.total_bytes / 0.9)
     monkeypatch.setattr(memory, "available_memory", lambda device: free)
-    monkeypatch.setattr(engine.training, "build_model", lambda *a, **k: pytest.fail(
+    monkeypatch.setattr(engine.training.session, "build_model", lambda *a, **k: pytest.fail(
         "the model was built before the memory check"))
     with pytest.raises(ConfigError) as caught:
         list(train(tiny_config(batch_size=100_000_000), tmp_path / "run"))
