@@ -39,6 +39,19 @@ BEST_COLUMN = COLUMNS.index("Best")
 STATE_COLORS = {INTERRUPTED: "#d08a00", TRAINING: "#2a7ab0", DAMAGED: "#d9534f"}
 
 
+
+def _state_text(s: RunSummary) -> str:
+    """The State cell: how a finished run ended, and why a damaged one is (in
+    short: the whole reason is the cell's tooltip)."""
+    if s.state == FINISHED and s.detail:
+        return f"finished ({s.detail})"
+    if s.state == DAMAGED and s.recoverable:
+        return "damaged, resumable"
+    if s.state == DAMAGED and s.detail:
+        reason = s.detail if len(s.detail) <= 48 else s.detail[:47] + "…"
+        return f"damaged: {reason}"
+    return s.state
+
 class RunsPage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
@@ -167,12 +180,11 @@ class RunsPage(QWidget):
             pixmap = QPixmap(str(s.thumbnail))
             if not pixmap.isNull():
                 name.setIcon(QIcon(pixmap))
-        state = QTableWidgetItem(s.state if s.state != FINISHED or not s.detail
-                                 else f"finished ({s.detail})")
+        state = QTableWidgetItem(_state_text(s))
         state.setToolTip(s.detail)
         if s.state in STATE_COLORS:
             state.setForeground(QColor(STATE_COLORS[s.state]))
-        steps = QTableWidgetItem(f"{s.step:,}" if s.state != DAMAGED else "")
+        steps = QTableWidgetItem(f"{s.step:,}" if s.state != DAMAGED or s.recoverable else "")
         steps.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         best = self.best.get(s.path)
         best_item = QTableWidgetItem(best.describe() if best else "")

@@ -403,3 +403,16 @@ def test_the_recovery_offer_shows_a_run_name_as_plain_text(qtbot, tiny_data, tmp
     assert box is not None and box.textFormat() == Qt.TextFormat.PlainText
     assert "“<b>cut<img src='x.png'>”" in box.text()
     box.close()
+
+
+def test_the_state_cell_says_why_a_run_is_damaged_and_whether_it_resumes(tmp_path):
+    from desktop_app.pages.runs_page import _state_text
+    from engine.run_index import DAMAGED, RunSummary
+
+    recoverable = RunSummary(tmp_path, DAMAGED, "manifest.json is missing; Resume recovers it "
+                             "from step 4", recoverable=True)
+    assert _state_text(recoverable) == "damaged, resumable"
+    deep = RunSummary(tmp_path, DAMAGED, "config.json: unreadable (nested 5000 levels deep (at "
+                      "most 64 allowed))")
+    text = _state_text(deep)
+    assert text.startswith("damaged: config.json: unreadable") and len(text) <= 60
