@@ -18,6 +18,7 @@ from engine.errors import ConfigError, RunDirError
 from engine.images import make_grid, to_uint8
 from engine.keyframes import Timeline, timeline_class_weights, timeline_latents
 from engine.models.base import GenerativeModel
+from engine.models.common import evaluating as models_evaluating
 from engine.runs import RunDir
 
 DECODE_BATCH = 64
@@ -30,16 +31,8 @@ GRID_PADDING = 2
 @contextlib.contextmanager
 def evaluating(model: GenerativeModel) -> Iterator[None]:
     """eval() and inference mode for the block, then each network back as it was."""
-    nets = model.networks()
-    was_training = {name: net.training for name, net in nets.items()}
-    for net in nets.values():
-        net.eval()
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        for name, net in nets.items():
-            net.train(was_training[name])
+    with models_evaluating(*model.networks().values()), torch.inference_mode():
+        yield
 
 
 # -- latent walks ---------------------------------------------------------------------

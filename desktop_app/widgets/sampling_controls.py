@@ -26,7 +26,7 @@ class SamplingControls(QWidget):
         self.temperature_value = QLabel(objectName="temperatureLabel")
         self.temperature_slider.valueChanged.connect(self._show_temperature)
         self.temperature_title = QLabel("Temperature")
-        # GANs: the truncation trick instead (engine.models.truncation).
+        # GANs: the truncation trick instead (engine.models.common.truncation).
         self.truncation_title = QLabel("Truncation")
         self.truncation_slider = QSlider(Qt.Orientation.Horizontal, objectName="truncationSlider",
                                          minimum=10, maximum=TRUNCATION_OFF, value=TRUNCATION_OFF)

@@ -27,6 +27,7 @@ import torch
 from engine.data.batches import to_model_range
 from engine.errors import ConfigError
 from engine.models.base import LIKELIHOOD, GenerativeModel
+from engine.models.common import evaluating
 
 LIKELIHOOD_PROTOCOLS = ("binarized", "8bit")
 # One seed for every caller: a run's test pictures are the same binary images
@@ -79,11 +80,7 @@ def negative_log_likelihoods(model: GenerativeModel, images: torch.Tensor, batch
     n, dims = images.shape[0], int(np.prod(images.shape[1:]))
     gen = torch.Generator(device=model.device).manual_seed(seed)
     totals: dict[str, float] = {}
-    nets = model.networks()
-    was_training = {name: net.training for name, net in nets.items()}
-    for net in nets.values():
-        net.eval()
-    try:
+    with evaluating(*model.networks().values()):
         for start in range(0, n, batch_size):
             batch = images[start:start + batch_size].to(model.device)
             given = {} if labels is None else {
@@ -98,9 +95,6 @@ def negative_log_likelihoods(model: GenerativeModel, images: torch.Tensor, batch
                                      f"expected ({batch.shape[0]},)")
                 totals[name] = totals.get(name, 0.0) + float(values.double().sum())
             yield min(start + batch_size, n), None
-    finally:
-        for name, net in nets.items():
-            net.train(was_training[name])
     result: dict[str, float] = {}
     for name, total in sorted(totals.items()):
         nats = total / n

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from engine.errors import ConfigError
+from engine.models.common import evaluating
 from engine.precision import MixedPrecision
 
 
@@ -230,7 +231,7 @@ class GenerativeModel(ABC):
 
     def truncated_latents_for_seeds(self, seeds: list[int], threshold: float) -> torch.Tensor:
         """Latents with components beyond `threshold` redrawn, per seed (see
-        engine.models.truncation); families with supports_truncation override it."""
+        engine.models.common.truncation); families with supports_truncation override it."""
         raise MissingCapability(f"the {self.family} family has no truncation; use the temperature")
 
     @torch.inference_mode()
@@ -245,11 +246,7 @@ class GenerativeModel(ABC):
             raise ConfigError(f"temperature must be in (0, 4], not {temperature}")
         if truncation is not None and not self.supports_truncation:
             raise MissingCapability(f"the {self.family} family has no truncation; use the temperature")
-        nets = self.networks()
-        was_training = {name: net.training for name, net in nets.items()}
-        for net in nets.values():
-            net.eval()
-        try:
+        with evaluating(*self.networks().values()):
             latents = (self.latents_for_seeds(seeds) if truncation is None else
                        self.truncated_latents_for_seeds(seeds, truncation)).to(self.device)
             if temperature != 1.0:
@@ -257,9 +254,6 @@ class GenerativeModel(ABC):
             classes = self.labels_for_seeds(seeds, labels)
             # Unconditional families may define decode(latents) alone.
             return self.decode(latents) if classes is None else self.decode(latents, classes)
-        finally:
-            for name, net in nets.items():
-                net.train(was_training[name])
 
     # -- optional: likelihood ------------------------------------------------------
     # Families with a likelihood (VAEs: a bound; autoregressive models: exact)

@@ -22,7 +22,7 @@ from torch import nn
 
 from engine.errors import ConfigError
 from engine.models.base import CONTINUE, PROCESS, GenerativeModel, ModelConfig
-from engine.models.recurrent import adam, evaluating
+from engine.models.common import adam, evaluating
 from engine.models.registry import ModelSpec, register_model
 
 PROMPTS = 16    # opening frames of this many training sequences are kept for the gallery

@@ -21,8 +21,8 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeModel, ModelConfig,
                                 per_seed)
-from engine.models.kl_warmup import StepCounter, warmup_weight
-from engine.models.recurrent import adam, evaluating
+from engine.models.common.kl_warmup import StepCounter, warmup_weight
+from engine.models.common import adam, evaluating
 from engine.models.registry import ModelSpec, register_model
 
 

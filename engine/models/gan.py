@@ -19,8 +19,8 @@ from engine.errors import ConfigError
 from engine.models.base import (CLASSES, TEMPERATURE, TRUNCATION, GenerativeModel, ModelConfig,
                                 per_seed)
 from engine.models.common import adam
-from engine.models.diffaugment import diff_augment, parse_policy
-from engine.models.truncation import check_truncation, truncated_normal
+from engine.models.common.diffaugment import diff_augment, parse_policy
+from engine.models.common.truncation import check_truncation, truncated_normal
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
                                         MlpGenerator, dcgan_init_, spectral_norm_)
 from engine.models.registry import ModelSpec, register_model

@@ -31,7 +31,7 @@ from engine.errors import ConfigError
 from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeModel, ModelConfig,
                                 per_seed)
 
-from engine.models.recurrent import adam, evaluating
+from engine.models.common import adam, evaluating
 from engine.models.registry import ModelSpec, register_model
 
 UNFILLED = 0.0   # how not-yet-sampled pixels look in the filling-in animation (mid grey)

@@ -21,8 +21,8 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import (CLASSES, LIKELIHOOD, RECONSTRUCT, TEMPERATURE, GenerativeModel,
                                 ModelConfig, per_seed)
-from engine.models.common import adam
-from engine.models.kl_warmup import StepCounter, warmup_weight
+from engine.models.common import adam, evaluating
+from engine.models.common.kl_warmup import StepCounter, warmup_weight
 from engine.models.likelihoods import (LIKELIHOODS, PARAMETERS_PER_CHANNEL, choose_likelihood,
                                        log_likelihood, mean_image)
 from engine.models.vae_networks import ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder
@@ -200,14 +200,14 @@ class VaeModel(StepCounter, GenerativeModel):
     def posterior_mean(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Each image's posterior mean (N, latent_dim): where a reconstruction morph
         (engine.morph) puts its keyframes."""
-        with self._evaluating():
+        with evaluating(*self.networks().values()):
             mu, _ = self.encoder(self._prepare(images), self._onehot(labels))
             return mu
 
     @torch.inference_mode()
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Each image encoded to its posterior mean and decoded: images in [-1, 1]."""
-        with self._evaluating():
+        with evaluating(*self.networks().values()):
             x = self._prepare(images)
             onehot = self._onehot(labels)
             mu, _ = self.encoder(x, onehot)
@@ -231,7 +231,7 @@ class VaeModel(StepCounter, GenerativeModel):
         """-ELBO per image in nats, one posterior sample each (as pytorch/examples'
         test loss), with beta = 1 whatever the training weight. Reproducible from
         `seed`; the training noise is untouched."""
-        with self._evaluating():
+        with evaluating(*self.networks().values()):
             g = torch.Generator(device=self.device)
             g.manual_seed(seed)
             x, onehot = self._prepare(images), self._onehot(labels)
@@ -248,7 +248,7 @@ class VaeModel(StepCounter, GenerativeModel):
         k grows. Samples go through the decoder `chunk` at a time."""
         if not 1 <= k <= 100_000:
             raise ConfigError(f"k must be between 1 and 100000, not {k}")
-        with self._evaluating():
+        with evaluating(*self.networks().values()):
             g = torch.Generator(device=self.device)
             g.manual_seed(seed)
             x, onehot = self._prepare(images), self._onehot(labels)
@@ -281,25 +281,6 @@ class VaeModel(StepCounter, GenerativeModel):
             raise ConfigError("this conditional VAE needs a class for each image "
                               "(for an animation: give its keyframes classes)")
         return F.one_hot(labels.to(self.device).long(), self.config.num_classes).float()
-
-    def _evaluating(self):
-        return _EvalMode(self.networks().values())
-
-
-class _EvalMode:
-    """Networks in eval mode for a block, restored afterwards."""
-
-    def __init__(self, nets) -> None:
-        self.nets = list(nets)
-
-    def __enter__(self) -> None:
-        self.was = [n.training for n in self.nets]
-        for n in self.nets:
-            n.eval()
-
-    def __exit__(self, *_: object) -> None:
-        for n, was in zip(self.nets, self.was):
-            n.train(was)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from torch import nn
 
 from engine.errors import ConfigError
 from engine.models import build_model, model_config
-from engine.models.diffaugment import diff_augment, parse_policy
+from engine.models.common.diffaugment import diff_augment, parse_policy
 
 CPU = torch.device("cpu")
 

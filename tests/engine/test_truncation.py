@@ -9,7 +9,7 @@ import torch
 
 from engine.errors import ConfigError
 from engine.models import build_model, model_config
-from engine.models.truncation import truncated_normal
+from engine.models.common.truncation import truncated_normal
 from engine.sampling import run_supports_truncation, sample_run
 
 
