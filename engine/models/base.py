@@ -7,7 +7,7 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
@@ -15,6 +15,10 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.common import evaluating
 from engine.precision import MixedPrecision
+
+if TYPE_CHECKING:
+    from engine.data.facts import DataFacts
+    from engine.models.common.preset import Preset
 
 
 @dataclasses.dataclass
@@ -85,8 +89,9 @@ PROCESS = "process"           # process_frames(): its own generative process, na
 TRUNCATION = "truncation"     # truncated_latents_for_seeds(): the truncation trick
 TEMPERATURE = "temperature"   # per-seed latent noise that a temperature scales
 CLASSES = "classes"           # can be class-conditional (the config says whether a run is)
+PRESET = "preset"             # suggest_preset(): settings for given data facts and device
 CAPABILITIES = frozenset({RECONSTRUCT, CONTINUE, LIKELIHOOD, PROCESS, TRUNCATION, TEMPERATURE,
-                          CLASSES})
+                          CLASSES, PRESET})
 
 
 class MissingCapability(ConfigError):
@@ -272,6 +277,15 @@ class GenerativeModel(ABC):
     # else (a sequence model continuing the openings it keeps).
     data_kind: ClassVar[str] = "images"
     latent_noise: ClassVar[bool] = True
+
+    @classmethod
+    def suggest_preset(cls, model: str, facts: DataFacts, device: torch.device | str,
+                       chosen: bool) -> Preset | None:
+        """Settings for model `model` (one of this family's names) on data with
+        these facts, each with a reason, and a fit score that engine.presets
+        ranks; `chosen` when the user picked the model. None declines: the model
+        keeps its own defaults (and is never suggested unasked)."""
+        return None
 
     def negative_log_likelihood(self, images: torch.Tensor, generator: torch.Generator,
                                 importance_samples: int, labels: torch.Tensor | None = None

@@ -20,9 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.data.facts import DataFacts
 from engine.errors import ConfigError
-from engine.models.base import CONTINUE, PROCESS, GenerativeModel, ModelConfig
+from engine.models.base import CONTINUE, PRESET, PROCESS, GenerativeModel, ModelConfig
 from engine.models.common import adam, evaluating
+from engine.models.common.preset import Preset
 from engine.models.registry import ModelSpec, register_model
 
 PROMPTS = 16    # opening frames of this many training sequences are kept for the gallery
@@ -130,10 +132,21 @@ class ConvLstmNetwork(nn.Module):
 class ConvLstmModel(GenerativeModel):
     family = "rnn"
     process_name = "continuation"
-    capabilities = frozenset({CONTINUE, PROCESS})
+    capabilities = frozenset({CONTINUE, PROCESS, PRESET})
     data_kind = "sequences"
     latent_noise = False   # a sample continues one of the kept openings, chosen by seed
     config_class = ConvLstmConfig
+
+    @classmethod
+    def suggest_preset(cls, model: str, facts: DataFacts, device: torch.device | str,
+                       chosen: bool) -> Preset | None:
+        """Image sequences are what it is for; still images it declines."""
+        if not facts.sequences:
+            return None
+        preset = Preset("image sequences: ConvLSTM next-frame model", fit=1.0)
+        preset.choose("model", model, "the data are image sequences; the next-frame "
+                      "model continues them")
+        return preset
 
     def __init__(self, config: ConvLstmConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)

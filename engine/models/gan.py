@@ -15,11 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.data.facts import DataFacts
 from engine.errors import ConfigError
-from engine.models.base import (CLASSES, TEMPERATURE, TRUNCATION, GenerativeModel, ModelConfig,
-                                per_seed)
+from engine.models import gan_presets
+from engine.models.base import (CLASSES, PRESET, TEMPERATURE, TRUNCATION, GenerativeModel,
+                                ModelConfig, per_seed)
 from engine.models.common import adam
 from engine.models.common.diffaugment import diff_augment, parse_policy
+from engine.models.common.preset import Preset
 from engine.models.common.truncation import check_truncation, truncated_normal
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
                                         MlpGenerator, dcgan_init_, spectral_norm_)
@@ -83,7 +86,12 @@ class GanModel(GenerativeModel):
     family = "gan"
     config_class = GanConfig
     plotted_losses = ("generator", "discriminator")
-    capabilities = frozenset({TRUNCATION, TEMPERATURE, CLASSES})
+    capabilities = frozenset({TRUNCATION, TEMPERATURE, CLASSES, PRESET})
+
+    @classmethod
+    def suggest_preset(cls, model: str, facts: DataFacts, device: torch.device | str,
+                       chosen: bool) -> Preset | None:
+        return gan_presets.suggest(model, facts, device, chosen)
 
     def __init__(self, config: GanConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.models import model_names
-from engine.models.base import (CAPABILITIES, CONTINUE, LIKELIHOOD, PROCESS, RECONSTRUCT,
+from engine.models.base import (CAPABILITIES, CONTINUE, LIKELIHOOD, PRESET, PROCESS, RECONSTRUCT,
                                 TEMPERATURE, TRUNCATION, GenerativeModel, MissingCapability)
 from engine.models import build_model, model_config, model_spec
 
@@ -30,6 +30,9 @@ def test_capabilities_match_the_methods(name):
                                     and family.supports_truncation)
     assert (LIKELIHOOD in caps) == _overrides(family, "negative_log_likelihood")
     assert (TEMPERATURE in caps) == family.latent_noise
+    # A classmethod: compare the functions, not the (always new) bound methods.
+    assert (PRESET in caps) == (family.suggest_preset.__func__
+                                is not GenerativeModel.suggest_preset.__func__)
 
 
 def test_an_absent_capability_is_a_clear_error():

@@ -19,8 +19,6 @@ ALLOWED = {
     "engine/training/config.py": {"dcgan"},        # TrainConfig.model's default
     "desktop_app/pages/train_page.py": {"dcgan"},  # the model selected at start
     "engine/self_test.py": {"mlp-gan"},            # the installation check trains this one
-    # Presets still branch on names until each family owns its preset hook.
-    "engine/presets.py": {"dcgan", "mlp-gan", "small-data-gan", "wgan-gp", "cgan", "convlstm"},
 }
 
 

@@ -9,8 +9,9 @@ import torch
 
 from engine.data.report import LoadReport
 from engine.data.sources import ImageSet
-from engine.models import model_config
-from engine.presets import (KNOWN_FACTS, DataFacts, choose_preset, data_facts, ema_decay_for)
+from engine.models import model_config, model_spec
+from engine.models.gan_presets import ema_decay_for
+from engine.presets import (KNOWN_FACTS, DataFacts, choose_preset, data_facts)
 from engine.training import TrainConfig
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
@@ -145,3 +146,55 @@ def test_cli_train_prints_and_applies_the_preset_and_can_turn_it_off(tmp_path, c
     plain = _train_config(args, preset=args.preset)
     assert "preset" not in capsys.readouterr().out
     assert (plain.model, plain.batch_size, plain.model_settings) == ("dcgan", 64, {})
+
+
+def test_the_gan_baseline_is_exactly_the_trainers_defaults():
+    # The family cannot import the trainer, so it keeps its own copy of the numbers.
+    from engine.models import gan_presets
+    from engine.training import DEFAULT_STEPS
+    assert (gan_presets.BASELINE_BATCH, gan_presets.BASELINE_STEPS) == \
+        (TrainConfig().batch_size, DEFAULT_STEPS)
+
+
+def test_presets_ask_each_familys_hook_and_take_the_best_fit():
+    import dataclasses
+
+    from engine.models.base import PRESET
+    from engine.models.common.preset import Preset
+    from engine.models.registry import register_model, unregister_model
+    from tests.engine.toy_family import TOY, ToyModel
+
+    class EagerToy(ToyModel):
+        capabilities = ToyModel.capabilities | {PRESET}
+
+        @classmethod
+        def suggest_preset(cls, model, facts, device, chosen):
+            preset = Preset(f"{model} for {facts.describe()}", fit=100.0)
+            preset.choose("model", model, "it always fits best")
+            preset.choose("learning_rate", 0.5, "the toy's own", model_setting=True)
+            return preset
+
+    register_model(TOY)       # the base hook: declines, so the toy keeps its own defaults
+    try:
+        assert choose_preset(SMALL_COLOUR, CPU).value("model") == "dcgan"
+        chosen = choose_preset(SMALL_COLOUR, CPU, model="toy")
+        assert chosen.settings == {} and chosen.name.startswith("toy with its own defaults")
+    finally:
+        unregister_model(TOY.name)
+    eager = dataclasses.replace(TOY, name="eager-toy", family=EagerToy)
+    register_model(eager)
+    try:
+        best = choose_preset(SMALL_COLOUR, CPU)
+        assert best.value("model") == "eager-toy" and best.value("learning_rate") == 0.5
+        assert best.settings["model_settings"] == {"learning_rate": 0.5}
+        # The user's choice still asks that model only.
+        assert choose_preset(SMALL_COLOUR, CPU, model="cgan").value("model") == "cgan"
+    finally:
+        unregister_model(eager.name)
+
+
+def test_no_family_hook_suggests_a_model_for_data_it_cannot_train():
+    for facts in (SMALL_COLOUR, KNOWN_FACTS["mnist"], KNOWN_FACTS["moving-mnist"]):
+        for device in (CPU, GPU):
+            model = choose_preset(facts, device).value("model")
+            assert model_spec(model).data_kind == ("sequences" if facts.sequences else "images")
