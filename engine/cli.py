@@ -46,13 +46,34 @@ RUN_DEFINING = {"model": "--model", "data": "--data", "image_size": "--image-siz
                 "model_settings": "--set"}
 
 
+def _model_help() -> tuple[str, str, str]:
+    """The --model, --image-size and --width help, from the registered model specs,
+    so a new family shows up in them without editing this file."""
+    import dataclasses
+
+    from engine.models import model_specs
+    from engine.training.config import TrainConfig
+
+    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    specs = model_specs()
+    base = fields["image_size"]
+    larger = sorted({size for s in specs for size in s.image_sizes} - {base})
+    sizes = f"{base} (default)" + (f"; {' or '.join(map(str, larger))} for the models that take "
+                                    "them (see the README's model table)" if larger else "")
+    wide = [s.name for s in specs if s.takes_width]
+    widths = ("base channel width of the convolutional models (" + ", ".join(wide) + ")"
+              if wide else "base channel width")
+    return str(fields["model"]), sizes, widths
+
+
 def _add_training_settings(p: argparse.ArgumentParser) -> None:
     # Defaults are None here and filled from TrainConfig, so `--resume` can tell
     # a setting the user typed from one they left alone.
-    p.add_argument("--model", choices=model_names(), default=None, help="default: dcgan")
+    default_model, sizes, widths = _model_help()
+    p.add_argument("--model", choices=model_names(), default=None, help=f"default: {default_model}")
     p.add_argument("--data", default=None, help=f"data spec: {', '.join(DATA_SOURCES)} (default: mnist)")
-    p.add_argument("--image-size", type=int, default=None, help="28 (default), 32 or 64 for dcgan")
-    p.add_argument("--width", type=int, default=None, help="dcgan base width (64 = pytorch/examples)")
+    p.add_argument("--image-size", type=int, default=None, help=sizes)
+    p.add_argument("--width", type=int, default=None, help=widths)
     p.add_argument("--batch-size", type=int, default=None, help="default: 64")
     p.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate (default: the model's own, e.g. 2e-4 for GANs)")

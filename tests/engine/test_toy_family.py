@@ -41,3 +41,24 @@ def test_train_sample_export_and_eval_the_toy(toy, data_spec, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["kind"] == "evaluation" and result["fd"] >= 0
 
+
+
+def test_the_toy_is_in_the_cli_help_and_animates(toy, data_spec, tmp_path, capsys):
+    import dataclasses
+
+    from engine.cli import build_parser
+
+    wide = dataclasses.replace(toy, name="wide-toy", takes_width=True)
+    register_model(wide)
+    try:
+        help_text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    finally:
+        unregister_model(wide.name)
+    assert "toy" in help_text and "wide-toy)" in " ".join(help_text.split())
+    run = tmp_path / "run"
+    assert main(["train", "--model", "toy", "--data", data_spec, "--batch-size", "8",
+                 "--steps", "2", "--device", "cpu", "--out", str(run)]) == 0
+    walk = tmp_path / "walk.gif"
+    assert main(["animate", str(run), "--kind", "interpolate", "--seeds", "1,2",
+                 "--frames-between", "2", "--out", str(walk)]) == 0
+    assert walk.is_file() and walk.stat().st_size > 0
