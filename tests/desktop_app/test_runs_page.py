@@ -350,14 +350,9 @@ def test_the_app_starts_and_lists_runs_past_hostile_run_folders(qtbot, tiny_data
 def killed_in_first_save(template: Path, out: Path) -> Path:
     """What a kill during the first save leaves: no manifest, and a checkpoint
     folder without its trainer files."""
-    run = Path(shutil.copytree(template, out))
-    (run / "manifest.json").unlink()
-    folders = sorted((run / "checkpoints").iterdir())
-    for extra in folders[1:]:
-        shutil.rmtree(extra)
-    for name in ("trainer.json", "trainer.safetensors"):
-        (folders[0] / name).unlink()
-    return run
+    from tests.engine.test_checkpoint_recovery import killed_in_first_save as cut_in_first_save
+
+    return cut_in_first_save(Path(shutil.copytree(template, out)))
 
 
 def test_a_run_stopped_before_its_first_save_can_be_started_again(qtbot, finished_template,
