@@ -68,6 +68,8 @@ class AnimatePage(QWidget):
     def _build(self) -> None:
         self.run_label = QLabel("No run chosen. Pick tiles in the Gallery, or open a run.",
                                 objectName="animateRunLabel", wordWrap=True)
+        # Run names and notes come from files (an export's metadata): never markup.
+        self.run_label.setTextFormat(Qt.TextFormat.PlainText)
         self.open_run_button = QPushButton("Open run…", objectName="animateOpenRunButton")
         self.open_run_button.clicked.connect(self._choose_run)
         self.open_animation_button = QPushButton("Open animation…", objectName="openAnimationButton")
@@ -145,6 +147,7 @@ class AnimatePage(QWidget):
         self.fps_spin.valueChanged.connect(self._fps_changed)
         self.frame_label = QLabel(objectName="previewFrameLabel")
         self.message = QLabel(objectName="animateMessage", wordWrap=True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
         play_row = QHBoxLayout()
         play_row.addWidget(self.play_button)
         play_row.addWidget(self.fps_spin)

@@ -146,6 +146,7 @@ class RunsPage(QWidget):
         self.export_best_button.clicked.connect(lambda: self.export_best())
         best_actions = QHBoxLayout()
         self.best_label = QLabel(objectName="runBestLabel", wordWrap=True)
+        self.best_label.setTextFormat(Qt.TextFormat.PlainText)   # its text comes from metrics.jsonl
         best_actions.addWidget(self.best_label, 1)
         for button in (self.open_best_button, self.resume_best_button, self.export_best_button):
             best_actions.addWidget(button)

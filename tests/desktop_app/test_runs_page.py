@@ -413,3 +413,12 @@ def test_the_state_cell_says_why_a_run_is_damaged_and_whether_it_resumes(tmp_pat
                       "most 64 allowed))")
     text = _state_text(deep)
     assert text.startswith("damaged: config.json: unreadable") and len(text) <= 60
+
+
+def test_labels_that_show_text_from_files_never_render_it_as_markup(request):
+    from PySide6.QtWidgets import QLabel
+
+    window = request.getfixturevalue("window")
+    for name in ("runBestLabel", "animateRunLabel", "animateMessage"):
+        label = window.findChild(QLabel, name)
+        assert label is not None and label.textFormat() == Qt.TextFormat.PlainText, name
