@@ -378,7 +378,8 @@ def remove_strays(run: Path, superseded_by: Path | None = None) -> None:
     if manifest is None:
         return
     current = manifest["checkpoint"]
-    if complete_set_step(run / CHECKPOINTS_DIR / current) is None:
+    # A save has just written its set whole; otherwise check it before trusting it.
+    if superseded_by is None and complete_set_step(run / CHECKPOINTS_DIR / current) is None:
         return
     best = manifest.get("best") or {}
     kept = {current, *manifest.get("kept", []), *manifest.get("recent", []), best.get("checkpoint")}

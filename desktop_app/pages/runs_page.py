@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from desktop_app.resume_dialog import ResumeDialog
 from desktop_app.worker import EngineWorker
 from engine.bundles import BUNDLE_SUFFIX
-from engine.checkpoints import complete_checkpoints
 from engine.errors import AtelierError
 from engine.events import Evaluated, Finished, RunStarted
 from engine.metrics.best import (RANKED_METRICS, BestCheckpoint, best_checkpoint, metric_label,
@@ -272,9 +271,10 @@ class RunsPage(QWidget):
 
     @staticmethod
     def _never_saved(s: RunSummary) -> bool:
-        """A run with nothing to resume: no manifest, and no complete
-        checkpoint on disk either (a lost manifest is no reason to start over)."""
-        return s.state == NO_WEIGHTS and not complete_checkpoints(s.path)
+        """A run with nothing to resume. The list already looked for complete
+        checkpoints (a run that has any is "damaged, resumable", never "no
+        weights"); starting again re-checks the disk (checkpoints.clear_unsaved)."""
+        return s.state == NO_WEIGHTS
 
     def _is_busy(self, path: Path) -> bool:
         """Trained right now, by this app (even before its lock is taken) or another process."""

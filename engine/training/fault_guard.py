@@ -11,6 +11,7 @@ import torch
 from engine import checkpoints
 from engine.errors import AtelierError, RunDirError
 from engine.events import Notice, TrainingEvent
+from engine.finite_weights import first_nonfinite
 from engine.runs import RunDir
 
 if TYPE_CHECKING:   # the session imports nothing from here; this is for the hints only
@@ -63,9 +64,8 @@ class FaultGuard:
 
     def check_weights(self, step: int) -> None:
         """Never let a diverged model overwrite the last good checkpoint."""
-        for net in self.session.model.networks().values():
-            if not all(torch.isfinite(p).all() for p in net.parameters()):
-                self.diverged(step)
+        if any(first_nonfinite(net.state_dict()) for net in self.session.model.networks().values()):
+            self.diverged(step)
 
     def diverged(self, step: int) -> NoReturn:
         """Roll the run back to its last good checkpoint and end it with advice."""
