@@ -49,21 +49,19 @@ RUN_DEFINING = {"model": "--model", "data": "--data", "image_size": "--image-siz
 def _model_help() -> tuple[str, str, str]:
     """The --model, --image-size and --width help, from the registered model specs,
     so a new family shows up in them without editing this file."""
-    import dataclasses
-
+    # Not from TrainConfig: importing the trainer would slow every command's start.
     from engine.models import model_specs
-    from engine.training.config import TrainConfig
+    from engine.models.registry import BASE_IMAGE_SIZE, DEFAULT_MODEL
 
-    fields = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     specs = model_specs()
-    base = fields["image_size"]
+    base = BASE_IMAGE_SIZE
     larger = sorted({size for s in specs for size in s.image_sizes} - {base})
     sizes = f"{base} (default)" + (f"; {' or '.join(map(str, larger))} for the models that take "
                                     "them (see the README's model table)" if larger else "")
     wide = [s.name for s in specs if s.takes_width]
     widths = ("base channel width of the convolutional models (" + ", ".join(wide) + ")"
               if wide else "base channel width")
-    return str(fields["model"]), sizes, widths
+    return DEFAULT_MODEL, sizes, widths
 
 
 def _add_training_settings(p: argparse.ArgumentParser) -> None:

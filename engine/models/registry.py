@@ -17,6 +17,10 @@ from engine.models.base import CLASSES, TEMPERATURE, TRUNCATION, GenerativeModel
 
 # Sampling options a family may offer, in the order a form shows them.
 SAMPLING_OPTIONS = (TEMPERATURE, TRUNCATION, CLASSES)
+# The model a run gets when none is named (TrainConfig, the CLI's help), and the
+# image size every model takes.
+DEFAULT_MODEL = "dcgan"
+BASE_IMAGE_SIZE = 28
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ from engine.metrics.best import is_eval_metric
 from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES
 from engine.metrics.evaluate import MAX_EVAL_SAMPLES
 from engine.models import default_lr_schedule, model_accepts, model_config
+from engine.models.registry import BASE_IMAGE_SIZE, DEFAULT_MODEL
 from engine.precision import PRECISION_CHOICES
 from engine.schedule import check_schedule
 
@@ -21,9 +22,9 @@ DEFAULT_STEPS = 2000
 
 @dataclasses.dataclass
 class TrainConfig:
-    model: str = "dcgan"
+    model: str = DEFAULT_MODEL
     data: str = "mnist"
-    image_size: int = 28
+    image_size: int = BASE_IMAGE_SIZE
     width: int | None = None            # None: the model's default
     batch_size: int = 64
     learning_rate: float | None = None  # None: the model's default (e.g. 2e-4 GANs, 3e-3 MLP VAEs)

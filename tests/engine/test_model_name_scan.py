@@ -16,7 +16,6 @@ from engine.models import model_specs
 ROOT = Path(__file__).resolve().parents[2]
 # Where a model name is a product choice, not a branch: the default model.
 ALLOWED = {
-    "engine/training/config.py": {"dcgan"},        # TrainConfig.model's default
     "desktop_app/pages/train_page.py": {"dcgan"},  # the model selected at start
     "engine/self_test.py": {"mlp-gan"},            # the installation check trains this one
 }
