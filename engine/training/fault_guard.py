@@ -64,7 +64,10 @@ class FaultGuard:
 
     def check_weights(self, step: int) -> None:
         """Never let a diverged model overwrite the last good checkpoint."""
-        if any(first_nonfinite(net.state_dict()) for net in self.session.model.networks().values()):
+        # Parameters only, as before: after a step the fp16 loss scaler skipped,
+        # a buffer (a batch-norm statistic) can hold an infinity that is no divergence.
+        if any(first_nonfinite(dict(net.named_parameters()))
+               for net in self.session.model.networks().values()):
             self.diverged(step)
 
     def diverged(self, step: int) -> NoReturn:
