@@ -35,9 +35,9 @@ from pathlib import Path
 t0, c0 = time.perf_counter(), time.process_time()
 import numpy as np
 from PIL import Image
-from engine.animation import WalkRenderer
-from engine.exporters import ExportOptions, export_animation
-from engine.keyframes import Timeline
+from engine.studio.animation import WalkRenderer
+from engine.studio.exporters import ExportOptions, export_animation
+from engine.studio.keyframes import Timeline
 run, device = sys.argv[1], sys.argv[2]
 timeline = Timeline.from_seeds([1, 7, 42, 3, 9], frames_between=23, loop=True, ease="in-out")
 renderer = WalkRenderer(run, device)
@@ -71,8 +71,8 @@ print(json.dumps({"first_render_s": t2 - t1, "warm_render_s": t3 - t2, "gif_writ
 COLOUR = r"""
 import json, numpy as np
 from PIL import Image
-from engine.exporters import ExportOptions
-from engine.exporters.gif import gif_bytes
+from engine.studio.exporters import ExportOptions
+from engine.studio.exporters.gif import gif_bytes
 import io
 y, x = np.mgrid[0:64, 0:64] / 64
 frames = []

@@ -76,7 +76,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float, float, 
 
 
 # The child reports its own peak (Linux: KB), so each case is measured alone.
-_CHILD = ("import resource, sys; from engine.cli import main; code = main(sys.argv[1:]); "
+_CHILD = ("import resource, sys; from engine.cli.main import main; code = main(sys.argv[1:]); "
           "u = resource.getrusage(resource.RUSAGE_SELF); "
           "sys.stderr.write('maxrss %d %.3f' % (u.ru_maxrss, u.ru_utime + u.ru_stime)); "
           "sys.exit(code)")

@@ -1,7 +1,7 @@
-"""The GUI's user-data folders, from QStandardPaths, agreeing with engine.paths.
+"""The GUI's user-data folders, from QStandardPaths, agreeing with engine.storage.paths.
 
 Qt's AppDataLocation is <platform data folder>/<organisation>/<application>.
-The app sets its application name to engine.paths.APP_NAME and leaves the
+The app sets its application name to engine.storage.paths.APP_NAME and leaves the
 organisation empty, so Qt gives exactly the folder the Qt-free engine computes
 (~/.local/share/LatentAtelier, %APPDATA%/LatentAtelier, ~/Library/Application
 Support/LatentAtelier) and the app and the CLI see the same runs and logs.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QStandardPaths
 
-from engine.paths import APP_NAME
+from engine.storage.paths import APP_NAME
 
 DISPLAY_NAME = "Latent Atelier"
 

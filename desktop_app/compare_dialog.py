@@ -21,7 +21,7 @@ class CompareDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("compareDialog")
         self.setWindowTitle(f"Compare seeds across {run_dir.name}")
-        self.rows: list = []   # engine.gallery.ComparisonRow, once loaded
+        self.rows: list = []   # engine.studio.gallery.ComparisonRow, once loaded
         self.status = QLabel(f"Rendering seeds {', '.join(map(str, seeds))} from each checkpoint…",
                              objectName="compareStatus", wordWrap=True)
         self.table = QWidget(objectName="compareTable")
@@ -37,7 +37,7 @@ class CompareDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(760, 560)
         self.seeds = seeds
-        from engine.gallery import compare_seeds
+        from engine.studio.gallery import compare_seeds
         worker.submit("compare", lambda: compare_seeds(run_dir, seeds), self._show,
                       "Could not compare checkpoints")
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, Q
 from desktop_app.worker import EngineWorker, Job
 from engine.metrics.evaluate import (DEFAULT_SAMPLES, EvalConfig, EvalFinished, EvalProgress,
                                      evaluations, format_result)
-from engine.runs import is_run_dir
+from engine.runs.folders import is_run_dir
 
 STAGE_NAMES = {"reference": "Features of the real test images",
                "samples": "Generating and scoring samples",

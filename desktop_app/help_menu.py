@@ -64,7 +64,7 @@ class HelpMenu(QObject):
                                              f"in {folder}")
 
     def run_self_test(self) -> None:
-        from engine.self_test import run_self_test
+        from engine.diagnostics.self_test import run_self_test
 
         # A fresh folder per run, so an earlier self-test never makes this one fail.
         out = self_test_dir() / time.strftime("%Y%m%d-%H%M%S")

@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.train_page)
 
     def _on_training_event(self, event: object) -> None:
-        from engine.events import Finished, RunStarted, Saved
+        from engine.training.events import Finished, RunStarted, Saved
 
         # The gallery follows the run being trained once it has weights on disk.
         if isinstance(event, RunStarted):
@@ -202,7 +202,7 @@ class MainWindow(QMainWindow):
         if run is None:
             return
         from desktop_app.timelapse_dialog import TimelapseDialog
-        from engine.runs import RunDir
+        from engine.runs.folders import RunDir
 
         history = RunDir(run).sample_history()
         dialog = TimelapseDialog(run, len(history), self.train_page.sample_grid_size(), self)

@@ -1,6 +1,6 @@
 """SIGTERM, SIGHUP and Ctrl-C close the app as its window's close button does, so a
 running training stops between steps and saves first (a logout, a closed terminal
-and a service manager send these). engine.stop_signals has the rules: a repeat of
+and a service manager send these). engine.runtime.stop_signals has the rules: a repeat of
 the same signal ends the process at once, an ignored one stays ignored, and the
 exit status after SIGTERM or SIGHUP is 128 + the signal.
 
@@ -19,7 +19,7 @@ import threading
 from PySide6.QtCore import QObject, QSocketNotifier
 from PySide6.QtWidgets import QWidget
 
-from engine.stop_signals import StopOnSignals
+from engine.runtime.stop_signals import StopOnSignals
 
 
 class QuitOnSignals(QObject):

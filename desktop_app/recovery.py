@@ -1,7 +1,7 @@
 """Crash recovery on launch: offer to resume a run that a crash cut short.
 
 A run counts when its manifest says it never ended, no process is training it
-(engine.runlock) and it has a checkpoint (engine.run_index.interrupted_runs).
+(engine.runs.lock) and it has a checkpoint (engine.runs.index.interrupted_runs).
 A run that ended cleanly, stopped, completed or out of time, is never offered.
 The offer is one non-blocking dialog: Resume the most recent such run, show
 the Runs page, or not now.
@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from engine.run_index import RunSummary, interrupted_runs
+from engine.runs.index import RunSummary, interrupted_runs
 
 
 def offer_recovery(parent: QWidget, on_resume: Callable[[str], None],

@@ -15,13 +15,13 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
                                QLabel, QSpinBox, QVBoxLayout, QWidget)
 
-from engine.compilation import compile_unavailable
-from engine.cpu_threads import default_threads
-from engine.device import available_devices, device_usable
+from engine.runtime.compilation import compile_unavailable
+from engine.runtime.cpu_threads import default_threads
+from engine.runtime.device import available_devices, device_usable
 from engine.errors import AtelierError
-from engine.precision import PRECISION_LABELS
-from engine.run_index import RunSummary
-from engine.runs import RunDir
+from engine.runtime.precision import PRECISION_LABELS
+from engine.runs.index import RunSummary
+from engine.runs.folders import RunDir
 
 
 class ResumeDialog(QDialog):

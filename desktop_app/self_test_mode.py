@@ -1,7 +1,7 @@
 """`latent-atelier --self-test OUTDIR`: check an installation without showing a window.
 
 Builds the real main window (every page and widget, so a frozen build missing a
-Qt plugin or a module fails here), then runs engine.self_test: a few training
+Qt plugin or a module fails here), then runs engine.diagnostics.self_test: a few training
 steps on the bundled MNIST, a sample grid and a time-lapse GIF in OUTDIR. The
 report goes to stdout and to OUTDIR/self-test.txt (a windowed app on Windows
 has no stdout); the exit code is 0 only if everything worked.
@@ -49,7 +49,7 @@ def run_headless_self_test(out_dir: str | Path, qt_argv: list[str]) -> int:
         window.deleteLater()
         app.processEvents()
 
-        from engine.self_test import run_self_test
+        from engine.diagnostics.self_test import run_self_test
 
         for line in run_self_test(out).lines():
             say(line)

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QApplication, QMainWindow
 PROBE_ENV = "LATENT_ATELIER_STARTUP_PROBE"
 
 # Heavy, Qt-free modules the main window's pages import (torch above all).
-ENGINE_MODULES = ("torch", "engine.training", "engine.models", "engine.sampling",
-                  "engine.export", "engine.runs")
+ENGINE_MODULES = ("torch", "engine.training", "engine.models", "engine.studio.sampling",
+                  "engine.studio.export", "engine.runs.folders")
 
 
 class EngineImport(QThread):

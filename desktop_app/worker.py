@@ -18,9 +18,9 @@ from typing import Any
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal, Slot
 
-from engine.control import RunControl
+from engine.runtime.control import RunControl
 from engine.errors import AtelierError
-from engine.events import Finished, RunStarted
+from engine.training.events import Finished, RunStarted
 from engine.training import TrainConfig, resume, train
 
 
@@ -111,7 +111,7 @@ class EngineWorker(QObject):
     dialog, and whether anything runs. Every request returns its Job; the one
     who asked connects to the job's own signals for its results and its end."""
 
-    trainingEvent = Signal(object)        # engine.events.*
+    trainingEvent = Signal(object)        # engine.training.events.*
     trainingStopped = Signal()            # the training thread has ended, whatever the reason
     busyChanged = Signal(bool)            # a training run started or ended
     error = Signal(str, str, str)         # title, message, details: any job's failure
@@ -185,7 +185,7 @@ class EngineWorker(QObject):
     def generate(self, run_dir: str | Path, seeds: list[int], labels: list[int] | None = None,
                  temperature: float = 1.0, truncation: float | None = None) -> Job:
         """Sample the run's images for `seeds`; the job returns (seeds, uint8 images (N, H, W, C))."""
-        from engine.sampling import sample_run
+        from engine.studio.sampling import sample_run
 
         return self._start("sampling", lambda _: (seeds, sample_run(run_dir, seeds, labels=labels,
                                                                     temperature=temperature,
@@ -195,8 +195,8 @@ class EngineWorker(QObject):
     def export_timelapse(self, run_dir: str | Path, path: str | Path, fps: float, scale: int,
                          tiles: list[int] | None = None) -> Job:
         """Write the run's time-lapse GIF; the job returns the path written."""
-        from engine.animation import timelapse_frames
-        from engine.export import save_gif
+        from engine.studio.animation import timelapse_frames
+        from engine.studio.export import save_gif
 
         def work(_: RunControl) -> str:
             steps, frames = timelapse_frames(run_dir, tiles=tiles)
@@ -220,7 +220,7 @@ class EngineWorker(QObject):
 
     def export_bundle(self, run_dir: str | Path, path: str | Path) -> Job:
         """Write the run's model bundle; the job returns the path written."""
-        from engine.bundles import export_bundle
+        from engine.runs.bundles import export_bundle
 
         return self._start("bundle", lambda _: str(export_bundle(run_dir, path)), "Export failed")
 

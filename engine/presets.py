@@ -44,7 +44,7 @@ def choose_preset(facts: DataFacts, device: torch.device | str, model: str | Non
     if model is not None:
         spec = find_model(model)
         chosen = _suggestion(spec, facts, device, chosen=True) if spec is not None else None
-        return chosen or Preset(f"{model} with its own defaults (presets tune the GAN family)")
+        return chosen or Preset(f"{model} with its own defaults (it suggests no settings for the data)")
     suggestions = [s for s in (_suggestion(spec, facts, device, chosen=False)
                                for spec in model_specs()) if s is not None]
     if not suggestions:

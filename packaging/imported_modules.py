@@ -66,9 +66,9 @@ def exercise_models() -> None:
 def exercise_exports(out: Path) -> None:
     import numpy as np
 
-    from engine.exporters import FORMATS, ExportOptions, export_animation
+    from engine.studio.exporters import FORMATS, ExportOptions, export_animation
 
-    from engine.video_support import video_unavailable
+    from engine.media.video_support import video_unavailable
 
     frames = [np.full((16, 16, 1), 16 * i, dtype=np.uint8) for i in range(4)]
     for fmt, (_, ending) in FORMATS.items():
@@ -176,7 +176,7 @@ def main() -> int:
         window = MainWindow()
         exercise_models()
         exercise_exports(Path(tmp))
-        from engine.self_test import run_self_test
+        from engine.diagnostics.self_test import run_self_test
 
         run_self_test(Path(tmp) / "self-test", steps=2,      # on the bundled MNIST
                       video_optional=True)

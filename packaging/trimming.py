@@ -21,7 +21,7 @@ NEVER_STRIPPED = ("*.libs/*", "*openblas*")
 
 # Packages whose modules the app never imports, so their bytecode can go.
 # They are torch.compile's compiler stack (the frozen app cannot compile: it
-# ships no C++ headers and no compiler, see engine.compilation), distributed
+# ships no C++ headers and no compiler, see engine.runtime.compilation), distributed
 # training, ONNX and graph export, test helpers, and what only those use.
 # Modules of these packages that a training step does import (constructing an
 # optimizer imports parts of torch._dynamo, sympy and torch._inductor) stay.

@@ -23,13 +23,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.bundles import load_model_from  # noqa: E402
+from engine.runs.bundles import load_model_from  # noqa: E402
 from engine.data import load_data  # noqa: E402
 from engine.data.batches import to_model_range  # noqa: E402
 from engine.errors import AtelierError  # noqa: E402
 from engine.metrics.diversity import diversity  # noqa: E402
 from engine.metrics.features import RandomFeatures  # noqa: E402
-from engine.runs import RunDir  # noqa: E402
+from engine.runs.folders import RunDir  # noqa: E402
 
 
 def last_steps(run: Path, fraction: float = 0.1) -> dict[str, float]:

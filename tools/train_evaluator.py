@@ -25,7 +25,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import __version__  # noqa: E402
-from engine.atomic import atomic_write  # noqa: E402
+from engine.storage.atomic import atomic_write  # noqa: E402
 from engine.data import load_data  # noqa: E402
 from engine.metrics.evaluator import (EVALUATOR_NAME, MnistEvaluator,  # noqa: E402
                                       evaluator_metadata_json, evaluator_path)

@@ -21,12 +21,12 @@ from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.qimage import to_pixmap
 from desktop_app.worker import EngineWorker
 from engine.errors import AtelierError
-from engine.exporters import FORMATS, ExportOptions, human_size
-from engine.video_support import video_unavailable
-from engine.exporters.common import PALETTES
-from engine.exporters.memory import ExportMemory, advice, export_memory, fits_at_all, over_limit
-from engine.keyframes import EASINGS, INTERPOLATIONS, Keyframe, Timeline
-from engine.runs import is_run_dir
+from engine.studio.exporters import FORMATS, ExportOptions, human_size
+from engine.media.video_support import video_unavailable
+from engine.studio.exporters.common import PALETTES
+from engine.studio.exporters.memory import ExportMemory, advice, export_memory, fits_at_all, over_limit
+from engine.studio.keyframes import EASINGS, INTERPOLATIONS, Keyframe, Timeline
+from engine.runs.folders import is_run_dir
 
 KEYFRAME_ROLE = Qt.ItemDataRole.UserRole
 PREVIEW_JOB = "walk-preview"
@@ -47,7 +47,7 @@ class AnimatePage(QWidget):
         super().__init__(parent)
         self.worker = worker
         self.run_dir: Path | None = None
-        self._renderer: Any = None            # engine.animation.WalkRenderer, used on the worker only
+        self._renderer: Any = None            # engine.studio.animation.WalkRenderer, used on the worker only
         self.frames: np.ndarray | None = None  # the preview's frames, uint8 (T, H, W, C)
         self.provenance: dict[str, Any] = {}
         self.rendered: tuple[Path, dict[str, Any]] | None = None   # (run, timeline) of the frames
@@ -210,7 +210,7 @@ class AnimatePage(QWidget):
 
     # -- the run and its keyframes ---------------------------------------------------
     def set_run(self, run_dir: str | Path) -> None:
-        from engine.animation import WalkRenderer
+        from engine.studio.animation import WalkRenderer
 
         run_dir = Path(run_dir)
         if self.run_dir == run_dir:
@@ -402,7 +402,7 @@ class AnimatePage(QWidget):
             self._estimate_dirty = True
             return
         self._estimate_busy = True
-        from engine.exporters import estimate_size
+        from engine.studio.exporters import estimate_size
 
         frames, fmt, options = self.frames, self.export_format(), self.export_options()
         self.worker.submit(ESTIMATE_JOB, lambda: (fmt, options, estimate_size(frames, fmt, options)),
@@ -452,7 +452,7 @@ class AnimatePage(QWidget):
             return False
         frames, options = self.frames, self.export_options()
         provenance = dict(self.provenance)
-        from engine.exporters import export_animation
+        from engine.studio.exporters import export_animation
 
         def work() -> tuple[str, int]:
             written = export_animation(frames, path, fmt, options, provenance)
@@ -469,7 +469,7 @@ class AnimatePage(QWidget):
     def _memory_allows(self, fmt: str, options: ExportOptions) -> bool:
         """Refuse an export larger than the memory available (it would end the
         app, and any unsaved work with it); ask about one above the share
-        (engine.exporters.memory.MEMORY_SHARE) that other programs may need."""
+        (engine.studio.exporters.memory.MEMORY_SHARE) that other programs may need."""
         memory = self.export_memory(fmt, options)
         reason = over_limit(memory)
         if reason is None:
@@ -525,7 +525,7 @@ class AnimatePage(QWidget):
     def open_animation(self, path: str | Path) -> None:
         """Read what an exported file carries (on the worker) and show it: a walk's
         keyframes, a process's seed, or a morph's pictures when they are found."""
-        from engine.exporters.provenance import read_provenance, read_timeline
+        from engine.studio.exporters.provenance import read_provenance, read_timeline
 
         path = Path(path)
 
@@ -534,7 +534,7 @@ class AnimatePage(QWidget):
             if info.get("kind") == "process":
                 return str(path), "process", info
             if info.get("kind") == "morph":
-                from engine.morph import find_inputs
+                from engine.studio.morph import find_inputs
                 return str(path), "morph", {**info, "found": find_inputs(path, info)}
             return (str(path), *read_timeline(path))
 
@@ -610,7 +610,7 @@ class AnimatePage(QWidget):
         self.kind_combo.currentIndexChanged.connect(self._kind_changed)
         self.process_panel.changed.connect(self._timeline_changed)
         self.morph_panel.changed.connect(self._timeline_changed)
-        self._morph_renderer = None    # engine.morph.MorphRenderer, used on the worker only
+        self._morph_renderer = None    # engine.studio.morph.MorphRenderer, used on the worker only
         row = QHBoxLayout()
         row.addWidget(QLabel("Animation"))
         row.addWidget(self.kind_combo, 1)
@@ -653,8 +653,8 @@ class AnimatePage(QWidget):
         """Offer the kinds this run's model can make; say why the others are greyed out."""
         from desktop_app.animation_kinds import set_kind_available
         from engine.models import find_model, model_specs
-        from engine.morph import MorphRenderer
-        from engine.reconstruction import reconstruction_unavailable, source_model
+        from engine.studio.morph import MorphRenderer
+        from engine.studio.reconstruction import reconstruction_unavailable, source_model
 
         try:
             name, _ = source_model(self.run_dir)
@@ -688,12 +688,12 @@ class AnimatePage(QWidget):
             return (("interpolate", run, timeline.to_dict()),
                     f"Rendering {timeline.frame_count()} frames…", lambda: renderer.render(timeline))
         if kind == "process":
-            from engine.animation import process_frames
+            from engine.studio.animation import process_frames
             seed = self.process_panel.seed
             return (("process", run, seed), f"Running the model's process for seed {seed}…",
                     lambda: process_frames(run, seed))
         from engine.errors import ConfigError
-        from engine.morph import morph_timeline
+        from engine.studio.morph import morph_timeline
         paths, labels = self.morph_panel.pictures()
         if len(paths) < 2:
             raise ConfigError("Add two or more pictures to morph between (drop files on the list, "
@@ -708,5 +708,5 @@ class AnimatePage(QWidget):
 
 
 def reconstruction_reason(run: Path | None) -> str:
-    from engine.reconstruction import reconstruction_unavailable
+    from engine.studio.reconstruction import reconstruction_unavailable
     return (reconstruction_unavailable(run) if run is not None else None) or "Open a VAE run first."

@@ -12,12 +12,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLab
 
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.qimage import to_qimage
-from engine.bundles import BUNDLE_SUFFIX, inspect_bundle
+from engine.runs.bundles import BUNDLE_SUFFIX, inspect_bundle
 from desktop_app.widgets.sampling_controls import SamplingControls
 from engine.errors import AtelierError
-from engine.export import save_png
-from engine.runs import is_run_dir
-from engine.sampling import run_classes, run_supports_truncation
+from engine.studio.export import save_png
+from engine.runs.folders import is_run_dir
+from engine.studio.sampling import run_classes, run_supports_truncation
 
 SEED_ROLE = Qt.ItemDataRole.UserRole
 TILE_PIXELS = 112
@@ -148,7 +148,7 @@ class GalleryPage(QWidget):
                                else "Waiting for the new run's first checkpoint…")
         self.favourites = []
         if self.run_dir is not None and self.run_dir.is_dir():   # a bundle keeps no favourites
-            from engine.gallery import read_favourites
+            from engine.studio.gallery import read_favourites
             run = self.run_dir
             self.worker.submit("favourites", lambda: (run, read_favourites(run)),
                                self._on_favourites, "Could not read favourites")
@@ -268,7 +268,7 @@ class GalleryPage(QWidget):
                              "as keyframes on the Animate page.")
 
     def toggle_favourites(self) -> None:
-        from engine.gallery import set_favourite
+        from engine.studio.gallery import set_favourite
 
         seeds, run = self.selected_seeds(), self.run_dir
         if not seeds or run is None:
@@ -302,7 +302,7 @@ class GalleryPage(QWidget):
         seed = self.selected_seed()
         if seed is None:
             return False
-        from engine.images import upscale_nearest
+        from engine.media.images import upscale_nearest
         QGuiApplication.clipboard().setImage(to_qimage(upscale_nearest(self.images[seed],
                                                                        self.scale_spin.value())))
         self.status.emit(f"Copied seed {seed} to the clipboard.")
@@ -391,7 +391,7 @@ class GalleryPage(QWidget):
     def _run_process_name(self) -> str | None:
         """The run's own process ("filling in", "drawing", ...), None if its family has none."""
         from engine.models import find_model
-        from engine.reconstruction import source_model
+        from engine.studio.reconstruction import source_model
 
         if self.run_dir is None:
             return None

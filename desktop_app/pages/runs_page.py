@@ -4,9 +4,9 @@ Open (in the gallery), Resume (where it stopped, on the Train page, after a
 dialog that offers a larger budget and the hardware settings), Start again (a
 run that stopped before its first save, from step 0 with its settings), Rename,
 Delete (to the system trash) and Export a model bundle; and for the best
-checkpoint by a chosen evaluation metric (engine.metrics.best): open it, continue
+checkpoint by a chosen evaluation metric (engine.runs.best): open it, continue
 it in a new run, or export it. The list comes
-from engine.run_index, which reads only small files and lists a broken folder
+from engine.runs.index, which reads only small files and lists a broken folder
 as "damaged" instead of failing.
 """
 from __future__ import annotations
@@ -21,15 +21,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 
 from desktop_app.resume_dialog import ResumeDialog
 from desktop_app.worker import EngineWorker
-from engine.bundles import BUNDLE_SUFFIX
+from engine.runs.bundles import BUNDLE_SUFFIX
 from engine.errors import AtelierError
-from engine.events import Evaluated, Finished, RunStarted
-from engine.metrics.best import (RANKED_METRICS, BestCheckpoint, best_checkpoint, metric_label,
+from engine.training.events import Evaluated, Finished, RunStarted
+from engine.runs.best import (RANKED_METRICS, BestCheckpoint, best_checkpoint, metric_label,
                                  metrics_recorded, recorded_evaluations)
-from engine.paths import default_runs_dir, user_data_dir
-from engine.run_index import (DAMAGED, FINISHED, INTERRUPTED, NO_WEIGHTS, TRAINING, RunSummary,
+from engine.storage.paths import default_runs_dir, user_data_dir
+from engine.runs.index import (DAMAGED, FINISHED, INTERRUPTED, NO_WEIGHTS, TRAINING, RunSummary,
                               format_losses, list_runs, rename_run)
-from engine.runlock import is_training
+from engine.runs.lock import is_training
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 THUMB_PIXELS = 48
@@ -432,7 +432,7 @@ class RunsPage(QWidget):
         s, best = self.selected(), self.selected_best()
         if s is None or best is None:
             return
-        from engine.bundles import export_bundle
+        from engine.runs.bundles import export_bundle
 
         out = user_data_dir() / "cache" / "best" / f"{s.name}-{best.checkpoint}{BUNDLE_SUFFIX}"
         path, checkpoint = s.path, best.checkpoint
@@ -448,7 +448,7 @@ class RunsPage(QWidget):
         if self.worker.is_training:
             self.error.emit("Continue best", "A run is already training. Stop it first.", "")
             return
-        from engine.run_fork import fork_best
+        from engine.runs.fork import fork_best
 
         path, metric = s.path, best.metric
 
@@ -470,7 +470,7 @@ class RunsPage(QWidget):
                                         f"{s.name}-best-{best.metric}{BUNDLE_SUFFIX}")
             if out is None:
                 return
-        from engine.bundles import export_bundle
+        from engine.runs.bundles import export_bundle
 
         path, checkpoint = s.path, best.checkpoint
         self.status.emit(f"Exporting {s.name}'s best checkpoint (step {best.step:,})…")

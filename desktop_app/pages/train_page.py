@@ -15,19 +15,19 @@ from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.process_view import ProcessView
 from desktop_app.widgets.loss_plot import LossPlot
-from engine.compilation import compile_unavailable
-from engine.cpu_threads import default_threads
-from engine.device import available_devices
+from engine.runtime.compilation import compile_unavailable
+from engine.runtime.cpu_threads import default_threads
+from engine.runtime.device import available_devices
 from engine.errors import AtelierError, ConfigError
-from engine.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
+from engine.training.events import (Evaluated, Finished, Notice, Progress, RunStarted, Samples, Saved,
                            StateChanged)
-from engine.metrics.best import recorded_evaluations
+from engine.runs.best import RANKED_METRICS, higher_is_better, metric_label, recorded_evaluations
 from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES, evaluation_summary
 from engine.metrics.evaluate import EvalProgress
 from engine.models import model_defaults, model_spec, model_specs, plotted_losses
-from engine.precision import PRECISION_LABELS
+from engine.runtime.precision import PRECISION_LABELS
 from engine.presets import DataFacts
-from engine.progress_bar import format_seconds
+from engine.cli.progress_bar import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
 
 DATA_CHOICES = {"mnist": "MNIST digits (bundled)",
@@ -249,11 +249,8 @@ class TrainPage(QWidget):
                                        "Generated images per evaluation while training; FD is "
                                        "labelled with this count (FD@2000) and comparable only "
                                        "at equal counts")
-        self.keep_best_combo = _combo("keepBestCombo", {None: "Off", "fd": "FD (lowest)",
-                                                        "kid": "KID (lowest)",
-                                                        "class_coverage": "Class coverage (highest)",
-                                                        "next_frame_mse_per_frame":
-                                                            "Next-frame MSE (lowest; convlstm)"})
+        # Filled per model from its spec's eval_metrics (_fill_keep_best).
+        self.keep_best_combo = _combo("keepBestCombo", {None: "Off"})
         self.keep_best_combo.setToolTip("Also keep the checkpoint that scored best by this "
                                         "metric (needs evaluation while training)")
 
@@ -270,7 +267,19 @@ class TrainPage(QWidget):
                 self.image_size_combo.setCurrentIndex(
                     self.image_size_combo.findData(spec.image_sizes[0]))
             self.image_size_combo.setEnabled(len(spec.image_sizes) > 1)
+            self._fill_keep_best(spec.eval_metrics)
         self.presets.model_changed()
+
+    def _fill_keep_best(self, metrics: tuple[str, ...]) -> None:
+        """Offer the metrics that can score this model; a choice it keeps stays."""
+        chosen = self.keep_best_combo.currentData()
+        self.keep_best_combo.clear()
+        self.keep_best_combo.addItem("Off", None)
+        for name in metrics:
+            if name in RANKED_METRICS:
+                way = "highest" if higher_is_better(name) else "lowest"
+                self.keep_best_combo.addItem(f"{_capitalised(metric_label(name))} ({way})", name)
+        self.keep_best_combo.setCurrentIndex(max(0, self.keep_best_combo.findData(chosen)))
 
     # -- what other pages and the window read ------------------------------------------
     def image_size(self) -> int:
@@ -473,6 +482,10 @@ def _form(rows: list) -> QFormLayout:
         else:
             form.addRow(row)
     return form
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _combo(name: str, choices: dict) -> QComboBox:

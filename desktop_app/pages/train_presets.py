@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSizePolicy, QSpinBox
 
-from engine.device import resolve_device
+from engine.runtime.device import resolve_device
 from engine.errors import AtelierError
 from engine.models import model_defaults
 from engine.presets import KNOWN_FACTS, DataFacts, Preset, choose_preset

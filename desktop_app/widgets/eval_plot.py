@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.metrics.best import higher_is_better, is_eval_metric, metric_label
+from engine.runs.best import higher_is_better, is_eval_metric, metric_label
 
 PEN = "#59a14f"
 

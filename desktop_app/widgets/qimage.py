@@ -15,7 +15,7 @@ def to_qimage(image: np.ndarray) -> QImage:
 
 
 def to_pixmap(image: np.ndarray, scale: int = 1) -> QPixmap:
-    from engine.images import upscale_nearest
+    from engine.media.images import upscale_nearest
 
     return QPixmap.fromImage(to_qimage(upscale_nearest(image, scale)))
 

@@ -2,7 +2,7 @@
 manager, or a tile dragged from the Data page) or open one, and see it encoded
 and decoded beside the original, with its -ELBO in nats.
 
-The work runs on the engine worker (engine.reconstruction); a picture the
+The work runs on the engine worker (engine.studio.reconstruction); a picture the
 engine refuses (not an image, huge, damaged) is explained in the panel itself,
 so dropping one wrong file never interrupts with a dialog.
 """
@@ -75,7 +75,7 @@ class ReconstructionPanel(QGroupBox):
         self.setObjectName("reconstructionPanel")
         self.worker = worker
         self.run_dir: Path | None = None
-        self._reconstructor: Any = None     # engine.reconstruction.Reconstructor, worker only
+        self._reconstructor: Any = None     # engine.studio.reconstruction.Reconstructor, worker only
         self._busy = False
         self._pending: tuple[str, Any] | None = None   # the latest request while one runs
         self.result: Any = None             # the last engine Reconstruction shown
@@ -119,7 +119,7 @@ class ReconstructionPanel(QGroupBox):
     # -- the run -----------------------------------------------------------------------
     def set_run(self, run_dir: str | Path | None, classes: int = 0) -> None:
         """Reconstruct with this run's VAE; other families disable the panel with the reason."""
-        from engine.reconstruction import Reconstructor, reconstruction_unavailable
+        from engine.studio.reconstruction import Reconstructor, reconstruction_unavailable
 
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.class_combo.blockSignals(True)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.qimage import to_pixmap, to_qimage
 
-BACKGROUND = 32   # engine.images.make_grid's padding colour: nothing to drag there
+BACKGROUND = 32   # engine.media.images.make_grid's padding colour: nothing to drag there
 
 
 def grid_tile_at(grid: np.ndarray, x: int, y: int, columns: int, padding: int = 2

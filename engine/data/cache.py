@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.atomic import atomic_write
-from engine.paths import user_data_dir
+from engine.storage.atomic import atomic_write
+from engine.storage.paths import user_data_dir
 
 KEEP_ENTRIES = 8
 _FORMAT = 1   # bump when what is stored changes

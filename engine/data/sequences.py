@@ -25,7 +25,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from engine.data.registry import DataRequest, register_source
 from engine.data.sources import ImageSet
 from engine.errors import DataError
-from engine.video_support import load_av
+from engine.media.video_support import load_av
 
 MOVING_MNIST_SIZE = 64
 MOVING_MNIST_FRAMES = 20

@@ -15,7 +15,7 @@ import numpy as np
 from engine.data.registry import LoadCancelled, LoadProgress, load_steps
 from engine.data.report import SkippedFile
 from engine.data.sources import ImageSet
-from engine.images import make_grid
+from engine.media.images import make_grid
 
 PREVIEW_COUNT = 64
 

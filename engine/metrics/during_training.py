@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from engine.control import RunControl
+from engine.runtime.control import RunControl
 from engine.metrics.evaluate import (EVALUATION_KIND, EvalConfig, EvalFinished, EvalProgress,
                                      _evaluate, reference_split)
 from engine.metrics.features import make_extractor
 from engine.models.base import GenerativeModel
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 
 DEFAULT_TRAINING_EVAL_SAMPLES = 2000
 # The likelihood during training: the first 1,000 test images and 10 importance

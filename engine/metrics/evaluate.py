@@ -18,17 +18,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.checkpoints import read_manifest
-from engine.control import RunControl
+from engine.runs.checkpoints import read_manifest
+from engine.runtime.control import RunControl
 from engine.data import ImageSet, load_data
-from engine.device import resolve_device
+from engine.runtime.device import resolve_device
 from engine.errors import AtelierError, ConfigError, DataError
 from engine.metrics import feature_cache
 from engine.metrics.distances import class_statistics, frechet_distance_of, kernel_distance
 from engine.metrics.features import FEATURE_CHOICES, FeatureExtractor, make_extractor
 from engine.metrics.likelihood import has_likelihood, likelihood_scores
 from engine.metrics.next_frames import can_predict_frames, last_frames, next_frame_scores
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 
 DEFAULT_SAMPLES = 10_000
 MAX_EVAL_SAMPLES = 100_000

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_write
-from engine.paths import user_data_dir
+from engine.storage.atomic import atomic_write
+from engine.storage.paths import user_data_dir
 
 
 def cache_dir() -> Path:

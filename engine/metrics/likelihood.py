@@ -1,6 +1,6 @@
 """Test-set likelihoods for families that have one (see GenerativeModel.likelihood_data).
 
-The one likelihood path: `eval`, `likelihood` and `python -m engine.recurrent_eval`
+The one likelihood path: `eval`, `likelihood` and `python -m engine.cli.recurrent_eval`
 all score through `likelihood_scores`, so one run gets one number from each.
 
 Reported in nats per image (lower is better) and bits per dimension

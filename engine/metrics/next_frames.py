@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from engine.data.batches import to_model_range
 from engine.errors import ConfigError
 from engine.models.base import CONTINUE
-from engine.process_animation import match_channels
+from engine.media.images import match_channels
 
 PROTOCOL_IN, PROTOCOL_OUT = 10, 10
 

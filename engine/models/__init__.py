@@ -18,7 +18,7 @@ from engine.models.vae import VaeConfig, VaeModel
 from engine.models.row_lstm import RowLstmConfig, RowLstmModel
 from engine.models.draw import DrawConfig, DrawModel
 from engine.models.convlstm import ConvLstmConfig, ConvLstmModel
-from engine.safetensors_file import expected_entries
+from engine.storage.safetensors_file import expected_entries
 
 
 def default_lr_schedule(name: str) -> str:

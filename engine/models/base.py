@@ -14,7 +14,7 @@ from torch import nn
 
 from engine.errors import ConfigError
 from engine.models.common import evaluating
-from engine.precision import MixedPrecision
+from engine.runtime.precision import MixedPrecision
 
 if TYPE_CHECKING:
     from engine.data.facts import DataFacts
@@ -122,7 +122,7 @@ class GenerativeModel(ABC):
         # is checked before loading) cannot have a meta generator; a CPU one stands in.
         self.noise = torch.Generator(device=device if device.type != "meta" else "cpu")
         self.noise.manual_seed(seed)
-        # Autocast and loss scaling for train_step (engine.precision); the
+        # Autocast and loss scaling for train_step (engine.runtime.precision); the
         # trainer sets the run's choice, anything else trains in float32.
         self.precision = MixedPrecision("fp32", device)
         # Optimisers are built on first need (see optimizers()), never for a model

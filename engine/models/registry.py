@@ -32,7 +32,7 @@ class ModelSpec:
     family: type[GenerativeModel]
     description: str
     preset: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    # The learning-rate schedule a run gets when it asks for "auto" (engine.schedule).
+    # The learning-rate schedule a run gets when it asks for "auto" (engine.training.schedule).
     lr_schedule: str = "constant"
     # Image sides the model trains at; fully connected networks take one size.
     image_sizes: tuple[int, ...] = (28,)

@@ -199,7 +199,7 @@ class VaeModel(StepCounter, GenerativeModel):
     @torch.inference_mode()
     def posterior_mean(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Each image's posterior mean (N, latent_dim): where a reconstruction morph
-        (engine.morph) puts its keyframes."""
+        (engine.studio.morph) puts its keyframes."""
         with evaluating(*self.networks().values()):
             mu, _ = self.encoder(self._prepare(images), self._onehot(labels))
             return mu

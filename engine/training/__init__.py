@@ -1,6 +1,6 @@
 """Training, written once for every model family.
 
-`train()` is a generator of plain-data events (see engine.events). It checks a
+`train()` is a generator of plain-data events (see engine.training.events). It checks a
 RunControl between steps, so callers on any thread can pause, resume or stop
 it, and it always leaves a loadable run directory behind.
 

@@ -6,16 +6,16 @@ import dataclasses
 import math
 from typing import Any
 
-from engine.cpu_threads import check_threads
+from engine.runtime.cpu_threads import check_threads
 from engine.data.augment import Augmentation
 from engine.errors import ConfigError
-from engine.metrics.best import is_eval_metric
+from engine.runs.best import is_eval_metric
 from engine.metrics.during_training import DEFAULT_TRAINING_EVAL_SAMPLES
 from engine.metrics.evaluate import MAX_EVAL_SAMPLES
 from engine.models import default_lr_schedule, model_accepts, model_config
 from engine.models.registry import BASE_IMAGE_SIZE, DEFAULT_MODEL
-from engine.precision import PRECISION_CHOICES
-from engine.schedule import check_schedule
+from engine.runtime.precision import PRECISION_CHOICES
+from engine.training.schedule import check_schedule
 
 DEFAULT_STEPS = 2000
 
@@ -28,7 +28,7 @@ class TrainConfig:
     width: int | None = None            # None: the model's default
     batch_size: int = 64
     learning_rate: float | None = None  # None: the model's default (e.g. 2e-4 GANs, 3e-3 MLP VAEs)
-    lr_schedule: str = "auto"           # constant, cosine, or auto: the model's own (engine.schedule)
+    lr_schedule: str = "auto"           # constant, cosine, or auto: the model's own (engine.training.schedule)
     steps: int | None = None            # budget: steps, minutes or both (first reached wins)
     minutes: float | None = None
     seed: int = 0
@@ -48,8 +48,8 @@ class TrainConfig:
     translate: float = 0.0              # flipped or shifted digits are other digits);
     color_jitter: float = 0.0           # see engine.data.augment
     data_cache: bool = True             # reuse decoded folders (engine.data.cache)
-    precision: str = "auto"             # auto, fp32, bf16 or fp16 (engine.precision)
-    compile: bool = False               # torch.compile the networks (engine.compilation)
+    precision: str = "auto"             # auto, fp32, bf16 or fp16 (engine.runtime.precision)
+    compile: bool = False               # torch.compile the networks (engine.runtime.compilation)
     threads: int | None = None          # CPU threads for the maths (0 or None: one per core)
     # Further model settings by name (e.g. {"beta": 4.0, "warmup_steps": 1000});
     # they define the run, so a resumed run keeps them.

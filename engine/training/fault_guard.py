@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 import torch
 
-from engine import checkpoints
+from engine.runs import checkpoints
 from engine.errors import AtelierError, RunDirError
-from engine.events import Notice, TrainingEvent
-from engine.finite_weights import first_nonfinite
-from engine.runs import RunDir
+from engine.training.events import Notice, TrainingEvent
+from engine.runs.finite_weights import first_nonfinite
+from engine.runs.folders import RunDir
 
 if TYPE_CHECKING:   # the session imports nothing from here; this is for the hints only
     from engine.training.session import TrainingSession

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine import checkpoints
-from engine.control import RunControl
+from engine.runs import checkpoints
+from engine.runtime.control import RunControl
 from engine.data import LoadCancelled
-from engine.device import device_usable
+from engine.runtime.device import device_usable
 from engine.errors import ConfigError, RunDirError
-from engine.events import Notice, TrainingEvent
-from engine.runlock import is_training
-from engine.runs import RunDir
+from engine.training.events import Notice, TrainingEvent
+from engine.runs.lock import is_training
+from engine.runs.folders import RunDir
 from engine.training.config import TrainConfig
 from engine.training.loop import TrainingLoop
 from engine.training.session import TrainingSession

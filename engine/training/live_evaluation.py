@@ -6,14 +6,14 @@ import time
 from collections.abc import Generator
 from typing import Any
 
-from engine import checkpoints
-from engine.control import RunControl
+from engine.runs import checkpoints
+from engine.runtime.control import RunControl
 from engine.errors import AtelierError, RunDirError
-from engine.events import Evaluated, Notice, TrainingEvent
+from engine.training.events import Evaluated, Notice, TrainingEvent
 from engine.metrics.during_training import EvalSchedule, TrainingEvaluator, evaluation_summary
 from engine.metrics.evaluate import EvalFinished
 from engine.models.base import GenerativeModel
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 from engine.training.clock import RunClock
 
 

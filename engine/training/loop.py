@@ -12,15 +12,15 @@ from collections.abc import Iterator
 
 import torch
 
-from engine.control import RunControl
-from engine.cpu_threads import cpu_threads
-from engine.events import (Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged,
+from engine.runtime.control import RunControl
+from engine.runtime.cpu_threads import cpu_threads
+from engine.training.events import (Finished, Notice, Progress, RunStarted, Samples, Saved, StateChanged,
                            TrainingEvent)
-from engine.metrics.best import higher_is_better
+from engine.runs.best import higher_is_better
 from engine.metrics.during_training import evaluation_summary
-from engine.runlock import RunLock
-from engine.runs import RunDir
-from engine.schedule import apply_schedule
+from engine.runs.lock import RunLock
+from engine.runs.folders import RunDir
+from engine.training.schedule import apply_schedule
 from engine.training.budget import Budget
 from engine.training.cadence import Cadence
 from engine.training.clock import RunClock

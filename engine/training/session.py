@@ -6,17 +6,17 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engine.compilation import CompiledTraining
+from engine.runtime.compilation import CompiledTraining
 from engine.data import load_data
 from engine.data.batches import DeviceBatcher, to_model_range
-from engine.device import resolve_device
+from engine.runtime.device import resolve_device
 from engine.errors import ConfigError
-from engine.images import make_grid, to_uint8
-from engine.memory import check_fits, estimate_training_memory
+from engine.media.images import make_grid, to_uint8
+from engine.training.memory import check_fits, estimate_training_memory
 from engine.models import build_model, model_config
 from engine.models.base import PROCESS, RECONSTRUCT
 from engine.models.common import evaluating
-from engine.precision import MixedPrecision, resolve_precision
+from engine.runtime.precision import MixedPrecision, resolve_precision
 from engine.training.config import TrainConfig
 
 SAMPLE_SEEDS = tuple(range(64))     # the fixed-seed grid: tile i is gallery seed i

@@ -11,9 +11,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QPushButton, QSpinBox, QWidget
 
-from engine.animation import process_frames
-from engine.exporters.provenance import read_provenance
-from engine.morph import morph_frames
+from engine.studio.animation import process_frames
+from engine.studio.exporters.provenance import read_provenance
+from engine.studio.morph import morph_frames
 from engine.training import TrainConfig, train
 from tests.engine.conftest import write_mnist_folder, write_pictures
 

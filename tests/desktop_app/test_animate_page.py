@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QComboBox, QPushButton
 
-from engine.exporters.provenance import read_provenance
+from engine.studio.exporters.provenance import read_provenance
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +309,7 @@ def test_export_above_the_memory_share_asks_first(qtbot, window, run, tmp_path, 
     _previewed_walk(qtbot, studio, run)
     need = studio.export_memory("gif", studio.export_options()).total_bytes
     # More than half of what is available, but not more than all of it: ask.
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: int(need * 1.5))
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: int(need * 1.5))
     asked, statuses = [], []
     studio.status.connect(statuses.append)
     monkeypatch.setattr(studio, "_confirm_memory", lambda question: asked.append(question) or False)
@@ -326,7 +326,7 @@ def test_export_above_the_memory_share_asks_first(qtbot, window, run, tmp_path, 
 def test_export_above_all_available_memory_is_refused(qtbot, window, run, tmp_path, monkeypatch):
     studio = window.animate_page
     _previewed_walk(qtbot, studio, run)
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 1024)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: 1024)
     monkeypatch.setattr(studio, "_confirm_memory", lambda question: pytest.fail("asked"))
     statuses = []
     studio.status.connect(statuses.append)

@@ -17,7 +17,7 @@ from desktop_app import app, app_logging
 @pytest.fixture
 def headless(qapp, monkeypatch):
     """Two self-test steps; leave the process' logging and crash handler as they were."""
-    monkeypatch.setattr("engine.self_test.SELF_TEST_STEPS", 2)
+    monkeypatch.setattr("engine.diagnostics.self_test.SELF_TEST_STEPS", 2)
     monkeypatch.setattr(app_logging, "_crash_file", object())  # faulthandler stays pytest's
     root = logging.getLogger()
     handlers, name, org = list(root.handlers), qapp.applicationName(), qapp.organizationName()
@@ -67,7 +67,7 @@ def test_a_bare_argument_is_a_bundle_to_open():
 
 # SIGTERM or SIGHUP while the app trains (issue 22, item 4): the window closes as its
 # close button does, so the run stops between steps and saves, and the app exits with
-# 128 + the signal (engine.stop_signals).
+# 128 + the signal (engine.runtime.stop_signals).
 TRAIN_THEN_WAIT = """
 import sys
 from desktop_app import app
@@ -76,7 +76,7 @@ shown = app.MainWindow.show
 def show(window):
     shown(window)
     def ready():
-        from engine.events import Progress
+        from engine.training.events import Progress
         from engine.training import TrainConfig
         told = []
         def event(e):
@@ -96,7 +96,7 @@ sys.exit(app.main(["latent-atelier"]))
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGTERM and SIGHUP are POSIX")
 @pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
 def test_a_terminating_signal_stops_and_saves_the_training_then_quits(tmp_path, signum):
-    from engine.checkpoints import read_manifest
+    from engine.runs.checkpoints import read_manifest
 
     signum = getattr(signal, signum)
     run = tmp_path / "run"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from desktop_app import app_paths
-from engine import paths
+from engine.storage import paths
 
 
 @pytest.fixture

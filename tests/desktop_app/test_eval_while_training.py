@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSpinBox, QTableWidget
 
-from engine.checkpoints import read_manifest
-from engine.metrics.best import best_checkpoint
-from engine.paths import default_runs_dir
+from engine.runs.checkpoints import read_manifest
+from engine.runs.best import best_checkpoint
+from engine.storage.paths import default_runs_dir
 from engine.training import TrainConfig, train
 
 from tests.engine.conftest import write_mnist_folder
@@ -52,6 +52,25 @@ def test_train_page_settings_become_the_run_config(window):
     page.start_training()   # keep best by FD without evaluation: refused, on the page
     assert page.settings_error.isVisible() and "needs evaluation" in page.settings_error.text()
     assert not window.worker.is_training
+
+
+def test_keep_best_offers_the_metrics_of_the_chosen_model(window):
+    from engine.models import model_specs
+
+    keep = window.findChild(QComboBox, "keepBestCombo")
+    models = window.findChild(QComboBox, "modelCombo")
+    offered = {}
+    for spec in model_specs():
+        models.setCurrentIndex(models.findData(spec.name))
+        offered[spec.name] = [keep.itemData(i) for i in range(keep.count())]
+        assert offered[spec.name][0] is None                       # "Off" first
+        assert set(offered[spec.name][1:]) <= set(spec.eval_metrics)
+    assert len({tuple(v) for v in offered.values()}) > 1          # it does follow the model
+    # A choice the next model also offers stays chosen.
+    models.setCurrentIndex(models.findData("dcgan"))
+    keep.setCurrentIndex(keep.findData("kid"))
+    models.setCurrentIndex(models.findData("mlp-vae"))
+    assert keep.currentData() == "kid"
 
 
 def test_scores_are_plotted_beside_the_losses_while_training(qtbot, window, eval_data, tmp_path):
@@ -105,7 +124,7 @@ def test_runs_page_shows_best_by_the_chosen_metric_and_opens_it(qtbot, window, s
     out = tmp_path / "best.atelier.safetensors"
     with qtbot.waitSignal(window.runs_page.bundleExported, timeout=60_000):
         page.export_best(out)
-    from engine.bundles import inspect_bundle
+    from engine.runs.bundles import inspect_bundle
     assert inspect_bundle(out).step == best.step
 
     window.findChild(QPushButton, "runOpenBestButton").click()

@@ -11,8 +11,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
-from engine.images import make_grid, upscale_nearest
-from engine.reconstruction import reconstruct_files
+from engine.media.images import make_grid, upscale_nearest
+from engine.studio.reconstruction import reconstruct_files
 from engine.training import TrainConfig, train
 from tests.engine.conftest import write_mnist_folder, write_pictures
 

@@ -47,7 +47,7 @@ def test_open_log_folder_says_where_the_log_is_when_no_file_manager_starts(qtbot
 
 
 def test_run_self_test_reports_in_a_dialog(qtbot, window, monkeypatch, private_user_data):
-    monkeypatch.setattr("engine.self_test.SELF_TEST_STEPS", 2)
+    monkeypatch.setattr("engine.diagnostics.self_test.SELF_TEST_STEPS", 2)
     run_test = action(window, "runSelfTestAction")
     run_test.trigger()
     assert not run_test.isEnabled()   # one self-test at a time

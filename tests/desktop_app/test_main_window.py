@@ -11,9 +11,9 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 
-from engine.checkpoints import ended_cleanly
-from engine.runlock import is_training
-from engine.runs import RunDir
+from engine.runs.checkpoints import ended_cleanly
+from engine.runs.lock import is_training
+from engine.runs.folders import RunDir
 
 from tests.desktop_app.conftest import quick_settings
 
@@ -244,16 +244,16 @@ def test_failed_generation_reports_and_reenables_the_gallery(qtbot, window, tmp_
 
 
 def test_error_while_closing_keeps_the_window_and_the_message(qtbot, window, monkeypatch):
-    import engine.runs
+    import engine.runs.folders
 
     page = quick_settings(window, steps=1_000_000)
     click(qtbot, window, "trainButton")
     qtbot.waitUntil(lambda: page.last_progress is not None, timeout=30_000)
 
     def disk_full(*args, **kwargs):
-        raise engine.runs.RunDirError("cannot write to the run folder: No space left on device")
+        raise engine.runs.folders.RunDirError("cannot write to the run folder: No space left on device")
 
-    monkeypatch.setattr(engine.runs.RunDir, "save_checkpoint", disk_full)
+    monkeypatch.setattr(engine.runs.folders.RunDir, "save_checkpoint", disk_full)
     with qtbot.waitSignal(window.errors.shown, timeout=30_000) as shown:
         window.close()
     assert "No space left" in shown.args[0].message
@@ -286,7 +286,7 @@ def test_autosave_and_keep_settings_reach_the_run(qtbot, window):
 
 
 def test_a_notice_is_shown_without_stopping_the_run(qtbot, window):
-    from engine.events import Notice
+    from engine.training.events import Notice
 
     window.train_page._on_event(Notice(5, "save-failed", "cannot write: No space left on device"))
     label = window.findChild(object, "noticeLabel")

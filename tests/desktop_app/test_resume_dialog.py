@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.run_index import FINISHED, INTERRUPTED, RunSummary
+from engine.runs.index import FINISHED, INTERRUPTED, RunSummary
 
 
 def saved_run(tmp_path, **train):

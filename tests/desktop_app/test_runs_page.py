@@ -11,9 +11,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (QComboBox, QDialog, QInputDialog, QLabel, QMessageBox, QPushButton, QSpinBox,
                                QTableWidget)
 
-from engine.paths import default_runs_dir
-from engine.run_index import FINISHED, summarize
-from engine.runlock import RunLock
+from engine.storage.paths import default_runs_dir
+from engine.runs.index import FINISHED, summarize
+from engine.runs.lock import RunLock
 from engine.training import TrainConfig, train
 
 from tests.engine.conftest import write_mnist_folder
@@ -404,7 +404,7 @@ def test_the_recovery_offer_shows_a_run_name_as_plain_text(qtbot, tiny_data, tmp
 
 def test_the_state_cell_says_why_a_run_is_damaged_and_whether_it_resumes(tmp_path):
     from desktop_app.pages.runs_page import _state_text
-    from engine.run_index import DAMAGED, RunSummary
+    from engine.runs.index import DAMAGED, RunSummary
 
     recoverable = RunSummary(tmp_path, DAMAGED, "manifest.json is missing; Resume recovers it "
                              "from step 4", recoverable=True)

@@ -27,3 +27,23 @@ def test_train_page_lists_the_toy_with_its_controls(toy, window):
     assert not page.width_spin.isEnabled() and not page.image_size_combo.isEnabled()
     assert page.image_size_combo.currentData() == 28
     assert page.config().model == "toy" and page.config().width is None
+
+
+def test_gallery_generates_tiles_of_a_toy_run(toy, qtbot, window, tmp_path):
+    from engine.training import TrainConfig, train
+
+    run = tmp_path / "toy-run"
+    list(train(TrainConfig(model="toy", data="mnist", batch_size=8, steps=2, device="cpu",
+                           seed=0, report_seconds=0.0), run))
+    gallery = window.gallery_page
+    window.tabs.setCurrentWidget(gallery)
+    gallery.set_run(run)
+    gallery.count_spin.setValue(4)
+    gallery.seed_spin.setValue(3)
+    qtbot.waitUntil(gallery.generate_button.isEnabled, timeout=10_000)
+    gallery.generate_button.click()
+    qtbot.waitUntil(lambda: gallery.grid.count() == 4, timeout=30_000)
+    assert [gallery.grid.item(i).text() for i in range(4)] == [f"seed {s}" for s in range(3, 7)]
+    assert gallery.images[3].shape == (28, 28, 1)
+    # The toy offers a temperature and no truncation: the gallery shows that control.
+    assert not gallery.sampling.uses_truncation

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
 
-from engine.precision import PRECISION_CHOICES
+from engine.runtime.precision import PRECISION_CHOICES
 
 from tests.desktop_app.conftest import quick_settings
 from tests.desktop_app.test_main_window import click, finished_run

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from engine.sampling import sample_run
+from engine.studio.sampling import sample_run
 from engine.training import TrainConfig, train
 from tests.engine.conftest import write_mnist_folder
 

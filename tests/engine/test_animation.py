@@ -1,11 +1,11 @@
-"""engine.animation: the training time-lapse frames of a run."""
+"""engine.studio.animation: the training time-lapse frames of a run."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from engine.animation import timelapse_frames
+from engine.studio.animation import timelapse_frames
 from engine.errors import RunDirError
 
 
@@ -58,10 +58,10 @@ def test_unreadable_sample_grid_names_the_file(run_copy):
 # -- latent walks ------------------------------------------------------------------
 import torch  # noqa: E402
 
-from engine.animation import render_walk, walk_frames  # noqa: E402
+from engine.studio.animation import render_walk, walk_frames  # noqa: E402
 from engine.errors import ConfigError  # noqa: E402
-from engine.keyframes import Timeline  # noqa: E402
-from engine.sampling import sample_run  # noqa: E402
+from engine.studio.keyframes import Timeline  # noqa: E402
+from engine.studio.sampling import sample_run  # noqa: E402
 
 
 def test_walk_passes_through_each_keyframes_own_image(trained_run):
@@ -77,7 +77,7 @@ def test_walk_passes_through_each_keyframes_own_image(trained_run):
 
 
 def test_walk_is_reproducible_and_batching_does_not_change_it(trained_run):
-    from engine.runs import RunDir
+    from engine.runs.folders import RunDir
     _, model = RunDir(trained_run).load_model(torch.device("cpu"))
     timeline = Timeline.from_seeds([3, 5], frames_between=10, ease="in-out")
     once = render_walk(model, timeline, batch_size=64)
@@ -134,13 +134,13 @@ def test_unconditional_models_ignore_labels(trained_run):
 
 # -- a family's own process ------------------------------------------------------------
 def test_gan_has_no_process_animation(trained_run):
-    from engine.animation import process_frames
+    from engine.studio.animation import process_frames
     with pytest.raises(ConfigError, match="dcgan has no process animation"):
         process_frames(trained_run, seed=3, device="cpu")
 
 
 def test_process_hook_is_used_when_a_family_provides_it(trained_run, monkeypatch):
-    from engine.animation import process_frames
+    from engine.studio.animation import process_frames
     from engine.models.gan import GanModel
 
     def drawing(self, seed, label=None):
@@ -175,8 +175,8 @@ def test_bad_timelapse_tiles(trained_run, tiles):
 
 
 def test_walk_renderer_matches_walk_frames_and_reuses_its_model(trained_run, monkeypatch):
-    from engine.animation import WalkRenderer
-    from engine.runs import RunDir
+    from engine.studio.animation import WalkRenderer
+    from engine.runs.folders import RunDir
 
     timeline = Timeline.from_seeds([2, 8], frames_between=2)
     expected, provenance = walk_frames(trained_run, timeline, device="cpu")
@@ -193,7 +193,7 @@ def test_walk_renderer_matches_walk_frames_and_reuses_its_model(trained_run, mon
 
 def test_a_walk_is_checked_against_its_budget_before_any_frame_is_decoded(trained_run, monkeypatch):
     # Issue 22, item 9: an export's memory is checked before the model makes anything.
-    from engine.runs import RunDir
+    from engine.runs.folders import RunDir
     _, model = RunDir(trained_run).load_model(torch.device("cpu"))
     decoded, asked = [], []
     original = model.decode

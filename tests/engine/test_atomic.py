@@ -1,11 +1,11 @@
-"""engine.atomic: a failed write never leaves a half-written file or a temp file."""
+"""engine.storage.atomic: a failed write never leaves a half-written file or a temp file."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from engine.atomic import atomic_write, atomic_write_bytes, atomic_write_json
+from engine.storage.atomic import atomic_write, atomic_write_bytes, atomic_write_json
 
 
 def test_writes_the_file_and_no_temp(tmp_path):
@@ -130,7 +130,7 @@ def _special_files(tmp_path):
 def test_a_device_fifo_socket_folder_or_link_to_one_is_never_replaced(tmp_path):
     import stat
 
-    from engine.atomic import NotARegularFile
+    from engine.storage.atomic import NotARegularFile
 
     for kind, path in _special_files(tmp_path):
         before = path.lstat()
@@ -147,7 +147,7 @@ def test_a_device_fifo_socket_folder_or_link_to_one_is_never_replaced(tmp_path):
 def test_a_refused_target_is_refused_before_the_write_runs(tmp_path):
     import os
 
-    from engine.atomic import NotARegularFile
+    from engine.storage.atomic import NotARegularFile
 
     os.mkfifo(tmp_path / "pipe")
     called = []

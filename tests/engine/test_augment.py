@@ -108,7 +108,7 @@ def test_batcher_state_restores_the_augmentation_stream():
 def test_resume_with_augmentation_equals_an_uninterrupted_run(tiny_config, tmp_path):
     from safetensors.torch import load_file
 
-    from engine.runs import RunDir
+    from engine.runs.folders import RunDir
     from engine.training import resume, train
 
     settings = dict(flip=True, translate=0.1, color_jitter=0.2)

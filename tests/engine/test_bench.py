@@ -1,4 +1,4 @@
-"""engine.bench: throughput on the training code path."""
+"""engine.diagnostics.bench: throughput on the training code path."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from engine.bench import bench
+from engine.diagnostics.bench import bench
 from engine.errors import ConfigError
 
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from engine.bundles import (BUNDLE_FORMAT, BUNDLE_SUFFIX, BundleError, export_bundle,
+from engine.runs.bundles import (BUNDLE_FORMAT, BUNDLE_SUFFIX, BundleError, export_bundle,
                             inspect_bundle, load_bundle, load_model_from)
 from engine.errors import AtelierError, ConfigError, RunDirError
-from engine.runs import RunDir
-from engine.safetensors_file import BadTensorFileError, UnsafeFileError, read_header
-from engine.sampling import sample_run
+from engine.runs.folders import RunDir
+from engine.storage.safetensors_file import BadTensorFileError, UnsafeFileError, read_header
+from engine.studio.sampling import sample_run
 
 CPU = torch.device("cpu")
 
@@ -206,7 +206,7 @@ def test_hostile_pickle_in_a_run_folder_is_never_executed(run_copy, tmp_path):
 
 
 def test_cli_export_then_sample_from_the_bundle(trained_run, tmp_path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     out = tmp_path / f"shared{BUNDLE_SUFFIX}"
     assert main(["export", str(trained_run), "--out", str(out), "--json"]) == 0
@@ -217,7 +217,7 @@ def test_cli_export_then_sample_from_the_bundle(trained_run, tmp_path, capsys):
 
 
 def test_cli_refuses_a_pickle_in_one_line(tmp_path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     marker = tmp_path / "PWNED"
     raw = _hostile_files(tmp_path, marker)[0]
@@ -228,7 +228,7 @@ def test_cli_refuses_a_pickle_in_one_line(tmp_path, capsys):
 
 
 def test_animate_from_a_bundle(bundle, tmp_path, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     # A latent walk needs only the model, so a bundle will do ...
     out = tmp_path / "walk.gif"

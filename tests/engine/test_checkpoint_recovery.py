@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from safetensors import SafetensorError
 
-import engine.checkpoints as checkpoints
-from engine.cli import main
+import engine.runs.checkpoints as checkpoints
+from engine.cli.main import main
 from engine.errors import RunDirError
-from engine.events import Notice, RunStarted, Saved
-from engine.runs import RunDir
-from engine.sampling import sample_run
+from engine.training.events import Notice, RunStarted, Saved
+from engine.runs.folders import RunDir
+from engine.studio.sampling import sample_run
 from engine.training import TrainConfig, resume, train
 
 FULL_DISK = "Error while serializing: I/O error: No space left on device (os error 28)"

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-import engine.checkpoints as checkpoints
+import engine.runs.checkpoints as checkpoints
 from engine.errors import RunDirError
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 
 
 def save(run, step, value=1.0, **kwargs):

@@ -1,4 +1,4 @@
-"""engine.cli (in-process, with capsys) and `python -m engine`; plus the no-Qt guarantee."""
+"""engine.cli.main (in-process, with capsys) and `python -m engine`; plus the no-Qt guarantee."""
 from __future__ import annotations
 
 import ast
@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 import engine
-from engine.runs import RunDir
-from engine.cli import EXIT_ERROR, EXIT_USAGE, main
-from engine.events import Progress
-from engine.progress_bar import ProgressBar, format_seconds
+from engine.runs.folders import RunDir
+from engine.cli.main import EXIT_ERROR, EXIT_USAGE, main
+from engine.training.events import Progress
+from engine.cli.progress_bar import ProgressBar, format_seconds
 
 REPO = Path(engine.__file__).resolve().parent.parent
 TINY = ["--width", "8", "--batch-size", "8", "--device", "cpu"]
@@ -112,7 +112,7 @@ def test_sample_to_an_existing_folder_without_slash(trained_run, tmp_path):
 
 def test_sample_files_match_the_grid(trained_run, tmp_path):
     import numpy as np
-    from engine.images import make_grid
+    from engine.media.images import make_grid
     cli("sample", trained_run, "--n", 4, "--device", "cpu", "--out", f"{tmp_path / 'f'}/")
     cli("sample", trained_run, "--n", 4, "--device", "cpu", "--out", tmp_path / "g.png")
     tiles = np.stack([np.asarray(Image.open(tmp_path / "f" / f"seed_{i:06d}.png"))[:, :, None]
@@ -276,7 +276,7 @@ import importlib, pkgutil, sys
 import engine
 names = ["engine"] + [m.name for m in pkgutil.walk_packages(engine.__path__, "engine.")]
 for name in names:
-    if name != "engine.__main__":
+    if not name.endswith("__main__"):
         importlib.import_module(name)
 bad = sorted(m for m in sys.modules if m.split(".")[0] in {QT_PREFIXES!r})
 print(len(names))

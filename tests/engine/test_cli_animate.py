@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cli import EXIT_ERROR, EXIT_USAGE, main
+from engine.cli.main import EXIT_ERROR, EXIT_USAGE, main
 
 
 def cli(*argv) -> int:
@@ -132,8 +132,8 @@ def test_a_walk_too_large_for_memory_is_refused_before_any_frame(trained_run, tm
     # The issue's walk (19,020 frames at scale 64) passed 6 GB as a GIF; the sheet
     # ended with advice about the batch size.
     made = []
-    monkeypatch.setattr("engine.animation.timeline_latents", lambda *a: made.append(a) or 1 / 0)
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 8 * 2**30)
+    monkeypatch.setattr("engine.studio.animation.timeline_latents", lambda *a: made.append(a) or 1 / 0)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: 8 * 2**30)
     out = tmp_path / name
     assert cli("animate", trained_run, *ISSUE_WALK, "--format", fmt, "--out", out) == EXIT_ERROR
     lines = capsys.readouterr().err.strip().splitlines()
@@ -151,7 +151,7 @@ def test_estimate_tells_the_memory_and_whether_it_fits(trained_run, tmp_path, ca
     record = json.loads(capsys.readouterr().out)
     # 26 frames of 224 x 224 palette indices, held by Pillow until the end.
     assert record["memory_bytes"] >= 26 * 224 * 224 and record["fits"] is True
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 2 * 2**20)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: 2 * 2**20)
     assert cli(*argv) == 0
     text = capsys.readouterr().out
     assert text.startswith("about ") and "as gif (26 frames); the export needs about" in text
@@ -161,7 +161,7 @@ def test_estimate_tells_the_memory_and_whether_it_fits(trained_run, tmp_path, ca
 
 def test_a_timelapse_too_large_for_memory_is_refused_before_writing(trained_run, tmp_path, capsys,
                                                                     monkeypatch):
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 2**20)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: 2**20)
     out = tmp_path / "t.png"
     assert cli("animate", trained_run, "--kind", "timelapse", "--format", "apng", "--scale", "8",
                "--out", out) == EXIT_ERROR

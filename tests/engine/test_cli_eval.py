@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from engine.cli import main
+from engine.cli.main import main
 
 
 def test_eval_json_prints_and_records_the_scores(run_copy, capsys):

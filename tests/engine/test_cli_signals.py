@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoints import ended_cleanly, read_manifest
+from engine.runs.checkpoints import ended_cleanly, read_manifest
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGTERM and SIGHUP are POSIX")
 

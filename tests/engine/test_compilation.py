@@ -1,4 +1,4 @@
-"""Opt-in torch.compile (engine.compilation): used for training only, and any
+"""Opt-in torch.compile (engine.runtime.compilation): used for training only, and any
 failure falls back to eager training with a notice, exactly as an uncompiled run.
 
 Real compilation takes tens of seconds on a CPU, so these tests stand in for
@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from engine.compilation import CompiledTraining
-from engine.events import Finished, Notice
+from engine.runtime.compilation import CompiledTraining
+from engine.training.events import Finished, Notice
 from engine.training import train
 
 from tests.engine.test_model_families import batch, make

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from engine.cpu_threads import cpu_threads
+from engine.runtime.cpu_threads import cpu_threads
 from engine.errors import ConfigError
 from engine.training import TrainingSession, resume, train
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from engine.cli import EXIT_ERROR, main
+from engine.cli.main import EXIT_ERROR, main
 from engine.data import DATA_SOURCES, ImageSet, load_data
 from engine.data import registry
 from engine.errors import DataError

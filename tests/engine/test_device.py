@@ -1,10 +1,10 @@
-"""engine.device: choosing the device work runs on."""
+"""engine.runtime.device: choosing the device work runs on."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.device import DEVICE_CHOICES, available_devices, resolve_device
+from engine.runtime.device import DEVICE_CHOICES, available_devices, resolve_device
 from engine.errors import ConfigError
 
 

@@ -1,4 +1,4 @@
-"""engine.export: PNG stills and animated GIFs, with provenance, written atomically."""
+"""engine.studio.export: PNG stills and animated GIFs, with provenance, written atomically."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,8 @@ from PIL import Image
 
 from engine import __version__
 from engine.errors import ConfigError, RunDirError
-from engine.export import PROVENANCE_KEY, png_bytes, save_gif, save_png, to_pil
+from engine.studio.export import save_gif, save_png
+from engine.media.png import PROVENANCE_KEY, png_bytes, to_pil
 
 
 def gray(h=5, w=7, seed=0):

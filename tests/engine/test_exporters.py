@@ -1,4 +1,4 @@
-"""engine.exporters: every animation format, its options, provenance read back,
+"""engine.studio.exporters: every animation format, its options, provenance read back,
 atomic writes and clear errors."""
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from PIL import Image
 
 from engine import __version__
 from engine.errors import ConfigError, DataError, RunDirError
-from engine.exporters import (ExportOptions, estimate_size, export_animation, format_for_path,
+from engine.studio.exporters import (ExportOptions, estimate_size, export_animation, format_for_path,
                               human_size)
-from engine.exporters.provenance import read_provenance, read_timeline
-from engine.keyframes import Timeline
+from engine.studio.exporters.provenance import read_provenance, read_timeline
+from engine.studio.keyframes import Timeline
 
 FILE_FORMATS = [("gif", "a.gif"), ("apng", "a.png"), ("webp", "a.webp"), ("sheet", "sheet.png")]
 
@@ -182,7 +182,7 @@ def test_mp4_without_av_is_a_clear_config_error(tmp_path, monkeypatch):
 
 def test_mp4_encoder_error_is_one_line(tmp_path, monkeypatch):
     pytest.importorskip("av")
-    monkeypatch.setattr("engine.exporters.mp4.even_frames",
+    monkeypatch.setattr("engine.studio.exporters.mp4.even_frames",
                         lambda frames, scale: iter(np.zeros((2, 8, 8, 3), np.uint8)[:, :, :, :2]))
     with pytest.raises(RunDirError, match=r"cannot write .*v.mp4: the H.264 encoder failed \(") as info:
         export_animation(grey_frames(2), tmp_path / "v.mp4", "mp4")
@@ -198,7 +198,7 @@ def test_export_never_leaves_a_half_written_file(tmp_path, monkeypatch):
     def broken(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("engine.atomic.os.fsync", broken)
+    monkeypatch.setattr("engine.storage.atomic.os.fsync", broken)
     with pytest.raises(RunDirError, match="No space left on device"):
         export_animation(grey_frames(4), target, "gif")
     assert target.read_bytes() == before
@@ -276,7 +276,7 @@ def test_reading_files_without_provenance(tmp_path):
 
 
 def test_a_saved_tile_opens_as_keyframes(tmp_path):
-    from engine.export import save_png
+    from engine.studio.export import save_png
     path = save_png(grey_frames(1)[0], tmp_path / "tile.png", provenance={"run": "r", "seed": 12})
     timeline, info = read_timeline(path)
     assert timeline.seeds == [12, 12] and info["run"] == "r"
@@ -289,7 +289,7 @@ def test_a_timelapse_has_no_keyframes(tmp_path):
 
 
 def test_reading_an_mp4_without_av_says_reading_not_export(tmp_path, monkeypatch):
-    from engine.exporters.provenance import read_provenance
+    from engine.studio.exporters.provenance import read_provenance
 
     video = tmp_path / "walk.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypisom")
@@ -300,7 +300,7 @@ def test_reading_an_mp4_without_av_says_reading_not_export(tmp_path, monkeypatch
 
 # -- memory (issue 22, item 9) ------------------------------------------------------------
 def test_export_memory_grows_with_frames_and_scale():
-    from engine.exporters.memory import export_memory
+    from engine.studio.exporters.memory import export_memory
 
     def needs(fmt, frames, scale, shape=(28, 28, 1)):
         return export_memory(frames, shape, fmt, ExportOptions(scale=scale)).total_bytes
@@ -316,18 +316,18 @@ def test_export_memory_grows_with_frames_and_scale():
 
 
 def test_over_the_memory_share_is_refused_with_the_estimate(monkeypatch):
-    from engine.exporters.memory import check_export_memory, export_memory
+    from engine.studio.exporters.memory import check_export_memory, export_memory
 
     estimate = export_memory(19_020, (28, 28, 1), "gif", ExportOptions(scale=64))
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 8 * 2**30)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: 8 * 2**30)
     with pytest.raises(ConfigError) as info:
         check_export_memory(estimate)
     message = str(info.value)
     assert "\n" not in message and "as gif" in message and "more than 50% of the 8.0 GB available" in message
     assert "--scale or --frames-between" in message and "--format" in message
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: 1024 * 2**30)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: 1024 * 2**30)
     check_export_memory(estimate)   # fits in half of 1 TB
-    monkeypatch.setattr("engine.exporters.memory.available_ram", lambda: None)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: None)
     check_export_memory(estimate)   # unknown: not refused
 
 
@@ -351,7 +351,7 @@ class _Alive:
 @pytest.mark.parametrize("fmt, name, module", [("gif", "a.gif", "gif"), ("apng", "a.png", "apng")])
 def test_animated_writers_do_not_hold_every_enlarged_frame(tmp_path, monkeypatch, fmt, name, module):
     import importlib
-    mod = importlib.import_module(f"engine.exporters.{module}")
+    mod = importlib.import_module(f"engine.studio.exporters.{module}")
     counter = _Alive(mod.to_pil)
     monkeypatch.setattr(mod, "to_pil", counter)
     frames = grey_frames(120)
@@ -364,7 +364,7 @@ def test_animated_writers_do_not_hold_every_enlarged_frame(tmp_path, monkeypatch
 def test_webp_holds_no_list_of_enlarged_pictures(tmp_path, monkeypatch):
     import gc
 
-    import engine.exporters.webp as webp
+    import engine.studio.exporters.webp as webp
     seen = []
 
     def counting(frame, scale=1):
@@ -383,7 +383,7 @@ def test_webp_holds_no_list_of_enlarged_pictures(tmp_path, monkeypatch):
 
 
 def test_colour_gif_with_a_global_palette_streams_too(tmp_path, monkeypatch):
-    import engine.exporters.gif as gif
+    import engine.studio.exporters.gif as gif
     counter = _Alive(gif.to_pil)
     monkeypatch.setattr(gif, "to_pil", counter)
     path = export_animation(colour_frames(60), tmp_path / "c.gif", "gif",
@@ -394,7 +394,7 @@ def test_colour_gif_with_a_global_palette_streams_too(tmp_path, monkeypatch):
 
 def test_mp4_enlarges_one_frame_at_a_time(tmp_path, monkeypatch):
     pytest.importorskip("av")
-    import engine.exporters.mp4 as mp4
+    import engine.studio.exporters.mp4 as mp4
 
     # ndarray views keep their base alive, so count the enlarged bases.
     counter = _Alive(mp4.upscale_nearest)
@@ -407,7 +407,7 @@ def test_out_of_memory_while_writing_names_the_format_not_the_batch_size(tmp_pat
     def exhausted(*_args, **_kwargs):
         raise MemoryError
 
-    monkeypatch.setattr("engine.exporters.sequence.make_grid", exhausted)
+    monkeypatch.setattr("engine.studio.exporters.sequence.make_grid", exhausted)
     with pytest.raises(ConfigError) as info:
         export_animation(grey_frames(4), tmp_path / "s.png", "sheet", ExportOptions(scale=2))
     message = str(info.value)

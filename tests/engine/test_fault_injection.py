@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoints import current_checkpoint, ended_cleanly, load_tensors, read_manifest
-from engine.runlock import is_training
-from engine.runs import RunDir
+from engine.runs.checkpoints import current_checkpoint, ended_cleanly, load_tensors, read_manifest
+from engine.runs.lock import is_training
+from engine.runs.folders import RunDir
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "train", "--json", *args],
+    return subprocess.Popen([sys.executable, "-m", "engine.cli.main", "train", "--json", *args],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -82,7 +82,7 @@ def test_sigkill_at_random_moments_never_loses_more_than_an_autosave(data_spec, 
         expected_start = trainer["step"]
 
     # The next start clears whatever the last kill left half-written.
-    final = subprocess.run([sys.executable, "-m", "engine.cli", "train", "--resume", str(run),
+    final = subprocess.run([sys.executable, "-m", "engine.cli.main", "train", "--resume", str(run),
                             "--steps", str(expected_start + 2)], cwd=REPO, capture_output=True,
                            text=True, timeout=300)
     assert final.returncode == 0, final.stderr

@@ -1,12 +1,12 @@
-"""engine.gallery: favourite seeds, and seeds compared across a run's life."""
+"""engine.studio.gallery: favourite seeds, and seeds compared across a run's life."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from engine.errors import ConfigError, RunDirError
-from engine.gallery import compare_seeds, read_favourites, set_favourite
-from engine.sampling import sample_run
+from engine.studio.gallery import compare_seeds, read_favourites, set_favourite
+from engine.studio.sampling import sample_run
 
 
 def test_favourites_round_trip(run_copy):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine.images import to_uint8
+from engine.media.images import to_uint8
 from engine.models import (GanConfig, GanModel, build_model, model_config, model_names,
                            model_specs)
 from engine.models.gan_networks import DcganDiscriminator, DcganGenerator

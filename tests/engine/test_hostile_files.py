@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.run_index import DAMAGED, FINISHED, interrupted_runs, list_runs, summarize
+from engine.runs.index import DAMAGED, FINISHED, interrupted_runs, list_runs, summarize
 
 from tests.engine.hostile_runs import hostile_runs
 
@@ -39,7 +39,7 @@ def test_recovery_on_launch_lists_past_hostile_runs(runs):
 
 
 def test_any_failure_inside_one_run_becomes_its_damaged_row(runs, monkeypatch):
-    import engine.run_index as run_index
+    import engine.runs.index as run_index
 
     def boom(path):
         raise TypeError("unhashable type: 'list'")
@@ -50,7 +50,7 @@ def test_any_failure_inside_one_run_becomes_its_damaged_row(runs, monkeypatch):
 
 
 def test_cli_runs_lists_the_good_run_past_hostile_ones(runs, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     folder = runs["good"].parent
     assert main(["runs", "--folder", str(folder), "--json"]) == 0
@@ -63,7 +63,7 @@ def test_cli_runs_lists_the_good_run_past_hostile_ones(runs, capsys):
 
 
 def test_best_checkpoint_passes_over_malformed_evaluation_lines(runs):
-    from engine.metrics.best import best_checkpoint, kept_checkpoints, recorded_evaluations
+    from engine.runs.best import best_checkpoint, kept_checkpoints, recorded_evaluations
 
     assert recorded_evaluations(runs["bad-evaluations"]) == [{"kind": "evaluation", "fd": 10**400}]
     assert best_checkpoint(runs["bad-evaluations"], "fd") is None   # no score that fits a float
@@ -73,7 +73,7 @@ def test_best_checkpoint_passes_over_malformed_evaluation_lines(runs):
 def test_runs_cli_shows_terminal_escapes_from_a_run_visibly(trained_run, tmp_path, capsys):
     import shutil
 
-    from engine.cli import main
+    from engine.cli.main import main
 
     run = shutil.copytree(trained_run, tmp_path / "runs" / "evil\x1b[2J")
     config = json.loads((run / "config.json").read_text())
@@ -85,7 +85,7 @@ def test_runs_cli_shows_terminal_escapes_from_a_run_visibly(trained_run, tmp_pat
 
 
 def test_printable_escapes_controls_and_keeps_text():
-    from engine.printable import printable
+    from engine.storage.printable import printable
 
     assert printable("plain é 漢字") == "plain é 漢字"
     assert printable("a\x1b[31mb\x9bc\x7f") == "a\\x1b[31mb\\x9bc\\x7f"
@@ -99,13 +99,13 @@ DEEP = "[" * 5000 + "]" * 5000
 
 @pytest.fixture(scope="module")
 def bundle(trained_run, tmp_path_factory):
-    from engine.bundles import export_bundle
+    from engine.runs.bundles import export_bundle
 
     return export_bundle(trained_run, tmp_path_factory.mktemp("bundle") / "b.atelier.safetensors")
 
 
 def _cli_error(capsys, *argv) -> str:
-    from engine.cli import EXIT_ERROR, main
+    from engine.cli.main import EXIT_ERROR, main
 
     assert main([str(a) for a in argv]) == EXIT_ERROR
     captured = capsys.readouterr()
@@ -116,7 +116,7 @@ def _cli_error(capsys, *argv) -> str:
 def test_a_safetensors_header_nested_deep_is_one_line_naming_the_file(tmp_path, capsys):
     import struct
 
-    from engine.safetensors_file import BadTensorFileError, read_header
+    from engine.storage.safetensors_file import BadTensorFileError, read_header
 
     header = ('{"__metadata__": {"a": "b"}, "x": ' + DEEP + "}").encode()
     path = tmp_path / "deep.safetensors"
@@ -143,7 +143,7 @@ def test_bundle_metadata_nested_deep_is_one_line_naming_the_file(bundle, tmp_pat
 def test_a_fifo_named_like_a_model_file_is_refused_at_once(tmp_path):
     import os
 
-    from engine.safetensors_file import BadTensorFileError, read_header
+    from engine.storage.safetensors_file import BadTensorFileError, read_header
 
     os.mkfifo(tmp_path / "weights.safetensors")
     with pytest.raises(BadTensorFileError, match="not a regular file"):
@@ -167,7 +167,7 @@ def test_favourites_nested_deep_or_a_fifo_is_one_line(run_copy, kind):
     import os
 
     from engine.errors import RunDirError
-    from engine.gallery import read_favourites
+    from engine.studio.gallery import read_favourites
 
     path = run_copy / "favourites.json"
     if kind == "deep":
@@ -183,9 +183,9 @@ def test_favourites_nested_deep_or_a_fifo_is_one_line(run_copy, kind):
 def test_forking_from_a_trainer_json_nested_deep_or_a_fifo_is_one_line(run_copy, kind):
     import os
 
-    from engine.checkpoints import current_checkpoint
+    from engine.runs.checkpoints import current_checkpoint
     from engine.errors import RunDirError
-    from engine.run_fork import fork_at
+    from engine.runs.fork import fork_at
 
     trainer = current_checkpoint(run_copy) / "trainer.json"
     trainer.unlink()
@@ -200,7 +200,7 @@ def test_forking_from_a_trainer_json_nested_deep_or_a_fifo_is_one_line(run_copy,
 
 
 def test_a_set_value_nested_deep_is_a_usage_error_naming_the_setting(capsys):
-    from engine.cli import EXIT_USAGE, parse_model_settings
+    from engine.cli.main import EXIT_USAGE, parse_model_settings
 
     with pytest.raises(SystemExit) as stopped:
         parse_model_settings(["beta=" + DEEP])

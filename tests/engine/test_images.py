@@ -1,11 +1,11 @@
-"""engine.images: tensors to uint8 pictures, grids, nearest-neighbour upscaling."""
+"""engine.media.images: tensors to uint8 pictures, grids, nearest-neighbour upscaling."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from engine.images import make_grid, to_uint8, upscale_nearest
+from engine.media.images import make_grid, to_uint8, upscale_nearest
 
 
 def test_to_uint8_maps_minus_one_one_to_0_255():

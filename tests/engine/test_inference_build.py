@@ -89,10 +89,10 @@ def counting(self, *a, **k):
     built.append(type(self).__name__)
     original(self, *a, **k)
 torch.optim.Optimizer.__init__ = counting
-from engine.sampling import sample_run
-from engine.bundles import load_model_from
-from engine.animation import WalkRenderer
-from engine.keyframes import Timeline
+from engine.studio.sampling import sample_run
+from engine.runs.bundles import load_model_from
+from engine.studio.animation import WalkRenderer
+from engine.studio.keyframes import Timeline
 source = sys.argv[1]
 _, model = load_model_from(source, torch.device("cpu"))
 model.sample([0, 1, 2])

@@ -1,11 +1,11 @@
-"""engine.keyframes: timelines, easing, slerp, per-frame latents and class mixtures."""
+"""engine.studio.keyframes: timelines, easing, slerp, per-frame latents and class mixtures."""
 from __future__ import annotations
 
 import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine.keyframes import (Keyframe, Timeline, eased, frame_schedule, slerp,
+from engine.studio.keyframes import (Keyframe, Timeline, eased, frame_schedule, slerp,
                               timeline_class_weights, timeline_latents)
 
 
@@ -146,7 +146,7 @@ def _gif_with_comment(path, comment: str | bytes):
 
 
 def _keyframes_cli(*argv) -> int:
-    from engine.cli import main
+    from engine.cli.main import main
 
     return main(["keyframes", *map(str, argv)])
 

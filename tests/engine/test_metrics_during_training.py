@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.checkpoints import read_manifest
-from engine.control import RunControl
+from engine.runs.checkpoints import read_manifest
+from engine.runtime.control import RunControl
 from engine.errors import ConfigError
-from engine.events import Evaluated, Finished, Progress
-from engine.metrics.best import best_checkpoint, recorded_evaluations
+from engine.training.events import Evaluated, Finished, Progress
+from engine.runs.best import best_checkpoint, recorded_evaluations
 from engine.metrics.during_training import EvalSchedule, format_scores
 from engine.metrics.evaluate import EvalProgress
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 from engine.training import TrainConfig, resume, train
 
 EVAL = dict(eval_samples=16)

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from engine.control import RunControl
+from engine.runtime.control import RunControl
 from engine.errors import ConfigError, RunDirError
 from engine.metrics.evaluate import (EvalConfig, EvalFinished, EvalProgress, evaluate_run,
                                      evaluations, format_result, run_evaluation)
@@ -98,7 +98,7 @@ def test_real_features_are_cached_and_a_corrupt_cache_is_recomputed(run_copy, at
 
 
 def test_the_runs_list_shows_the_last_losses_not_an_evaluation(run_copy):
-    from engine.run_index import summarize
+    from engine.runs.index import summarize
 
     before = summarize(run_copy)
     run_evaluation(run_copy, EvalConfig(**FAST))

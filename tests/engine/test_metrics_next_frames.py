@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import ConfigError
 from engine.metrics.evaluate import EvalConfig, format_result, run_evaluation
 from engine.metrics.next_frames import last_frames, next_frame_scores, ssim

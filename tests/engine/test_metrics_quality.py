@@ -67,8 +67,8 @@ def test_a_half_trained_model_scores_clearly_worse_than_a_fully_trained_one(tmp_
     its default budget of 2,000 steps, scored at half of it and at the end by the
     evaluation while training, at the standard FD@10000 (the same code and seeds
     as `latent-atelier-cli eval`). docs/BENCHMARKS.md has the measured numbers."""
-    from engine.events import Evaluated
-    from engine.metrics.best import recorded_evaluations
+    from engine.training.events import Evaluated
+    from engine.runs.best import recorded_evaluations
     from engine.training import DEFAULT_STEPS, TrainConfig, train
 
     out = tmp_path / "run"

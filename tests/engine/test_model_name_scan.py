@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Where a model name is a product choice, not a branch: the default model.
 ALLOWED = {
     "desktop_app/pages/train_page.py": {"dcgan"},  # the model selected at start
-    "engine/self_test.py": {"mlp-gan"},            # the installation check trains this one
+    "engine/diagnostics/self_test.py": {"mlp-gan"},            # the installation check trains this one
 }
 
 

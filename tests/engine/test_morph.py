@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import ConfigError, DataError
-from engine.exporters.provenance import read_provenance, read_timeline
-from engine.morph import morph_frames, morph_timeline
-from engine.reconstruction import reconstruct_files
+from engine.studio.exporters.provenance import read_provenance, read_timeline
+from engine.studio.morph import morph_frames, morph_timeline
+from engine.studio.reconstruction import reconstruct_files
 
 
 def test_a_morph_passes_through_each_pictures_reconstruction(vae_run, pictures):
@@ -83,7 +83,7 @@ def test_cli_animate_kind_morph_needs_pictures(vae_run, pictures, tmp_path, caps
 
 
 def test_process_exports_name_their_seed_instead_of_inventing_a_walk(tmp_path):
-    from engine.exporters import ExportOptions, export_animation
+    from engine.studio.exporters import ExportOptions, export_animation
 
     frames = np.zeros((3, 4, 4, 1), np.uint8)
     out = export_animation(frames, tmp_path / "p.gif", "gif", ExportOptions(),
@@ -93,7 +93,7 @@ def test_process_exports_name_their_seed_instead_of_inventing_a_walk(tmp_path):
 
 
 def test_a_bundle_reconstructs_and_morphs_like_its_run(vae_run, pictures, tmp_path):
-    from engine.bundles import export_bundle
+    from engine.runs.bundles import export_bundle
 
     bundle = export_bundle(vae_run, tmp_path / "vae.atelier.safetensors")
     paths = [pictures["square"], pictures["bar"]]

@@ -1,4 +1,4 @@
-"""`eval`, `likelihood` and `python -m engine.recurrent_eval` are one evaluation
+"""`eval`, `likelihood` and `python -m engine.cli.recurrent_eval` are one evaluation
 path: for one run, the same test images, batches and seed give the same numbers."""
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import likelihood, recurrent_eval
+from engine.cli import likelihood
+
+from engine.cli import recurrent_eval
 from engine.errors import ConfigError
 from engine.metrics.evaluate import EvalConfig, run_evaluation
 from engine.metrics.likelihood import BINARIZE_SEED, prepare_test_images

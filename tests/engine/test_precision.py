@@ -1,4 +1,4 @@
-"""Mixed precision (engine.precision) through every family and the trainer.
+"""Mixed precision (engine.runtime.precision) through every family and the trainer.
 
 bf16 and fp16 autocast and the fp16 GradScaler all exist on the CPU, so every
 model is trained under each precision here; only the automatic choice on a
@@ -12,13 +12,13 @@ import math
 import pytest
 import torch
 
-from engine.cli import main
-from engine.control import RunControl
+from engine.cli.main import main
+from engine.runtime.control import RunControl
 from engine.errors import ConfigError
-from engine.events import Finished, Progress
+from engine.training.events import Finished, Progress
 from engine.models import GanModel, model_names
-from engine.precision import MAX_SKIPPED_IN_A_ROW, MixedPrecision, resolve_precision
-from engine.runs import RunDir
+from engine.runtime.precision import MAX_SKIPPED_IN_A_ROW, MixedPrecision, resolve_precision
+from engine.runs.folders import RunDir
 from engine.training import TrainingError, TrainingSession, resume, train
 
 from tests.engine.test_model_families import batch, make

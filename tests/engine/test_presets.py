@@ -125,7 +125,7 @@ def test_facts_come_from_the_pictures_original_size():
 
 def test_cli_train_prints_and_applies_the_preset_and_can_turn_it_off(tmp_path, capsys):
     from PIL import Image
-    from engine.cli import main
+    from engine.cli.main import main
 
     folder = tmp_path / "pictures"
     folder.mkdir()
@@ -141,7 +141,7 @@ def test_cli_train_prints_and_applies_the_preset_and_can_turn_it_off(tmp_path, c
     assert saved["model"] == "dcgan" and saved["train"]["batch_size"] == 4
     assert saved["model_config"]["augment"] and saved["model_config"]["width"] == 8
 
-    from engine.cli import _train_config, build_parser
+    from engine.cli.main import _train_config, build_parser
     args = build_parser().parse_args(["train", "--data", f"folder:{folder}", "--no-preset"])
     plain = _train_config(args, preset=args.preset)
     assert "preset" not in capsys.readouterr().out

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import ConfigError, DataError
-from engine.reconstruction import (Reconstructor, fit_pixels, load_picture, reconstruct_files,
+from engine.studio.reconstruction import (Reconstructor, fit_pixels, load_picture, reconstruct_files,
                                    reconstruction_unavailable, side_by_side)
 
 
@@ -57,7 +57,7 @@ def test_bad_files_get_one_clear_line_naming_the_file(vae_run, pictures, name, r
 
 
 def test_huge_pictures_are_refused_from_the_header(vae_run, pictures, monkeypatch):
-    import engine.reconstruction as reconstruction
+    import engine.studio.reconstruction as reconstruction
 
     monkeypatch.setattr(reconstruction, "MAX_INPUT_PIXELS", 100)
     with pytest.raises(DataError, match="over the limit"):

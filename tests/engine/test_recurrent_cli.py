@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.bench import bench
-from engine.cli import main
-from engine.recurrent_eval import evaluate_run, ssim
+from engine.diagnostics.bench import bench
+from engine.cli.main import main
+from engine.cli.recurrent_eval import evaluate_run, ssim
 from engine.training import TrainConfig, train
 
 
@@ -102,7 +102,7 @@ def test_scores(runs):
 
 
 def test_scores_of_a_named_checkpoint(runs):
-    from engine.checkpoints import read_manifest
+    from engine.runs.checkpoints import read_manifest
     from engine.errors import AtelierError
 
     latest = read_manifest(runs["row-lstm"])["checkpoint"]

@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from engine.runs import RunDir
-from engine.sampling import sample_run
+from engine.runs.folders import RunDir
+from engine.studio.sampling import sample_run
 from engine.training import resume, train
 
 NETWORK = {"row-lstm": "pixel_rnn", "draw": "draw", "convlstm": "convlstm"}

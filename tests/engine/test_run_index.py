@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from engine.errors import RunDirError
-from engine.paths import default_runs_dir
-from engine.run_index import (DAMAGED, FINISHED, INTERRUPTED, NO_WEIGHTS, TRAINING, format_losses,
+from engine.storage.paths import default_runs_dir
+from engine.runs.index import (DAMAGED, FINISHED, INTERRUPTED, NO_WEIGHTS, TRAINING, format_losses,
                               interrupted_runs, list_runs, rename_run, summarize)
-from engine.runlock import RunLock
+from engine.runs.lock import RunLock
 from engine.training import train
 
 
@@ -131,7 +131,7 @@ def test_rename_refused_while_training_or_onto_another_run(run_copy, trained_run
 
 
 def test_cli_lists_runs(trained_run, capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["runs", "--folder", str(trained_run.parent), "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

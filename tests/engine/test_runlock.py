@@ -1,4 +1,4 @@
-"""engine.runlock and the manifest's end record: telling a live run, a cleanly
+"""engine.runs.lock and the manifest's end record: telling a live run, a cleanly
 ended one and one a crash cut short apart."""
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
-from engine.checkpoints import ended_cleanly, read_manifest
-from engine.control import RunControl
+from engine.runs.checkpoints import ended_cleanly, read_manifest
+from engine.runtime.control import RunControl
 from engine.errors import RunDirError
-from engine.events import Saved
-from engine.runlock import RunLock, is_training
+from engine.training.events import Saved
+from engine.runs.lock import RunLock, is_training
 from engine.training import resume, train
 
 
@@ -30,7 +30,7 @@ def test_a_killed_process_releases_its_lock(tmp_path):
     # The OS drops the lock with the process, which is what crash recovery needs.
     code = textwrap.dedent(f"""
         import os, sys
-        from engine.runlock import RunLock
+        from engine.runs.lock import RunLock
         RunLock({str(tmp_path)!r}).acquire()
         print("locked", flush=True)
         sys.stdin.readline()
@@ -91,7 +91,7 @@ def test_probes_never_take_each_other_or_a_starting_trainer_for_a_trainer(tmp_pa
     used to make the resume fail with 'being trained right now'."""
     import threading
 
-    from engine.runlock import RunLock, is_training
+    from engine.runs.lock import RunLock, is_training
 
     (tmp_path / ".lock").touch()
     stop = threading.Event()

@@ -1,4 +1,4 @@
-"""engine.runs and engine.paths: creating, writing and reading run directories."""
+"""engine.runs.folders and engine.storage.paths: creating, writing and reading run directories."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from engine.errors import RunDirError
-from engine.paths import default_runs_dir, user_data_dir
-from engine.runs import RunDir, is_run_dir
+from engine.storage.paths import default_runs_dir, user_data_dir
+from engine.runs.folders import RunDir, is_run_dir
 from engine.training import TrainingSession
 
 CPU = torch.device("cpu")

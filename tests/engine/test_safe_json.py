@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from engine import safe_json
-from engine.runs import RunDir
+from engine.storage import safe_json
+from engine.runs.folders import RunDir
 
 
 @pytest.mark.parametrize("text, depth", [

@@ -1,4 +1,4 @@
-"""engine.sampling: images from a saved run, reproducible seed by seed."""
+"""engine.studio.sampling: images from a saved run, reproducible seed by seed."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from engine.errors import ConfigError, RunDirError
-from engine.images import make_grid
-from engine.sampling import MAX_SAMPLES, sample_run, seeds_from
+from engine.media.images import make_grid
+from engine.studio.sampling import MAX_SAMPLES, sample_run, seeds_from
 from engine.training import SAMPLE_SEEDS
 
 

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
-from engine.checkpoints import current_checkpoint
-from engine.cli import main
+from engine.runs.checkpoints import current_checkpoint
+from engine.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "saved_v0_1_0"
 MODELS = ["dcgan", "conv-vae", "row-lstm"]

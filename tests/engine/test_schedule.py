@@ -9,8 +9,8 @@ import torch
 
 from engine.errors import ConfigError
 from engine.models import default_lr_schedule
-from engine.runs import RunDir
-from engine.schedule import apply_schedule, lr_factor
+from engine.runs.folders import RunDir
+from engine.training.schedule import apply_schedule, lr_factor
 from engine.training import TrainConfig, resume, train
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from engine import self_test
-from engine.self_test import SelfTestError, run_self_test
+from engine.diagnostics import self_test
+from engine.diagnostics.self_test import SelfTestError, run_self_test
 
 
 def test_self_test_trains_samples_and_exports_a_gif(tmp_path, data_spec):
@@ -81,7 +81,7 @@ def test_the_network_watch_ignores_local_sockets_and_stops_when_closed(tmp_path)
 
 
 def test_cli_self_test_reports_json_and_exits_zero(tmp_path, monkeypatch, capsys):
-    from engine import cli
+    from engine.cli import main as cli
 
     monkeypatch.setattr(self_test, "SELF_TEST_STEPS", 2)
     assert cli.main(["self-test", str(tmp_path / "out"), "--json"]) == 0
@@ -91,7 +91,7 @@ def test_cli_self_test_reports_json_and_exits_zero(tmp_path, monkeypatch, capsys
 
 
 def test_cli_self_test_failure_is_one_line_and_exit_one(tmp_path, capsys):
-    from engine import cli
+    from engine.cli import main as cli
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "run").write_text("in the way")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.cli import EXIT_ERROR, EXIT_USAGE, main
+from engine.cli.main import EXIT_ERROR, EXIT_USAGE, main
 from engine.errors import ConfigError
 from engine.models import model_config
 
@@ -97,7 +97,7 @@ def test_a_bundle_whose_config_has_a_setting_of_the_wrong_kind(trained_run, tmp_
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from engine.bundles import BUNDLE_SUFFIX, export_bundle
+    from engine.runs.bundles import BUNDLE_SUFFIX, export_bundle
 
     bundle = export_bundle(trained_run, tmp_path / f"tiny{BUNDLE_SUFFIX}")
     with safe_open(str(bundle), "pt") as f:

@@ -1,4 +1,4 @@
-"""engine.stop_signals: which signals stop work, what a repeat does, the exit codes."""
+"""engine.runtime.stop_signals: which signals stop work, what a repeat does, the exit codes."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from engine.stop_signals import STOP_SIGNALS, StopOnSignals, exit_code
+from engine.runtime.stop_signals import STOP_SIGNALS, StopOnSignals, exit_code
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGTERM and SIGHUP are POSIX")
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.models import model_names, model_spec
 from engine.models.registry import register_model, unregister_model
 from tests.engine.toy_family import TOY
@@ -46,7 +46,7 @@ def test_train_sample_export_and_eval_the_toy(toy, data_spec, tmp_path, capsys):
 def test_the_toy_is_in_the_cli_help_and_animates(toy, data_spec, tmp_path, capsys):
     import dataclasses
 
-    from engine.cli import build_parser
+    from engine.cli.main import build_parser
 
     wide = dataclasses.replace(toy, name="wide-toy", takes_width=True)
     register_model(wide)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.data.report import LoadReport, SkippedFile
 from engine.training import TrainConfig, train
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.control import RunControl
+from engine.runtime.control import RunControl
 from engine.errors import AtelierError, ConfigError, DataError, RunDirError
-from engine.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged
+from engine.training.events import Finished, Progress, RunStarted, Samples, Saved, StateChanged
 from engine.models import GanModel
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 from engine.training import (DEFAULT_STEPS, SAMPLE_SEEDS, TrainConfig, TrainingError,
                              TrainingSession, seconds_between_grids, train)
 
@@ -346,7 +346,7 @@ def test_pause_resume_and_stop_from_another_thread(tiny_config, tmp_path, h):
     assert isinstance(finished, Finished) and finished.reason == "stopped"
     assert finished.step < 100_000
     assert isinstance(rest[-2], Saved) and rest[-2].step == finished.step
-    from engine.runs import RunDir
+    from engine.runs.folders import RunDir
     _, model = RunDir(tmp_path / "run").load_model(torch.device("cpu"))
     assert model.parameter_count() > 0
 
@@ -464,7 +464,7 @@ def test_dcgan_trains_on_cuda(tiny_config, tmp_path, h):
     events = h.run_training(tiny_config(device="cuda", steps=5), tmp_path / "run")
     assert events[0].device.startswith("cuda")
     assert events[-1].reason == "completed" and events[-1].step == 5
-    from engine.runs import RunDir
+    from engine.runs.folders import RunDir
     _, model = RunDir(tmp_path / "run").load_model(torch.device("cuda"))
     images = model.sample(list(range(16)))
     assert images.device.type == "cuda"

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from engine.errors import RunDirError
-from engine.events import Notice, Saved
+from engine.training.events import Notice, Saved
 from engine.training import TrainConfig, TrainingError
 from engine.training.fault_guard import FaultGuard
 

@@ -9,12 +9,14 @@ import json
 import pytest
 import torch
 
-from engine import checkpoints, memory
-from engine.checkpoints import read_manifest
+from engine.runs import checkpoints
+
+from engine.training import memory
+from engine.runs.checkpoints import read_manifest
 from engine.errors import ConfigError
-from engine.events import Finished, Notice, Progress, Saved
+from engine.training.events import Finished, Notice, Progress, Saved
 from engine.models.gan import GanModel
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 from engine.training import TrainingError, TrainingSession, resume, train
 
 
@@ -207,8 +209,8 @@ def test_a_failing_autosave_is_reported_and_training_goes_on(tiny_config, tmp_pa
 
 
 def test_a_failing_pause_save_still_pauses(tiny_config, tmp_path, monkeypatch):
-    from engine.control import RunControl
-    from engine.events import StateChanged
+    from engine.runtime.control import RunControl
+    from engine.training.events import StateChanged
 
     control = RunControl()
     original = checkpoints._write_tensors

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import engine.training.live_evaluation as live_evaluation
-from engine.control import RunControl
+from engine.runtime.control import RunControl
 from engine.errors import AtelierError
-from engine.events import Evaluated, Notice
+from engine.training.events import Evaluated, Notice
 from engine.metrics.evaluate import EvalFinished, EvalProgress
 from engine.training.live_evaluation import LiveEvaluation
 

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.cli import EXIT_USAGE, main
-from engine.control import RunControl
+from engine.cli.main import EXIT_USAGE, main
+from engine.runtime.control import RunControl
 from engine.errors import ConfigError
-from engine.events import Progress, Samples
+from engine.training.events import Progress, Samples
 from engine.models import model_names, model_spec
-from engine.runs import RunDir
-from engine.sampling import sample_run
+from engine.runs.folders import RunDir
+from engine.studio.sampling import sample_run
 from engine.training import resume, train
 
 
@@ -159,7 +159,7 @@ def test_cli_autosave_seconds(data_spec, tmp_path, capsys):
 
 
 def test_a_run_from_a_device_this_machine_lacks_goes_on_with_a_notice(tiny_config, tmp_path):
-    from engine.events import Notice
+    from engine.training.events import Notice
 
     run = tmp_path / "run"
     list(train(tiny_config(steps=2), run))

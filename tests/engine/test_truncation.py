@@ -10,7 +10,7 @@ import torch
 from engine.errors import ConfigError
 from engine.models import build_model, model_config
 from engine.models.common.truncation import truncated_normal
-from engine.sampling import run_supports_truncation, sample_run
+from engine.studio.sampling import run_supports_truncation, sample_run
 
 
 def gan(**settings):
@@ -47,8 +47,8 @@ def test_families_without_truncation_say_so():
 
 
 def test_sample_run_and_cli_sample_with_truncation(trained_run, tmp_path, capsys):
-    from engine.cli import main
-    from engine.exporters.provenance import read_provenance
+    from engine.cli.main import main
+    from engine.studio.exporters.provenance import read_provenance
 
     assert run_supports_truncation(trained_run)
     images = sample_run(trained_run, [0, 1, 2], device="cpu", truncation=0.6)

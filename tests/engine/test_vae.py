@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.cli import main, parse_model_settings
+from engine.cli.main import main, parse_model_settings
 from engine.errors import ConfigError
-from engine.likelihood import evaluate_run
+from engine.cli.likelihood import evaluate_run
 from engine.models import build_model, model_config
 from engine.models.likelihoods import choose_likelihood, log_likelihood
 from engine.models.vae import VaeModel, binarize

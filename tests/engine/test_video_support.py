@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from engine.errors import ConfigError
-from engine.video_support import load_av, video_unavailable
+from engine.media.video_support import load_av, video_unavailable
 
 
 def test_video_is_available_with_the_installed_av():

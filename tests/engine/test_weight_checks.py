@@ -12,11 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-import engine.runs
-from engine.bundles import BUNDLE_SUFFIX, BundleError, export_bundle, load_bundle, load_model_from
-from engine.cli import EXIT_ERROR, main
+import engine.runs.folders
+from engine.runs.bundles import BUNDLE_SUFFIX, BundleError, export_bundle, load_bundle, load_model_from
+from engine.cli.main import EXIT_ERROR, main
 from engine.errors import RunDirError
-from engine.runs import RunDir
+from engine.runs.folders import RunDir
 
 CPU = torch.device("cpu")
 HUGE = {"width": 1024, "image_size": 64, "latent_dim": 4096}   # each within the allowed limits
@@ -64,7 +64,7 @@ def test_a_config_describing_a_huge_model_is_refused_before_building_it(run_copy
 
     def no_real_build(*args, **kwargs):
         raise AssertionError("the real model was built before its weights were checked")
-    monkeypatch.setattr(engine.runs, "build_model", no_real_build)
+    monkeypatch.setattr(engine.runs.folders, "build_model", no_real_build)
 
     with pytest.raises(RunDirError, match=r"generator\.safetensors: not a valid weights file "
                                           r"for this model \(tensors do not match"):

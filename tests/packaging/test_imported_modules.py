@@ -60,7 +60,7 @@ def test_the_spec_uses_the_probe_and_can_keep_every_source():
 def test_the_probe_lists_what_training_sampling_and_the_gui_import():
     probe = load_probe().probe_app()
     assert {"torch", "torch._dynamo", "torch.optim.adam", "engine.models.gan",
-            "engine.exporters.mp4", "desktop_app.main_window", "PySide6.QtWidgets"} <= probe.modules
+            "engine.studio.exporters.mp4", "desktop_app.main_window", "PySide6.QtWidgets"} <= probe.modules
     # torch reads the sources of its config modules and TorchScript'd functions;
     # each of them is also kept by its text, so a build never depends on the probe alone.
     assert {"torch._dynamo.config", "torch.nn.functional"} <= probe.sources_read

@@ -1,0 +1,1 @@
+"""The command line: `latent-atelier-cli` (main) and its subcommands."""

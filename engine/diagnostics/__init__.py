@@ -1,0 +1,2 @@
+"""Checking an installation and measuring it: the self-test and the
+training-throughput benchmark."""
