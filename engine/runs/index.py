@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,16 +185,9 @@ def _last_metrics(path: Path) -> tuple[int, dict[str, float]]:
 def _tail(path: Path, size: int) -> bytes:
     """The last `size` bytes of a regular file. Opened without blocking, so a
     FIFO in the file's place is refused instead of hanging the listing."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise safe_json.NotARegularFileError("not a regular file")
-        end = os.lseek(fd, 0, os.SEEK_END)
-        os.lseek(fd, max(0, end - size), os.SEEK_SET)
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(size)
-    finally:
-        os.close(fd)
+    with safe_json.open_regular(path) as (f, info):
+        f.seek(max(0, info.st_size - size))
+        return f.read(size)
 
 
 def _is_int(value: object) -> bool:

@@ -10,12 +10,14 @@ whose message names what is wrong, so callers keep their existing handlers.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 # Deeper than anything the app writes (config.json is about 4 levels deep),
 # far below Python's recursion limit.
@@ -33,6 +35,31 @@ class JsonTooDeepError(ValueError):
 
 class NotARegularFileError(OSError):
     """A FIFO, device, socket or folder where a file was expected."""
+
+
+class FolderNotFileError(NotARegularFileError, IsADirectoryError):
+    """A folder where a file was expected (both kinds of error, for either handler)."""
+
+
+@contextlib.contextmanager
+def open_regular(path: str | Path) -> Iterator[tuple[BinaryIO, os.stat_result]]:
+    """A regular file opened for binary reading, with its stat.
+
+    Opened without blocking, so a FIFO or a device in a file's place is refused
+    at once (NotARegularFileError; FolderNotFileError for a folder) instead of
+    hanging the caller. FileNotFoundError passes through.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise FolderNotFileError("a folder")
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFileError("not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            yield f, info
+    finally:
+        os.close(fd)
 
 
 def nesting_depth(text: str | bytes) -> int:
@@ -79,22 +106,13 @@ def read_regular_bytes(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> byt
     Opened without blocking, so a FIFO or a device in a file's place is refused
     at once instead of hanging the caller. FileNotFoundError passes through.
     """
-    path = Path(path)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise NotARegularFileError(f"{kind}")
+    with open_regular(path) as (f, info):
         if info.st_size > max_bytes:
             raise OSError(f"{info.st_size:,} bytes, more than the {max_bytes:,} allowed")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise OSError(f"more than the {max_bytes:,} bytes allowed")
-        return data
-    finally:
-        os.close(fd)
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(f"more than the {max_bytes:,} bytes allowed")
+    return data
 
 
 def read_text(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> str:

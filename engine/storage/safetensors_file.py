@@ -13,8 +13,6 @@ any code the file's author chose.
 from __future__ import annotations
 
 import math
-import os
-import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,14 +77,7 @@ def read_header(path: str | Path, max_header_bytes: int = MAX_HEADER_BYTES) -> T
     path = Path(path)
     try:
         # Without blocking: a FIFO named like a model file is refused, not waited on.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            os.close(fd)
-            if stat.S_ISDIR(info.st_mode):
-                raise IsADirectoryError(path)
-            raise BadTensorFileError(f"{path}: not a regular file (a FIFO, device or socket)")
-        with os.fdopen(fd, "rb") as f:
+        with safe_json.open_regular(path) as (f, info):
             size = info.st_size
             head = f.read(9)
             refuse_pickle(path, head, size)
@@ -104,6 +95,8 @@ def read_header(path: str | Path, max_header_bytes: int = MAX_HEADER_BYTES) -> T
             raw = f.read(length)
     except IsADirectoryError:
         raise BadTensorFileError(f"{path}: is a folder, not a file") from None
+    except safe_json.NotARegularFileError:
+        raise BadTensorFileError(f"{path}: not a regular file (a FIFO, device or socket)") from None
     except FileNotFoundError:
         raise BadTensorFileError(f"{path}: missing") from None
     except OSError as exc:

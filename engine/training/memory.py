@@ -23,6 +23,7 @@ from engine.models import build_model
 from engine.models.base import ModelConfig
 from engine.runtime.device import available_memory
 from engine.runtime.precision import MixedPrecision
+from engine.storage.sizes import human_size
 
 PROBE_BATCHES = (2, 4)
 # A run may take this share of the memory free when it starts: the rest is for
@@ -53,9 +54,9 @@ class MemoryEstimate:
         return self.weights_bytes + self.activations_bytes + self.data_bytes
 
     def describe(self) -> str:
-        return (f"about {_gb(self.total_bytes)} (model and optimiser {_gb(self.weights_bytes)}, "
-                f"activations at batch {self.batch_size} {_gb(self.activations_bytes)}, "
-                f"data {_gb(self.data_bytes)})")
+        return (f"about {human_size(self.total_bytes)} (model and optimiser {human_size(self.weights_bytes)}, "
+                f"activations at batch {self.batch_size} {human_size(self.activations_bytes)}, "
+                f"data {human_size(self.data_bytes)})")
 
     def largest_batch(self, budget: int) -> int:
         """The largest batch whose estimate stays within `budget` bytes (0 when
@@ -93,7 +94,7 @@ def estimate_training_memory(model_name: str, config: ModelConfig, data: ImageSe
         except torch.OutOfMemoryError:
             if not saved:
                 raise ConfigError(f"this model does not fit on {device} even at batch size {n} "
-                                  f"(its weights and optimiser need {_gb(4 * param_bytes)}); "
+                                  f"(its weights and optimiser need {human_size(4 * param_bytes)}); "
                                   "choose a smaller model or image size") from None
             break   # the smaller probe fitted: estimate from it alone
     del model
@@ -157,11 +158,5 @@ def check_fits(estimate: MemoryEstimate, device: torch.device,
               "on the Train page)" if fits >= 2 else
               "not even batch size 2 fits: choose a smaller image size or model width")
     raise ConfigError(f"this run needs {estimate.describe()}{whole_set}, more than "
-                      f"{share:.0%} of the {_gb(free)} that is free on {device}; "
+                      f"{share:.0%} of the {human_size(free)} that is free on {device}; "
                       f"{advice}")
-
-
-def _gb(count: int) -> str:
-    if count >= 2**30:
-        return f"{count / 2**30:.1f} GB"
-    return f"{count / 2**20:.0f} MB"

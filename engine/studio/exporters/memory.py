@@ -16,6 +16,7 @@ import dataclasses
 
 from engine.errors import ConfigError
 from engine.studio.exporters.common import ExportOptions
+from engine.storage.sizes import human_size
 
 MEMORY_SHARE = 0.5
 # PIL keeps an RGB picture as 4 bytes a pixel (RGBX), a greyscale one as 1.
@@ -128,11 +129,3 @@ def check_export_memory(estimate: ExportMemory, flags: str = "--scale or --frame
     reason = over_limit(estimate)
     if reason is not None:
         raise ConfigError(f"{reason}; {advice(estimate.fmt)} ({flags}, --format)")
-
-
-def human_size(count: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count} bytes"
