@@ -96,7 +96,7 @@ def _well_formed(record: dict[str, Any]) -> bool:
     """Whether an evaluation line's fields have the types ranking relies on; a
     line that was edited by hand or by an attacker is passed over, not trusted."""
     def whole(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+        return safe_json.is_whole_number(value) and abs(value) < 2**63
 
     return (whole(record.get("step", 0)) and whole(record.get("samples", 0))
             and isinstance(record.get("checkpoint"), (str, type(None)))

@@ -205,7 +205,7 @@ def is_checkpoint_name(name: Any) -> bool:
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return safe_json.is_whole_number(value) and value >= 0
 
 
 def _short(value: Any) -> str:

@@ -191,7 +191,7 @@ def _tail(path: Path, size: int) -> bytes:
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return safe_json.is_whole_number(value)
 
 
 def _float(value: int | float) -> float:

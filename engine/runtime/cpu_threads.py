@@ -22,6 +22,7 @@ from contextlib import contextmanager
 import torch
 
 from engine.errors import ConfigError
+from engine.storage.safe_json import is_whole_number
 
 MAX_THREADS = 1024
 
@@ -32,8 +33,7 @@ def default_threads() -> int:
 
 
 def check_threads(threads: int | None) -> None:
-    if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool)
-                                    and 0 <= threads <= MAX_THREADS):
+    if threads is not None and not (is_whole_number(threads) and 0 <= threads <= MAX_THREADS):
         raise ConfigError(f"threads must be a whole number from 1 to {MAX_THREADS}, or 0 for "
                           f"one per core, not {threads!r}")
 

@@ -62,6 +62,12 @@ def open_regular(path: str | Path) -> Iterator[tuple[BinaryIO, os.stat_result]]:
         os.close(fd)
 
 
+def is_whole_number(value: object) -> bool:
+    """An int that is not a bool: JSON's true is a Python int too, and a step,
+    seed or count of `true` must be refused, not read as 1."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def nesting_depth(text: str | bytes) -> int:
     """The deepest nesting of [ and { in JSON text, outside strings."""
     if isinstance(text, bytes):

@@ -155,7 +155,7 @@ def _check_no_overlap(path: Path, tensors: dict[str, TensorEntry], data_size: in
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62
+    return safe_json.is_whole_number(value) and 0 <= value < 2**62
 
 
 def mismatch(found: dict[str, TensorEntry], expected: dict[str, tuple[str, tuple[int, ...]]],

@@ -32,7 +32,7 @@ def read_favourites(run_dir: str | Path) -> list[int]:
     except (OSError, ValueError) as exc:
         raise RunDirError(f"{path}: unreadable ({exc})") from None
     seeds = values.get("seeds") if isinstance(values, dict) else None
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+    if not isinstance(seeds, list) or not all(safe_json.is_whole_number(s) for s in seeds):
         raise RunDirError(f"{path}: not a list of favourite seeds")
     return seeds
 

@@ -15,6 +15,7 @@ from engine.errors import ConfigError, RunDirError
 from engine.training.events import Notice, TrainingEvent
 from engine.runs.lock import is_training
 from engine.runs.folders import RunDir
+from engine.storage.safe_json import is_whole_number
 from engine.training.config import TrainConfig
 from engine.training.loop import TrainingLoop
 from engine.training.session import TrainingSession
@@ -147,7 +148,7 @@ def resume(run_path: str | Path, control: RunControl | None = None, restart: boo
 
 
 def _is_step(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return is_whole_number(value) and value >= 0
 
 
 def _restart(run: RunDir, saved: dict[str, Any], session: TrainingSession, control: RunControl,

@@ -100,7 +100,7 @@ def _seeds(values: Any) -> list[int]:
     """Seeds as saved: a list of whole numbers (the range is Timeline's to check)."""
     if values is None:
         return []
-    if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+    if not isinstance(values, list) or not all(safe_json.is_whole_number(v)
                                                for v in values):
         raise ConfigError(f"seeds must be a list of whole numbers, not {_short(repr(values))}")
     return values
