@@ -6,6 +6,7 @@ while training. What it adds is their order: a step, then whatever is due.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ class TrainingLoop:
         self.session, self.run_dir, self.control = session, run, control
         self._start_notices = list(start_notices or [])   # told right after RunStarted
         self.step = start_step
+        self._last_progress: Progress | None = None   # the last report, to end the bar full
         self.clock = RunClock(start_elapsed)
         self.budget = Budget(*config.budget(), start_step=start_step, start_elapsed=start_elapsed)
         self.losses = LossMeter()
@@ -104,6 +106,12 @@ class TrainingLoop:
                 yield from self._evaluate()
         if self.losses.count:
             yield self._progress()
+        elif reason != "stopped" and self._last_progress is not None \
+                and self._last_progress.fraction < 1.0:
+            # The report just before the budget ran out was the last one; the
+            # bar still ends full, with its losses (metrics.jsonl has them once).
+            yield dataclasses.replace(self._last_progress, fraction=1.0, eta_seconds=0.0,
+                                      elapsed_seconds=self.elapsed)
         if self.cadence.sampled_step != self.step:
             yield self._samples()  # the time-lapse always ends on the final state
         if reason != "stopped" and self.evaluation.due(self.step, self.elapsed):
@@ -152,9 +160,11 @@ class TrainingLoop:
                                      "images_per_second": round(images_per_second, 2), **means})
         self.losses.reported(means)
         self.cadence.reported(self.step, elapsed)
-        return Progress(step=self.step, total_steps=self.budget.total_steps, fraction=fraction,
-                        losses=means, images_per_second=images_per_second,
-                        elapsed_seconds=elapsed, eta_seconds=eta)
+        self._last_progress = Progress(step=self.step, total_steps=self.budget.total_steps,
+                                       fraction=fraction, losses=means,
+                                       images_per_second=images_per_second,
+                                       elapsed_seconds=elapsed, eta_seconds=eta)
+        return self._last_progress
 
     def _samples(self) -> Samples:
         self.guard.check()
