@@ -17,6 +17,7 @@ from engine.runtime.device import resolve_device
 from engine.errors import ConfigError, RunDirError
 from engine.media.images import make_grid, to_uint8
 from engine.studio.keyframes import Timeline, timeline_class_weights, timeline_latents
+from engine.studio.sampling import sampler_provenance, sampler_settings
 from engine.models.base import GenerativeModel
 from engine.models.common import evaluating as models_evaluating
 from engine.runs.folders import RunDir
@@ -42,14 +43,20 @@ FrameBudget = Callable[[int, tuple[int, int, int]], None]
 
 
 def render_walk(model: GenerativeModel, timeline: Timeline,
-                batch_size: int = DECODE_BATCH, budget: FrameBudget | None = None) -> np.ndarray:
+                batch_size: int = DECODE_BATCH, budget: FrameBudget | None = None,
+                steps: int | None = None, guidance: float | None = None) -> np.ndarray:
     """uint8 frames (T, H, W, C) of the walk, decoded in batches under inference mode.
 
-    Frame i depends only on the timeline, so the same timeline always renders the
-    same frames (bit for bit on the same device).
+    Frame i depends only on the timeline (and an iterative sampler's steps and
+    guidance; None: the model's defaults), so the same timeline always renders
+    the same frames (bit for bit on the same device). For a diffusion or flow
+    model the walk goes over the starting noise through its deterministic
+    sampler, so a looping walk loops seamlessly there too.
     """
     timeline.validate()
-    return render_path(model, model.latents_for_seeds(timeline.seeds), timeline, batch_size, budget)
+    with sampler_settings(model, steps, guidance):
+        return render_path(model, model.latents_for_seeds(timeline.seeds), timeline,
+                           batch_size, budget)
 
 
 def frame_shape(model: GenerativeModel) -> tuple[int, int, int]:
@@ -87,10 +94,12 @@ def render_path(model: GenerativeModel, keyframe_latents: torch.Tensor, timeline
 
 
 def walk_frames(run_dir: str | Path, timeline: Timeline, device: str = "auto",
-                budget: FrameBudget | None = None) -> tuple[np.ndarray, dict]:
+                budget: FrameBudget | None = None, steps: int | None = None,
+                guidance: float | None = None) -> tuple[np.ndarray, dict]:
     """(frames, provenance) of a latent walk through a saved run's generator;
-    `budget` may refuse the walk before any frame is decoded."""
-    return WalkRenderer(run_dir, device).render(timeline, budget)
+    `budget` may refuse the walk before any frame is decoded; `steps` and
+    `guidance` choose an iterative sampler's settings (None: the model's defaults)."""
+    return WalkRenderer(run_dir, device).render(timeline, budget, steps=steps, guidance=guidance)
 
 
 def checkpoint_step(run: RunDir) -> int | None:
@@ -113,17 +122,22 @@ def _load_source(source: Path, device: str) -> tuple[str, GenerativeModel, int |
 
 # -- a family's own process ----------------------------------------------------------
 def process_frames(run_dir: str | Path, seed: int, label: int | None = None,
-                   device: str = "auto") -> tuple[np.ndarray, dict]:
-    """(frames, provenance) of the run's (or bundle's) model showing its own process for one seed."""
+                   device: str = "auto", steps: int | None = None,
+                   guidance: float | None = None) -> tuple[np.ndarray, dict]:
+    """(frames, provenance) of the run's (or bundle's) model showing its own process
+    for one seed; for an iterative sampler (a diffusion model denoising) `steps`
+    and `guidance` choose its settings (None: the model's defaults), and the
+    process has steps + 1 frames, from the starting noise to the picture."""
     source = Path(run_dir)
     name, model, step = _load_source(source, device)
     if model.process_name is None:
         raise ConfigError(f"{name} has no process animation; use --kind interpolate or timelapse")
-    with evaluating(model):
+    with sampler_settings(model, steps, guidance, name), evaluating(model):
         frames = to_uint8(model.process_frames(seed, label))
+        sampler = sampler_provenance(model)
     return frames, {"kind": "process", "process": model.process_name, "model": name,
                     "run": source.name, "step": step, "seeds": [seed],
-                    **({"labels": [label]} if label is not None else {})}
+                    **({"labels": [label]} if label is not None else {}), **sampler}
 
 
 # -- the training time-lapse ----------------------------------------------------------
@@ -194,7 +208,11 @@ class WalkRenderer:
         self._name = ""
         self._checkpoint: tuple[str | None, int | None] = (None, None)
 
-    def render(self, timeline: Timeline, budget: FrameBudget | None = None) -> tuple[np.ndarray, dict]:
+    def render(self, timeline: Timeline, budget: FrameBudget | None = None,
+               steps: int | None = None, guidance: float | None = None
+               ) -> tuple[np.ndarray, dict]:
+        """(frames, provenance) of the walk; `steps` and `guidance` choose an
+        iterative sampler's settings for this render only (None: the model's defaults)."""
         timeline.validate()
         from engine.runs.checkpoints import read_manifest
 
@@ -207,7 +225,9 @@ class WalkRenderer:
             self._name, self._model, step = _load_source(self.run.path, self.device)
             checkpoint = (checkpoint[0], step)
             self._checkpoint = checkpoint
-        frames = render_walk(self._model, timeline, budget=budget)
+        with sampler_settings(self._model, steps, guidance, self._name):
+            frames = render_walk(self._model, timeline, budget=budget)
+            sampler = sampler_provenance(self._model)
         return frames, {"kind": "interpolate", "model": self._name, "run": self.run.path.name,
                         "step": checkpoint[1], "seeds": timeline.seeds,
-                        "timeline": timeline.to_dict()}
+                        "timeline": timeline.to_dict(), **sampler}

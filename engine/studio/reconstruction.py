@@ -174,11 +174,16 @@ class Reconstructor:
         stamp = self._checkpoint_stamp()
         if self._model is None or stamp != self._stamp:
             from engine.runs.bundles import load_model_from
-            self.name, self._model = load_model_from(self.source, resolve_device(self.device))
-            self._stamp = stamp
-            if not can_reconstruct(self._model):
-                raise ConfigError(f"Reconstruction needs a VAE; this run is {self.name}.")
+            name, model = load_model_from(self.source, resolve_device(self.device))
+            # Checked before it is kept, so a refused model is refused every time.
+            self.check(name, model)
+            self.name, self._model, self._stamp = name, model, stamp
         return self._model
+
+    def check(self, name: str, model: GenerativeModel) -> None:
+        """Refuse a model this tool cannot use (a ConfigError naming it)."""
+        if not can_reconstruct(model):
+            raise ConfigError(f"Reconstruction needs a VAE; this run is {name}.")
 
     def _checkpoint_stamp(self) -> object:
         if self.source.is_file():
