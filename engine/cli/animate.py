@@ -7,6 +7,8 @@
     animate RUN --out draw.gif      # row-lstm, draw, convlstm: their own process by default
     animate RUN --kind continue --input anim.gif --frames 20 --out more.gif   # convlstm
     animate RUN --kind morph --input a.png,b.png,c.png --frames-between 24 --loop --out m.gif  # VAEs
+    animate RUN --kind process --sampler-steps 30 --out denoise.gif   # ddpm, flow: from noise
+    animate RUN --kind morph --input a.png,b.png --loop --out m.gif   # ddpm, flow: by inversion
     keyframes walk.gif          # the keyframes and provenance an export carries
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.cli.sampler_options import given, sampler_choice
 from engine.errors import ConfigError
 
 KINDS = ("timelapse", "interpolate", "process", "continue", "morph")
@@ -40,14 +43,15 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("run", help="run directory, or a model bundle for interpolate and process")
     p.add_argument("--kind", choices=KINDS, default=None,
                    help="default: the model's own process where it has one (row-lstm, draw, "
-                        "convlstm), else timelapse")
+                        "convlstm, ddpm, flow), else timelapse")
     p.add_argument("--out", required=True, help="file to write (a folder for --format frames)")
     p.add_argument("--format", choices=list(FORMATS), default=None,
                    help="default: from the --out name (.gif, .png = apng, .webp, .mp4, no suffix = frames)")
     walk = p.add_argument_group("interpolate (latent walk) and morph")
     walk.add_argument("--seeds", type=_int_list, default=None, help="keyframe seeds, e.g. 1,7,42")
     walk.add_argument("--labels", type=_int_list, default=None,
-                      help="a class per keyframe for conditional models (others ignore it)")
+                      help="a class per keyframe for conditional models (others ignore it); "
+                           "process: the one class to show")
     walk.add_argument("--from", dest="from_file", default=None,
                       help="take the keyframes and settings from an exported file")
     walk.add_argument("--frames-between", type=int, default=None, help="frames between keyframes (default 24)")
@@ -63,6 +67,9 @@ def add_parsers(sub: Any) -> None:
                    help="continue: the animation to continue (GIF, frame folder, video); "
                         "morph: two or more pictures, comma-separated (a.png,b.png)")
     p.add_argument("--frames", type=int, default=20, help="continue: frames to add")
+    from engine.cli.sampler_options import add_sampler_arguments
+    add_sampler_arguments(p.add_argument_group(
+        "diffusion and flow models (interpolate, process and morph)"))
     out = p.add_argument_group("output")
     out.add_argument("--fps", type=float, default=None, help="frames per second, 0.1 to 50 "
                      "(default 10 for a time-lapse, 24 otherwise)")
@@ -115,6 +122,7 @@ def run_animate(args: argparse.Namespace) -> int:
                             scale=args.scale, plays=args.plays, palette=args.palette,
                             dither=args.dither, crf=args.crf, columns=args.columns)
     options.validate()  # before any model work, so a typo fails at once
+    _check_sampler_flags(args)
     flags = {"timelapse": "--scale or --tiles", "continue": "--scale or --frames",
              "process": "--scale"}.get(args.kind, "--scale or --frames-between")
     memory: dict[str, Any] = {}
@@ -140,7 +148,8 @@ def run_animate(args: argparse.Namespace) -> int:
         text = f"{len(frames)} frames, steps {steps[0]}..{steps[-1]}"
     elif args.kind == "interpolate":
         timeline = _timeline(args)
-        frames, provenance = walk_frames(args.run, timeline, device=args.device, budget=budget)
+        frames, provenance = walk_frames(args.run, timeline, device=args.device, budget=budget,
+                                         **_walk_sampler(args))
         result["seeds"] = timeline.seeds
         text = f"{len(frames)} frames through seeds {', '.join(map(str, timeline.seeds))}" \
                + (", looping" if timeline.loop else "")
@@ -157,7 +166,11 @@ def run_animate(args: argparse.Namespace) -> int:
         text = f"{len(frames)} frames morphing through {', '.join(provenance['inputs'])}" \
                + (", looping" if provenance["morph"]["loop"] else "")
     else:
-        frames, provenance = process_frames(args.run, args.seed, device=args.device)
+        if args.labels is not None and len(args.labels) != 1:
+            raise ConfigError("--kind process shows one seed: give one class (--labels 3)")
+        frames, provenance = process_frames(args.run, args.seed,
+                                            None if args.labels is None else args.labels[0],
+                                            device=args.device, **sampler_choice(args))
         text = f"{len(frames)} frames of {provenance['process']} for seed {args.seed}"
     if "estimate" not in memory:
         budget(len(frames), frames[0].shape)
@@ -197,7 +210,38 @@ def _morph(args: argparse.Namespace, budget):
     paths = [part.strip() for part in args.input.split(",") if part.strip()]
     return morph_frames(args.run, paths, labels=args.labels, device=args.device, budget=budget,
                         frames_between=args.frames_between, ease=args.ease, loop=args.loop,
-                        interpolation=args.interpolation)
+                        interpolation=args.interpolation, **sampler_choice(args))
+
+
+# Kinds whose frames come from the model's sampler, and so take --sampler-steps and --guidance.
+SAMPLED_KINDS = ("interpolate", "process", "morph")
+
+
+def _check_sampler_flags(args: argparse.Namespace) -> None:
+    typed = given(args)
+    if typed and args.kind not in SAMPLED_KINDS:
+        verb = "apply" if len(typed) > 1 else "applies"
+        raise ConfigError(f"{' and '.join(typed)} {verb} to --kind {', '.join(SAMPLED_KINDS)}, "
+                          f"not {args.kind}")
+
+
+def _walk_sampler(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampler settings of a walk: the flags, else those an export given with
+    --from was rendered with (so it renders the same frames again), when the run's
+    model has them."""
+    chosen = sampler_choice(args)
+    if args.from_file is None or None not in chosen.values():
+        return chosen
+    from engine.models.base import GUIDANCE, STEPS
+    from engine.studio.exporters.provenance import read_provenance
+    from engine.studio.sampling import run_sampling_options
+
+    saved, options = read_provenance(args.from_file), run_sampling_options(args.run)
+    for key, field, capability in (("steps", "sampler_steps", STEPS),
+                                   ("guidance", "guidance", GUIDANCE)):
+        if chosen[key] is None and capability in options and field in saved:
+            chosen[key] = saved[field]
+    return chosen
 
 
 def run_keyframes(args: argparse.Namespace) -> int:

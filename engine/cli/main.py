@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "device (see engine/presets.py)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
 
+    from engine.cli.sampler_options import add_sampler_arguments
     p = sub.add_parser("sample", help="generate images from a run or a model bundle")
     p.add_argument("run", help="run directory or model bundle (.atelier.safetensors)")
     p.add_argument("--n", type=int, default=64, help="number of images")
@@ -163,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reconstruct", nargs="+", metavar="IMAGE", default=None,
                    help="VAEs: reconstruct these pictures instead of sampling; --out shows each "
                         "beside its reconstruction, and -ELBO (nats) is printed")
+    add_sampler_arguments(p)
+    p.add_argument("--from-image", metavar="IMAGE", default=None,
+                   help="diffusion and flow models: --n variations of this picture, one per "
+                        "seed, instead of sampling from noise")
+    p.add_argument("--strength", type=float, default=None,
+                   help="with --from-image: how far each variation may move from the picture, "
+                        "0 (the picture itself) to 1 (a new picture; default 0.5)")
     p.add_argument("--json", action="store_true")
 
     from engine.cli.animate import add_parsers as add_animation_parsers
@@ -383,9 +391,20 @@ def _evaluation_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from engine.cli.sampler_options import given, sampler_choice
+    if args.reconstruct and args.from_image is not None:
+        raise SystemExit(_usage("sample: --reconstruct and --from-image cannot go together"))
+    if args.strength is not None and args.from_image is None:
+        raise SystemExit(_usage("sample: --strength goes with --from-image IMAGE"))
     if args.reconstruct:
+        if given(args):
+            raise SystemExit(_usage(f"sample: {', '.join(given(args))} cannot go with "
+                                    "--reconstruct (a VAE reconstructs in one pass)"))
         from engine.cli.reconstruct import run_reconstruct
         return run_reconstruct(args)
+    if args.from_image is not None:
+        from engine.cli.variation import run_variations
+        return run_variations(args)
     from engine.studio.export import save_png
     from engine.media.images import make_grid
     from engine.studio.sampling import sample_run, seeds_from
@@ -393,8 +412,10 @@ def _sample(args: argparse.Namespace) -> int:
     seeds = seeds_from(args.seed, args.n)
     labels = None if args.label is None else [args.label] * len(seeds)
     images = sample_run(args.run, seeds, device=args.device, labels=labels,
-                        temperature=args.temperature, truncation=args.truncation)
-    provenance = {"run": Path(args.run).name, "temperature": args.temperature}
+                        temperature=args.temperature, truncation=args.truncation,
+                        **sampler_choice(args))
+    provenance = {"run": Path(args.run).name, "temperature": args.temperature,
+                  **_sampler_record(args)}
     if args.truncation is not None:
         provenance["truncation"] = args.truncation
     if labels is not None:
@@ -406,9 +427,29 @@ def _sample(args: argparse.Namespace) -> int:
                    for seed, img in zip(seeds, images)]
     else:
         written = [str(save_png(make_grid(images), out, args.scale, {**provenance, "seeds": seeds}))]
-    _print(args, {"files": written, "seeds": seeds},
+    sampler = {k: provenance[k] for k in ("sampler_steps", "guidance") if k in provenance}
+    _print(args, {"files": written, "seeds": seeds, **sampler},
            f"wrote {len(written)} file(s): {written[0]}" + (" ..." if len(written) > 1 else ""))
     return 0
+
+
+def _sampler_record(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampler steps and guidance a sample grid was drawn with (the run's
+    defaults where no flag chose them), for models that have them."""
+    from engine.models.base import GUIDANCE, STEPS
+    from engine.studio.sampling import run_sampling_defaults, run_sampling_options
+
+    options = run_sampling_options(args.run)
+    if STEPS not in options and GUIDANCE not in options:
+        return {}
+    defaults = run_sampling_defaults(args.run)
+    record: dict[str, Any] = {}
+    if STEPS in options:
+        record["sampler_steps"] = (args.sampler_steps if args.sampler_steps is not None
+                                   else defaults.steps)
+    if GUIDANCE in options:
+        record["guidance"] = args.guidance if args.guidance is not None else defaults.guidance
+    return record
 
 
 def _export(args: argparse.Namespace) -> int:
