@@ -90,8 +90,44 @@ TRUNCATION = "truncation"     # truncated_latents_for_seeds(): the truncation tr
 TEMPERATURE = "temperature"   # per-seed latent noise that a temperature scales
 CLASSES = "classes"           # can be class-conditional (the config says whether a run is)
 PRESET = "preset"             # suggest_preset(): settings for given data facts and device
+STEPS = "steps"               # an iterative sampler: callers choose its steps (configure_sampling)
+GUIDANCE = "guidance"         # classifier-free guidance: callers choose its scale (configure_sampling)
+VARY = "vary"                 # vary(): variations of given pictures at a strength (SDEdit)
+INVERT = "invert"             # invert(): the starting noise that decodes back to given pictures
 CAPABILITIES = frozenset({RECONSTRUCT, CONTINUE, LIKELIHOOD, PROCESS, TRUNCATION, TEMPERATURE,
-                          CLASSES, PRESET})
+                          CLASSES, PRESET, STEPS, GUIDANCE, VARY, INVERT})
+
+MAX_SAMPLER_STEPS = 1000
+MAX_GUIDANCE = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplerSettings:
+    """How an iterative sampler (a diffusion or flow model) runs, chosen per call
+    by the gallery, the CLI and the animations through configure_sampling().
+
+    steps: sampler steps from noise to picture (STEPS): fewer are faster and
+    coarser. guidance: the classifier-free guidance scale w (GUIDANCE), used by
+    class-conditional runs only: the prediction is
+    unconditional + w * (conditional - unconditional), so 0 ignores the class,
+    1 is the plain conditional model, and above 1 holds closer to the class at
+    some cost in variety. The same seed, steps and guidance always give the same
+    picture.
+    """
+
+    steps: int = 20
+    guidance: float = 1.0
+
+    def validate(self) -> None:
+        steps, guidance = self.steps, self.guidance
+        whole = isinstance(steps, int) or (isinstance(steps, float) and steps.is_integer())
+        if isinstance(steps, bool) or not whole or not 1 <= steps <= MAX_SAMPLER_STEPS:
+            raise ConfigError(f"sampler steps must be a whole number from 1 to "
+                              f"{MAX_SAMPLER_STEPS}, not {_shown(steps)}")
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) \
+                or not math.isfinite(guidance) or not 0 <= guidance <= MAX_GUIDANCE:
+            raise ConfigError(f"guidance must be a number from 0 to {MAX_GUIDANCE:g}, "
+                              f"not {_shown(guidance)}")
 
 
 class MissingCapability(ConfigError):
@@ -128,6 +164,9 @@ class GenerativeModel(ABC):
         # Optimisers are built on first need (see optimizers()), never for a model
         # that only samples, animates or is evaluated.
         self._optimizers: dict[str, torch.optim.Optimizer] | None = None
+        # Steps and guidance of an iterative sampler (STEPS, GUIDANCE); families
+        # that have one start from their config's defaults.
+        self.sampling = SamplerSettings()
 
     @abstractmethod
     def networks(self) -> dict[str, nn.Module]:
@@ -212,6 +251,24 @@ class GenerativeModel(ABC):
         raise MissingCapability(f"the {self.family} family has no process animation; "
                           "use a latent walk or the training time-lapse")
 
+    def configure_sampling(self, steps: int | None = None, guidance: float | None = None
+                           ) -> SamplerSettings:
+        """Choose the sampler's steps and guidance for the calls that follow
+        (sample, decode, process_frames, vary, invert); None keeps the current
+        value. Returns the settings now in force. A family without STEPS or
+        GUIDANCE refuses that one."""
+        if steps is not None and STEPS not in self.capabilities:
+            raise self._missing("choose sampler steps", "its sampling takes no steps")
+        if guidance is not None and GUIDANCE not in self.capabilities:
+            raise self._missing("apply guidance", "it has no classifier-free guidance")
+        chosen = {k: v for k, v in (("steps", steps), ("guidance", guidance)) if v is not None}
+        settings = dataclasses.replace(self.sampling, **chosen)
+        settings.validate()
+        # Whole-number floats (from JSON or a slider) pass as the int they are.
+        self.sampling = dataclasses.replace(settings, steps=int(settings.steps),
+                                            guidance=float(settings.guidance))
+        return self.sampling
+
     # Whether sample() takes a truncation threshold (GANs: the truncation trick);
     # equal to TRUNCATION in capabilities (the conformance test holds them together).
     supports_truncation: ClassVar[bool] = False
@@ -233,6 +290,18 @@ class GenerativeModel(ABC):
     def continue_frames(self, context: torch.Tensor, count: int) -> torch.Tensor:
         """Sequences (N, F, C, H, W) in [-1, 1] continued by `count` frames (CONTINUE)."""
         raise self._missing("continue image sequences")
+
+    def vary(self, images: torch.Tensor, strength: float, seeds: list[int],
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Variations of pictures in [-1, 1] (VARY, SDEdit): each noised to
+        `strength` in [0, 1] with its seed's noise and sampled back, so 0 keeps
+        the picture and 1 ignores it; the same seed gives the same variation."""
+        raise self._missing("make variations of a picture")
+
+    def invert(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The starting noise that decode() turns back into each picture (INVERT):
+        the deterministic sampler run backwards, for walks between real pictures."""
+        raise self._missing("invert a picture to its noise")
 
     def truncated_latents_for_seeds(self, seeds: list[int], threshold: float) -> torch.Tensor:
         """Latents with components beyond `threshold` redrawn, per seed (see

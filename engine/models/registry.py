@@ -13,10 +13,11 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.models.base import CLASSES, TEMPERATURE, TRUNCATION, GenerativeModel
+from engine.models.base import (CLASSES, GUIDANCE, STEPS, TEMPERATURE, TRUNCATION,
+                                GenerativeModel)
 
 # Sampling options a family may offer, in the order a form shows them.
-SAMPLING_OPTIONS = (TEMPERATURE, TRUNCATION, CLASSES)
+SAMPLING_OPTIONS = (TEMPERATURE, TRUNCATION, CLASSES, STEPS, GUIDANCE)
 # The model a run gets when none is named (TrainConfig, the CLI's help), and the
 # image size every model takes.
 DEFAULT_MODEL = "dcgan"
@@ -57,7 +58,8 @@ class ModelSpec:
 
     @property
     def sampling_options(self) -> tuple[str, ...]:
-        """The sampling controls it offers (temperature, truncation, classes)."""
+        """The sampling controls it offers (temperature, truncation, classes, steps,
+        guidance)."""
         return tuple(o for o in SAMPLING_OPTIONS if o in self.family.capabilities)
 
     @property
