@@ -234,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--likelihood-limit", type=int, default=None,
                    help="score the likelihood (or next-frame prediction) on the first N test items only")
     p.add_argument("--no-likelihood", action="store_true", help="skip the test-set likelihood")
+    p.add_argument("--no-copy-check", action="store_true",
+                   help="skip the copy check (samples' distance to their nearest training "
+                        "picture against held-out real pictures'; docs/METRICS.md)")
     p.add_argument("--no-record", action="store_true", help="do not append to the run's metrics")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
@@ -617,7 +620,8 @@ def _eval(args: argparse.Namespace) -> int:
     config = EvalConfig(samples=args.samples, seed=args.seed, device=args.device,
                         features=args.features, likelihood=not args.no_likelihood,
                         importance_samples=args.importance_samples,
-                        likelihood_limit=args.likelihood_limit, record=not args.no_record)
+                        likelihood_limit=args.likelihood_limit, record=not args.no_record,
+                        copy_check=not args.no_copy_check)
     control = RunControl()
     previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
     try:

@@ -91,7 +91,9 @@ class TrainingEvaluator:
         self.config = EvalConfig(samples=samples, seed=seed, record=False,
                                  likelihood_limit=TRAINING_LIKELIHOOD_IMAGES,
                                  importance_samples=TRAINING_IMPORTANCE_SAMPLES,
-                                 kid_subsets=TRAINING_KID_SUBSETS)
+                                 kid_subsets=TRAINING_KID_SUBSETS,
+                                 # the copy check searches the training set: eval's job, not a live one
+                                 copy_check=False)
         self.config.validate()
         self._reference = None
         self._extractor = None

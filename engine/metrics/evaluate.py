@@ -55,6 +55,7 @@ class EvalConfig:
     likelihood_limit: int | None = None
     record: bool = True                 # append the result to the run's metrics.jsonl
     kid_subsets: int = 100              # random subsets KID averages over (its spread shrinks with more)
+    copy_check: bool = True             # samples' nearest training pictures (engine.metrics.memorisation)
 
     def validate(self) -> None:
         if not 2 <= self.samples <= MAX_EVAL_SAMPLES:
@@ -76,7 +77,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class EvalProgress:
-    stage: str          # "reference", "samples", "likelihood" or "next frames"
+    stage: str          # "reference", "samples", "training", "likelihood" or "next frames"
     done: int
     total: int
 
@@ -216,6 +217,23 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
     if probs:
         result.update(class_statistics(np.concatenate(probs)))
 
+    # The copy check, for image models: are samples nearer their nearest training
+    # picture than new real pictures are?
+    if config.copy_check and sequences is None:
+        t0 = time.perf_counter()
+        scores = None
+        for item in _copy_check(spec, model.config.image_size, extractor, fake_features,
+                                config, control):
+            if isinstance(item, EvalProgress):
+                yield item
+            else:
+                scores = item
+        if scores is None:
+            yield EvalFinished("stopped", None)
+            return
+        result.update(scores)
+        timings["copy_check_seconds"] = time.perf_counter() - t0
+
     # 3. Likelihood, for families that define one on this data's image size.
     if config.likelihood and has_likelihood(model):
         note = _likelihood_mismatch(model, reference)
@@ -264,6 +282,38 @@ def _evaluate(run: RunDir, config: EvalConfig, control: RunControl, model_name: 
     if config.record:
         run.append_metrics(result)
     yield EvalFinished("done", result)
+
+
+def _copy_check(spec: str, size: int, extractor: FeatureExtractor, sample_features: np.ndarray,
+                config: EvalConfig, control: RunControl
+                ) -> Iterator[EvalProgress | dict[str, Any]]:
+    """Progress, then the copy check's scores (or why it was skipped); nothing
+    more when stopped. Training features are cached like the reference's."""
+    from engine.metrics.memorisation import MIN_TRAINING, memorisation, training_subset
+
+    try:
+        training = load_data(spec, "train", size=size)
+    except DataError as exc:
+        yield {"memorisation_skipped": f"the training pictures could not be loaded ({exc})"}
+        return
+    if len(training) < MIN_TRAINING:
+        yield {"memorisation_skipped": f"{len(training)} training pictures are too few "
+                                       f"(the check needs {MIN_TRAINING})"}
+        return
+    images = training.images[training_subset(len(training))]
+    key = feature_cache.cache_key(
+        f"{extractor.fingerprint}:{config.batch_size}:{extractor.device}", images)
+    features = feature_cache.load_cached(key, len(images))
+    if features is None:
+        for item in _features_of_uint8(extractor, images, config.batch_size, control, "training"):
+            if isinstance(item, EvalProgress):
+                yield item
+            else:
+                features = item[0]
+        if features is None:
+            return
+        feature_cache.store(key, features)
+    yield memorisation(sample_features, features).scores()
 
 
 def _fd_label(samples: int) -> str:
@@ -317,6 +367,11 @@ def format_result(result: dict[str, Any]) -> str:
                      f"pixels), SSIM {result['next_frame_ssim']:.4f} "
                      f"({result['next_frame_frames_in']} in, {result['next_frame_frames_out']} predicted, "
                      f"{result['next_frame_sequences']:,} {result['next_frame_split']} sequences)")
+    if "memorisation_ratio" in result:
+        from engine.metrics.memorisation import describe
+        lines.append(describe(result))
+    elif "memorisation_skipped" in result:
+        lines.append(f"copy check skipped: {result['memorisation_skipped']}")
     if "likelihood_skipped" in result:
         lines.append(f"likelihood skipped: {result['likelihood_skipped']}")
     lines.append(f"features: {result['features']} ({result['comparable']}); "

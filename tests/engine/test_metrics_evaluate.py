@@ -82,7 +82,8 @@ def test_a_folder_without_a_run_or_weights_is_refused(tmp_path, run_copy):
 
 
 def test_real_features_are_cached_and_a_corrupt_cache_is_recomputed(run_copy, atelier_home):
-    config = EvalConfig(**{**FAST, "batch_size": 4}, record=False)
+    # The copy check's training features are cached too (test_metrics_memorisation).
+    config = EvalConfig(**{**FAST, "batch_size": 4}, record=False, copy_check=False)
     first = list(evaluate_run(run_copy, config))
     assert [e.stage for e in first if isinstance(e, EvalProgress)].count("reference") == 4
     cached = list(evaluate_run(run_copy, config))
