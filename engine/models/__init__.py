@@ -18,6 +18,8 @@ from engine.models.vae import VaeConfig, VaeModel
 from engine.models.row_lstm import RowLstmConfig, RowLstmModel
 from engine.models.draw import DrawConfig, DrawModel
 from engine.models.convlstm import ConvLstmConfig, ConvLstmModel
+from engine.models.ddpm import DdpmConfig, DdpmModel
+from engine.models.flow import FlowConfig, FlowModel
 from engine.storage.safetensors_file import expected_entries
 
 
@@ -99,7 +101,8 @@ def expected_weights(name: str, config: ModelConfig
     return {net: expected_entries(module.state_dict()) for net, module in model.networks().items()}
 
 
-__all__ = ["ConvLstmConfig", "ConvLstmModel", "DrawConfig", "DrawModel", "GanConfig", "GanModel",
+__all__ = ["ConvLstmConfig", "ConvLstmModel", "DdpmConfig", "DdpmModel", "DrawConfig", "DrawModel",
+           "FlowConfig", "FlowModel", "GanConfig", "GanModel",
            "GenerativeModel", "ModelConfig", "ModelSpec", "RowLstmConfig", "RowLstmModel",
            "VaeConfig", "VaeModel", "build_model", "default_lr_schedule", "expected_weights",
            "find_model", "model_accepts", "model_config", "model_defaults", "model_names",

@@ -1,0 +1,102 @@
+"""Presets for the diffusion and flow families: a U-Net small enough to learn
+within the device's budget, at a size the data allows.
+
+Until a benchmark at equal CPU minutes says otherwise, these never outrank the
+GAN presets for data the user has not chosen a model for: their fit stays below
+the lowest GAN fit. When the user chose one of them, the preset fits the data
+(picture size, colour, classes, count) and the device.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+
+from engine.models.common.preset import Preset, is_gpu
+
+if TYPE_CHECKING:
+    from engine.data.facts import DataFacts
+
+UNASKED_FIT = 0.5            # below every GAN preset's fit (the lowest is 1.0)
+CPU_BUDGET_MINUTES = 12.0    # a default CPU run ends within this, steps or not
+CPU_STEPS, GPU_STEPS = 4_000, 20_000
+
+
+def suggest_denoiser(model: str, facts: DataFacts, device: torch.device | str,
+                     chosen: bool) -> Preset | None:
+    """The preset for `model` (a diffusion or flow model) on these data; None
+    for image sequences."""
+    if facts.sequences:
+        return None
+    gpu = is_gpu(device)
+    size = _image_size(facts.size, gpu)
+    where = "GPU" if gpu else "CPU"
+    preset = Preset(f"{model} for {facts.describe()} on the {where}", fit=UNASKED_FIT)
+    preset.choose("model", model, "the model you chose" if chosen else
+                  "a diffusion-type model: stable training and a denoising process to watch")
+    preset.choose("image_size", size, _image_size_reason(facts.size, size, gpu))
+    _choose_network(preset, size, facts.channels, gpu)
+    batch = _fit_batch(128 if gpu else 64, facts.count)
+    preset.choose("batch_size", batch, ("a GPU takes a larger batch at little extra time per "
+                  "step" if gpu else "64 pictures a step: steady gradients at a CPU's pace")
+                  + ("" if batch in (64, 128) else "; no more than the data"))
+    preset.choose("learning_rate", 3e-4 if gpu else 1e-3,
+                  "Adam's rate for a U-Net of this size; the weight average smooths it"
+                  if gpu else "a high rate for a small U-Net: a short run must learn fast, and "
+                  "the weight average that samples smooths the noise it adds")
+    steps = GPU_STEPS if gpu else CPU_STEPS
+    preset.choose("steps", steps, "a long run: a GPU manages it in minutes" if gpu else
+                  "what a CPU trains in about ten minutes at this size")
+    if not gpu:
+        preset.choose("minutes", CPU_BUDGET_MINUTES, "a slow or busy CPU still finishes the "
+                      "default run in minutes (the first budget reached ends it)")
+    if facts.num_classes >= 2:
+        preset.choose("guidance", 2.0, f"{facts.num_classes} labelled classes: the gallery "
+                      "draws each class, and guidance 2 holds each picture to its class",
+                      model_setting=True)
+    return preset
+
+
+def _choose_network(preset: Preset, size: int, channels: int, gpu: bool) -> None:
+    """Width and U-Net shape: on a CPU about half a million parameters at 28 px
+    (64 samples in 20 steps within 2 s on two cores), on a GPU several million."""
+    colour = channels == 3
+    if gpu:
+        width = 64
+        preset.choose("attention", True, "self-attention at the lowest resolution: "
+                      "cheap there, and it relates distant parts of the picture",
+                      model_setting=True)
+    else:
+        width = 24 if colour else 16
+    preset.choose("width", width, "a GPU runs a wide U-Net quickly" if gpu else
+                  "a narrow U-Net samples a grid in seconds on a CPU"
+                  + (" (wider for colour)" if colour else ""))
+    depth = 4 if size >= 64 else 3
+    preset.choose("depth", depth, f"{depth} resolution levels: down to "
+                  f"{size // (2 if size >= 64 else 1) // 2 ** (depth - 1)} px at the bottom",
+                  model_setting=True)
+    blocks = 2 if gpu or not colour else 1
+    preset.choose("blocks", blocks, f"{blocks} residual block{'s' if blocks > 1 else ''} "
+                  "per level", model_setting=True)
+
+
+def _image_size(side: int, gpu: bool) -> int:
+    if side <= 28:
+        return 28
+    if side <= 40 or not gpu:
+        return 32
+    return 64
+
+
+def _image_size_reason(side: int, size: int, gpu: bool) -> str:
+    if side <= 40 or size == 64:
+        return "the nearest size the U-Net takes to the pictures' own"
+    return "32 px trains about four times faster than 64 px on a CPU"
+
+
+def _fit_batch(batch: int, count: int) -> int:
+    """No larger than the data (rounded down to a power of two, at least 2)."""
+    if count >= batch:
+        return batch
+    return max(2, 2 ** int(math.log2(max(count, 2))))
