@@ -204,3 +204,51 @@ def cvae_run(tmp_path_factory, data_spec) -> Path:
 @pytest.fixture(scope="session")
 def pictures(tmp_path_factory) -> dict[str, Path]:
     return write_pictures(tmp_path_factory.mktemp("pictures"))
+
+
+# -- diffusion and flow runs (models with an iterative sampler) ---------------------------
+# Tiny: width 8, two levels, one block, 4 sampler steps, 3 training steps.
+DENOISER_SETTINGS = {"depth": 2, "blocks": 1, "sample_steps": 4}
+
+
+def _denoiser_names() -> list[str]:
+    from engine.models import model_specs
+    from engine.models.base import STEPS
+    return [s.name for s in model_specs() if STEPS in s.capabilities]
+
+
+def tiny_denoiser_run(out: Path, data_spec: str, model: str, **settings) -> Path:
+    from engine.training import TrainConfig
+
+    run_training(TrainConfig(model=model, data=data_spec, image_size=28, width=8, batch_size=8,
+                             steps=3, sample_every=1000, device="cpu", report_seconds=0.0,
+                             model_settings={**DENOISER_SETTINGS, **settings}), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def _denoiser_runs(tmp_path_factory, data_spec):
+    """model name -> its tiny run, trained on first use."""
+    runs: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in runs:
+            out = tmp_path_factory.mktemp(f"{name}-runs") / f"tiny-{name}"
+            runs[name] = tiny_denoiser_run(out, data_spec, name)
+        return runs[name]
+
+    return get
+
+
+@pytest.fixture(scope="session", params=_denoiser_names())
+def denoiser_run(request, _denoiser_runs) -> Path:
+    """A tiny finished class-conditional run of each model with an iterative
+    sampler (the data has labels), shared read-only."""
+    return _denoiser_runs(request.param)
+
+
+@pytest.fixture(scope="session")
+def first_denoiser_run(_denoiser_runs) -> Path:
+    """The first such model's run only, for checks of the studio's plumbing that
+    do not depend on the family."""
+    return _denoiser_runs(_denoiser_names()[0])
