@@ -1,8 +1,9 @@
 """The Animate page's kinds besides the latent walk: a family's own process
-(row-by-row filling, DRAW's canvas, a ConvLSTM rollout) and a VAE's
-reconstruction morph between pictures. Each panel holds its settings and says
-what the preview should render; the page renders, plays and exports every kind
-the same way."""
+(row-by-row filling, DRAW's canvas, a ConvLSTM rollout, a diffusion model
+denoising) and a morph between the artist's pictures (a VAE through its
+reconstructions, a diffusion or flow model through inversion). Each panel holds
+its settings and says what the preview should render; the page renders, plays
+and exports every kind the same way."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QGroup
                                QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
-KINDS = {"interpolate": "Latent walk", "process": "Process", "morph": "Reconstruction morph"}
+KINDS = {"interpolate": "Latent walk", "process": "Process", "morph": "Morph between pictures"}
 PATH_ROLE = Qt.ItemDataRole.UserRole
 LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
@@ -22,8 +23,8 @@ def kind_combo() -> QComboBox:
     combo = QComboBox(objectName="animationKindCombo")
     for kind, text in KINDS.items():
         combo.addItem(text, kind)
-    combo.setToolTip("Latent walk through seeds; the model's own process (row-lstm, draw, "
-                     "convlstm); or a VAE morphing between reconstructions of your pictures")
+    combo.setToolTip("Latent walk through seeds; the model's own process (filling in, drawing, "
+                     "denoising, ...); or a morph between your own pictures")
     return combo
 
 
@@ -52,10 +53,12 @@ class ProcessPanel(QGroupBox):
         layout.addStretch(1)
         self.set_process(None)
 
-    def set_process(self, name: str | None) -> None:
+    def set_process(self, name: str | None, having: str = "") -> None:
+        """Say what the process is (`name`), or that the run's model has none and
+        which models do (`having`)."""
         self.about.setText(f"Each frame is one step of the model's {name}." if name else
-                           "This run's model has no process of its own (row-lstm, draw and "
-                           "convlstm do).")
+                           "This run's model has no process of its own"
+                           + (f" ({having} do)." if having else "."))
 
     @property
     def seed(self) -> int:
@@ -80,7 +83,9 @@ class MorphPanel(QGroupBox):
         self.remove_button.clicked.connect(self.remove_selected)
         self.class_spin = QSpinBox(objectName="morphClassSpin", minimum=-1, maximum=9999, value=-1)
         self.class_spin.setSpecialValueText("no class")
-        self.class_spin.setToolTip("Class of the pictures added next (conditional VAEs need one)")
+        self.class_spin.setToolTip("Class of the pictures added next: conditional VAEs need one; "
+                                   "a conditional diffusion or flow model is guided by it, or by "
+                                   "none")
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
             lambda run, seeds: self.animate_page.add_keyframes(seeds, run_dir=run))
         self.gallery_page.compareRequested.connect(self.compare_checkpoints)
         self.gallery_page.processRequested.connect(self.play_process)
+        self.gallery_page.samplerChosen.connect(self.animate_page.set_sampler)
         self.runs_page.openRequested.connect(self.open_in_gallery)
         self.runs_page.resumeRequested.connect(self.resume_run)
         self.train_page.exportRequested.connect(self.export_timelapse)

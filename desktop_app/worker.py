@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import traceback
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -183,13 +183,18 @@ class EngineWorker(QObject):
 
     # -- short jobs ------------------------------------------------------------
     def generate(self, run_dir: str | Path, seeds: list[int], labels: list[int] | None = None,
-                 temperature: float = 1.0, truncation: float | None = None) -> Job:
-        """Sample the run's images for `seeds`; the job returns (seeds, uint8 images (N, H, W, C))."""
+                 temperature: float = 1.0, truncation: float | None = None,
+                 steps: int | None = None, guidance: float | None = None) -> Job:
+        """Sample the run's images for `seeds`; the job returns (seeds, uint8 images (N, H, W, C)).
+        `steps` and `guidance` (an iterative sampler's; None: the run's own) are passed
+        only when given, as `truncation` is."""
         from engine.studio.sampling import sample_run
 
+        options = {k: v for k, v in (("truncation", truncation), ("steps", steps),
+                                     ("guidance", guidance)) if v is not None}
         return self._start("sampling", lambda _: (seeds, sample_run(run_dir, seeds, labels=labels,
                                                                     temperature=temperature,
-                                                                    truncation=truncation)),
+                                                                    **options)),
                            "Could not generate images")
 
     def export_timelapse(self, run_dir: str | Path, path: str | Path, fps: float, scale: int,
@@ -217,6 +222,13 @@ class EngineWorker(QObject):
         if on_result is not None:
             job.returned.connect(on_result)
         return job
+
+    def stream(self, name: str, work: Callable[[RunControl], Iterable[Any]],
+               error_title: str = "Failed") -> Job:
+        """Run `work(control)` on its own thread and deliver each item it yields to
+        the job's `yielded` on the GUI thread (partial results, progress); `work`
+        should end early once `control.stopped`. A failure reaches the error dialog."""
+        return self._start(name, work, error_title, streaming=True)
 
     def export_bundle(self, run_dir: str | Path, path: str | Path) -> Job:
         """Write the run's model bundle; the job returns the path written."""

@@ -218,19 +218,21 @@ class AnimatePage(QWidget):
         self.run_dir = run_dir
         self._renderer = WalkRenderer(run_dir)
         self.run_label.setText(f"Run: {run_dir}")
+        self.sampler.set_run(self.worker, run_dir)
         self._run_kinds_changed()
         self._timeline_changed()
 
-    def add_keyframes(self, seeds: list[int], run_dir: str | Path | None = None,
+    def add_keyframes(self, seeds: list[int | Keyframe], run_dir: str | Path | None = None,
                       label: int | None = None) -> None:
-        """Append keyframes (from the gallery: the tiles' run comes with them)."""
+        """Append keyframes (from the gallery: the tiles' run comes with them, and
+        as Keyframes, each tile's class where the run is conditional)."""
         if run_dir is not None and (self.run_dir is None or Path(run_dir) != self.run_dir):
             if self.keyframe_list.count():
                 self.status.emit("Keyframes of another run were cleared.")
             self.keyframe_list.clear()
             self.set_run(run_dir)
         for seed in seeds:
-            self._append(Keyframe(int(seed), label))
+            self._append(seed if isinstance(seed, Keyframe) else Keyframe(int(seed), label))
         self.set_kind("interpolate")
         self._timeline_changed()
 
@@ -554,6 +556,7 @@ class AnimatePage(QWidget):
             self.fps_spin.setValue(float(info["fps"]))
         if isinstance(info.get("scale"), int) and 1 <= info["scale"] <= 64:
             self.scale_spin.setValue(info["scale"])
+        self.sampler.choose(recorded_sampler(info))
         note = ""
         if run_name and self.run_dir is not None and self.run_dir.name != run_name:
             note = f" It was made from run {run_name}; open that run to re-render it exactly."
@@ -603,8 +606,13 @@ class AnimatePage(QWidget):
         """The kind picker above the keyframes, process and morph panels (only the
         chosen kind's panel shows; timing serves the walk and the morph)."""
         from desktop_app.animation_kinds import MorphPanel, ProcessPanel, kind_combo
+        from desktop_app.widgets.sampling_controls import SamplerControls
 
         self.kind_combo = kind_combo()
+        # An iterative sampler's steps and guidance (diffusion, flow): every kind uses them.
+        self.sampler = SamplerControls("animateStepsSpin", "animateGuidanceSpin")
+        self.sampler.changed.connect(self._timeline_changed)
+        self.sampler.ready.connect(self._timeline_changed)
         self.process_panel = ProcessPanel()
         self.morph_panel = MorphPanel()
         self.kind_combo.currentIndexChanged.connect(self._kind_changed)
@@ -616,6 +624,7 @@ class AnimatePage(QWidget):
         row.addWidget(self.kind_combo, 1)
         left = QVBoxLayout()
         left.addLayout(row)
+        left.addWidget(self.sampler)
         for panel in (self.keyframes_box, self.process_panel, self.morph_panel):
             left.addWidget(panel, 1)
         left.addWidget(self.timing_box)
@@ -626,6 +635,11 @@ class AnimatePage(QWidget):
 
     def set_kind(self, kind: str) -> None:
         self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+
+    def set_sampler(self, settings: dict) -> None:
+        """Use these steps and guidance (the gallery's tiles' own), so the frames
+        match the tiles they came from."""
+        self.sampler.choose(settings)
 
     def show_process(self, run_dir: str | Path, seed: int) -> None:
         """Render and play the run's own process for one seed (the gallery's Play process)."""
@@ -653,8 +667,8 @@ class AnimatePage(QWidget):
         """Offer the kinds this run's model can make; say why the others are greyed out."""
         from desktop_app.animation_kinds import set_kind_available
         from engine.models import find_model, model_specs
-        from engine.studio.morph import MorphRenderer
-        from engine.studio.reconstruction import reconstruction_unavailable, source_model
+        from engine.studio.morph import MorphRenderer, morph_unavailable
+        from engine.studio.reconstruction import source_model
 
         try:
             name, _ = source_model(self.run_dir)
@@ -662,13 +676,13 @@ class AnimatePage(QWidget):
             name = ""
         spec = find_model(name)
         process = spec.process_name if spec is not None else None
-        self.process_panel.set_process(process)
         names = [s.name for s in model_specs() if s.process_name]
         having = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        self.process_panel.set_process(process, having)
         set_kind_available(self.kind_combo, "process", None if process else
                            f"{name or 'This model'} has no process animation ({having} "
                            "have one)")
-        morph_reason = reconstruction_unavailable(self.run_dir)
+        morph_reason = morph_unavailable(self.run_dir)
         set_kind_available(self.kind_combo, "morph", morph_reason)
         self._morph_renderer = MorphRenderer(self.run_dir) if morph_reason is None else None
         if (self.kind() == "process" and not process) or (self.kind() == "morph" and morph_reason):
@@ -682,17 +696,24 @@ class AnimatePage(QWidget):
     def _request(self) -> tuple[tuple, str, Any]:
         """(what the preview shows, a message while it renders, the render work) for
         the chosen kind; a ConfigError says what is missing."""
+        from engine.errors import ConfigError
+
         kind, run = self.kind(), self.run_dir
+        if self.sampler.pending:
+            raise ConfigError("Reading the run's sampler settings…")
+        # An iterative sampler's steps and guidance (only those the run takes).
+        sampler = self.sampler.settings()
+        chosen = tuple(sorted(sampler.items()))
         if kind == "interpolate":
             timeline, renderer = self.timeline(), self._renderer
-            return (("interpolate", run, timeline.to_dict()),
-                    f"Rendering {timeline.frame_count()} frames…", lambda: renderer.render(timeline))
+            return (("interpolate", run, timeline.to_dict(), chosen),
+                    f"Rendering {timeline.frame_count()} frames…",
+                    lambda: renderer.render(timeline, **sampler))
         if kind == "process":
             from engine.studio.animation import process_frames
             seed = self.process_panel.seed
-            return (("process", run, seed), f"Running the model's process for seed {seed}…",
-                    lambda: process_frames(run, seed))
-        from engine.errors import ConfigError
+            return (("process", run, seed, chosen), f"Running the model's process for seed {seed}…",
+                    lambda: process_frames(run, seed, **sampler))
         from engine.studio.morph import morph_timeline
         paths, labels = self.morph_panel.pictures()
         if len(paths) < 2:
@@ -700,13 +721,30 @@ class AnimatePage(QWidget):
                               "or Add pictures…).")
         timing, renderer = self._timing(), self._morph_renderer
         if renderer is None:
-            raise ConfigError(reconstruction_reason(run))
+            raise ConfigError(morph_reason(run))
         timeline = morph_timeline(len(paths), labels, **timing)   # checks the settings here
-        return (("morph", run, tuple(paths), tuple(labels or ()), tuple(sorted(timing.items()))),
-                f"Encoding {len(paths)} pictures and rendering {timeline.frame_count()} frames…",
-                lambda: renderer.render(paths, labels, **timing))
+        return (("morph", run, tuple(paths), tuple(labels or ()), tuple(sorted(timing.items())),
+                 chosen),
+                f"Reading {len(paths)} pictures and rendering {timeline.frame_count()} frames…",
+                lambda: renderer.render(paths, labels, **timing, **sampler))
 
 
-def reconstruction_reason(run: Path | None) -> str:
-    from engine.studio.reconstruction import reconstruction_unavailable
-    return (reconstruction_unavailable(run) if run is not None else None) or "Open a VAE run first."
+def recorded_sampler(info: dict) -> dict[str, float]:
+    """The sampler steps and guidance an export recorded (steps=, guidance=), the
+    values read from a file kept only when they are numbers in range."""
+    from engine.models.base import MAX_GUIDANCE, MAX_SAMPLER_STEPS
+
+    steps, guidance = info.get("sampler_steps"), info.get("guidance")
+    chosen: dict[str, float] = {}
+    if isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_SAMPLER_STEPS:
+        chosen["steps"] = steps
+    if isinstance(guidance, (int, float)) and not isinstance(guidance, bool) \
+            and 0 <= guidance <= MAX_GUIDANCE:
+        chosen["guidance"] = float(guidance)
+    return chosen
+
+
+def morph_reason(run: Path | None) -> str:
+    from engine.studio.morph import morph_unavailable
+    return (morph_unavailable(run) if run is not None else None) or \
+        "Open a run that can morph between pictures first."

@@ -26,8 +26,9 @@ TILE_PIXELS = 112
 class GalleryPage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
-    keyframesChosen = Signal(object, object)   # (run folder, seeds) for the animation studio
+    keyframesChosen = Signal(object, object)   # (run folder, Keyframes) for the animation studio
     processRequested = Signal(object, int)      # (run folder, seed): play the model's own process
+    samplerChosen = Signal(object)   # {steps=, guidance=} of the tiles, sent after the two above
     compareRequested = Signal(object, object)  # (run folder, seeds) to compare across checkpoints
 
     def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
@@ -39,10 +40,16 @@ class GalleryPage(QWidget):
         self.classes = 0                           # a conditional run's class count
         self._request: tuple[list[int] | None, float] = (None, 1.0)  # labels, temperature
         self.tile_classes: dict[int, int] = {}      # seed -> class of its tile (conditional)
+        self.variation_records: dict[int, dict] = {}   # seed -> provenance of a variation tile
         self._truncation: float | None = None      # of the tiles shown (GANs; None: off)
+        self._sampler: dict = {}                   # steps=, guidance= of the tiles shown
+        self.variation_page = None                 # VariationPage the tiles show, or None: samples
+        self._incoming_variations = None           # the VariationPage being made
+        self._generate_waiting = False             # generate once the sampler settings are in
         self._build()
         self._build_zoom()
         self._build_reconstruction()
+        self._build_variations()
         self._build_process()
         self._generating = False
         self._update_enabled()
@@ -76,6 +83,7 @@ class GalleryPage(QWidget):
         controls.addWidget(self.generate_button)
         controls.addWidget(self.next_button)
         self.sampling = SamplingControls()
+        self.sampling.sampler.ready.connect(self._on_sampler_ready)
         controls.addWidget(self.sampling)
         controls.addStretch(1)
 
@@ -131,7 +139,10 @@ class GalleryPage(QWidget):
     # -- run -------------------------------------------------------------------------
     def set_run(self, run_dir: str | Path | None) -> None:
         """Sample from this run; None while a new run has no saved weights yet."""
+        run_changed = (Path(run_dir) if run_dir is not None else None) != self.run_dir
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        if run_changed:
+            self.variation_page = None
         try:
             self.classes = run_classes(self.run_dir) if self.run_dir is not None else 0
         except AtelierError:
@@ -144,6 +155,10 @@ class GalleryPage(QWidget):
         except AtelierError:
             truncation = False
         self.sampling.set_truncation_mode(truncation)
+        self.variations.set_run(self.run_dir)
+        self._offer_sampler(run_changed)
+        # One picture panel beside the tiles: variations take the reconstruction's place.
+        self.reconstruction.setVisible(not self.variations.available)
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
         self.favourites = []
@@ -197,8 +212,12 @@ class GalleryPage(QWidget):
             event.acceptProposedAction()
             from engine.data.decode import IMAGE_SUFFIXES
             if Path(urls[0].toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
-                # A picture is for the reconstruction view (which says if this run has none).
-                self.reconstruction.reconstruct_files([urls[0].toLocalFile()])
+                # A picture is for variations where the model makes them, else for the
+                # reconstruction view (which says if this run has none).
+                if self.variations.available:
+                    self.variations.vary_files([urls[0].toLocalFile()])
+                else:
+                    self.reconstruction.reconstruct_files([urls[0].toLocalFile()])
                 return
             self.open_source(urls[0].toLocalFile())
 
@@ -210,43 +229,65 @@ class GalleryPage(QWidget):
 
     # -- generating ------------------------------------------------------------------
     def generate(self) -> None:
-        if self.run_dir is None or self._generating:
+        if self.run_dir is None or self._generating or self.variations.busy:
+            return
+        if self.sampling.sampler.pending:   # the run's steps and guidance are on their way
+            self._generate_waiting = True
             return
         first, count = self.seed_spin.value(), self.count_spin.value()
         self.status.emit(f"Generating {count} images from seed {first}…")
         self._generating = True
         self._update_enabled()
         seeds = list(range(first, first + count))
-        self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
-        self._truncation = self.sampling.truncation
+        self._choose_settings(seeds)
         self._generate(seeds)
 
     def next_page(self) -> None:
+        """The next seeds: of samples, or of variations when the tiles show those."""
         self.seed_spin.setValue(self.seed_spin.value() + self.count_spin.value())
-        self.generate()
+        if self.variation_page is not None:
+            self.variations.vary_again()
+        else:
+            self.generate()
+
+    def _choose_settings(self, seeds: list[int]) -> None:
+        """Fix the settings of the page about to be made (its tiles' provenance)."""
+        self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
+        self._truncation = self.sampling.truncation
+        self._sampler = self.sampling.sampler.settings()
 
     def _generate(self, seeds: list[int]) -> None:
-        job = self.worker.generate(self.run_dir, seeds, *self._request, truncation=self._truncation)
+        job = self.worker.generate(self.run_dir, seeds, *self._request, truncation=self._truncation,
+                                   **self._sampler)
         job.returned.connect(lambda result: self._on_samples(*result))
         job.ended.connect(self._on_generation_ended)
 
     def _on_samples(self, seeds: list[int], images: np.ndarray) -> None:
+        self._clear_tiles()
+        self.variation_page = None
+        labels, temperature = self._request
+        how = (f"truncation {self._truncation:.2f}" if self._truncation is not None
+               else f"temperature {temperature:.2f}")
+        how += "".join(f", {name} {value:g}" for name, value in self._sampler.items())
+        for i, (seed, image) in enumerate(zip(seeds, images)):
+            if self.classes:
+                self.tile_classes[seed] = labels[i] if labels else seed % self.classes
+            self._add_tile(seed, image, how)
+        self.status.emit(f"Generated {len(seeds)} images (seeds {seeds[0]}–{seeds[-1]}).")
+
+    def _clear_tiles(self) -> None:
         self.grid.clear()
         self.images = {}
         self.tile_classes = {}
-        labels, temperature = self._request
-        for i, (seed, image) in enumerate(zip(seeds, images)):
-            self.images[seed] = image
-            if self.classes:
-                self.tile_classes[seed] = labels[i] if labels else seed % self.classes
-            text = self._tile_text(seed)
-            item = QListWidgetItem(self.zoom.icon(image), text)
-            item.setData(SEED_ROLE, seed)
-            how = (f"truncation {self._truncation:.2f}" if self._truncation is not None
-                   else f"temperature {temperature:.2f}")
-            item.setToolTip(f"{text.capitalize()}, {how}: double-click to save as PNG")
-            self.grid.addItem(item)
-        self.status.emit(f"Generated {len(seeds)} images (seeds {seeds[0]}–{seeds[-1]}).")
+        self.variation_records = {}
+
+    def _add_tile(self, seed: int, image: np.ndarray, how: str) -> None:
+        self.images[seed] = image
+        text = self._tile_text(seed)
+        item = QListWidgetItem(self.zoom.icon(image), text)
+        item.setData(SEED_ROLE, seed)
+        item.setToolTip(f"{text.capitalize()}, {how}: double-click to save as PNG")
+        self.grid.addItem(item)
 
     def _tile_text(self, seed: int) -> str:
         text = f"★ seed {seed}" if seed in self.favourites else f"seed {seed}"
@@ -261,9 +302,14 @@ class GalleryPage(QWidget):
                 if self.grid.item(row).isSelected()]
 
     def use_as_keyframes(self) -> None:
+        from engine.studio.keyframes import Keyframe
+
         seeds = self.selected_seeds()
         if seeds and self.run_dir is not None:
-            self.keyframesChosen.emit(self.run_dir, seeds)
+            # Each tile's class comes along, so the walk passes through the very tiles.
+            self.keyframesChosen.emit(self.run_dir, [Keyframe(s, self.tile_classes.get(s))
+                                                     for s in seeds])
+            self.samplerChosen.emit(dict(self._sampler))
             self.status.emit(f"Added seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} "
                              "as keyframes on the Animate page.")
 
@@ -288,14 +334,13 @@ class GalleryPage(QWidget):
         self._update_enabled()
 
     def show_favourites(self) -> None:
-        if self.run_dir is None or self._generating or not self.favourites:
+        if self.run_dir is None or self._generating or self.variations.busy or not self.favourites:
             return
         self.status.emit(f"Generating {len(self.favourites)} favourites…")
         self._generating = True
         self._update_enabled()
         seeds = list(self.favourites)
-        self._request = (self.sampling.labels_for(seeds), self.sampling.temperature)
-        self._truncation = self.sampling.truncation
+        self._choose_settings(seeds)
         self._generate(seeds)
 
     def copy_selected(self) -> bool:
@@ -334,12 +379,21 @@ class GalleryPage(QWidget):
         return written
 
     def _provenance(self, seed: int) -> dict:
-        """What remakes the tile: run, seed, temperature or truncation and (conditional) class."""
+        """What remakes the tile: run, seed, temperature or truncation, an iterative
+        sampler's steps and guidance, (conditional) class; for a variation, its
+        picture and strength instead of the temperature."""
+        if self.variation_page is not None and seed in self.variation_records:
+            return dict(self.variation_records[seed])   # the engine's own record of it
         _, temperature = self._request
         record = {"run": self.run_dir.name if self.run_dir else None, "seed": seed,
                   "temperature": temperature}
         if self._truncation is not None:
             record["truncation"] = self._truncation
+        # Named as the engine's exports name them (engine.studio.sampling.sampler_provenance).
+        if "steps" in self._sampler:
+            record["sampler_steps"] = self._sampler["steps"]
+        if "guidance" in self._sampler:
+            record["guidance"] = self._sampler["guidance"]
         if seed in self.tile_classes:
             record["class"] = self.tile_classes[seed]
         return record
@@ -347,10 +401,11 @@ class GalleryPage(QWidget):
     def _on_generation_ended(self) -> None:
         self._generating = False
         self._update_enabled()
+        self.variations.resume_pending()
 
     def _update_enabled(self) -> None:
         # One generation at a time, so a later page is never overwritten by an earlier one.
-        ready = self.run_dir is not None and not self._generating
+        ready = self.run_dir is not None and not self._generating and not self.variations.busy
         self.generate_button.setEnabled(ready)
         self.next_button.setEnabled(ready)
         selected = self.selected_seed() is not None
@@ -383,8 +438,9 @@ class GalleryPage(QWidget):
     def _build_process(self) -> None:
         self._process_name: str | None = None
         self.process_button = QPushButton("Play process", objectName="playProcessButton")
-        self.process_button.setToolTip("Row-by-row filling, DRAW's canvas or a ConvLSTM rollout: "
-                                       "play the selected tile's process on the Animate page")
+        self.process_button.setToolTip("The model's own process (row-by-row filling, a canvas, a "
+                                       "rollout, denoising): play the selected tile's on the "
+                                       "Animate page")
         self.process_button.clicked.connect(self.play_process)
         self.bottom_row.insertWidget(self.bottom_row.count() - 4, self.process_button)
 
@@ -406,5 +462,66 @@ class GalleryPage(QWidget):
         seed = self.selected_seed()
         if seed is not None and self.run_dir is not None and self._process_name is not None:
             self.processRequested.emit(self.run_dir, seed)
+            self.samplerChosen.emit(dict(self._sampler))
             self.status.emit(f"Playing the {self._process_name} process of seed {seed} on the "
                              "Animate page.")
+
+    # -- iterative samplers: steps and guidance; variations of a picture ----------------------
+    def _offer_sampler(self, run_changed: bool) -> None:
+        """Steps and guidance for a run whose model has an iterative sampler (guidance
+        for class-conditional runs only), starting at the run's own values; hidden
+        for other models. The same run keeps the values chosen."""
+        if run_changed or self.run_dir is None:
+            self.sampling.sampler.set_run(self.worker, self.run_dir)
+
+    def _on_sampler_ready(self) -> None:
+        """The run's own steps and guidance are in: make what waited for them."""
+        if self._generate_waiting:
+            self._generate_waiting = False
+            self.generate()
+        self.variations.resume_pending()
+
+    def _build_variations(self) -> None:
+        from desktop_app.widgets.variation_panel import VariationPanel
+
+        self.variations = VariationPanel(self.worker, self._variation_request)
+        self.variations.setMaximumWidth(340)
+        self.variations.status.connect(self.status)
+        self.variations.started.connect(self._on_variations_started)
+        self.variations.madeSome.connect(self._on_variations)
+        self.variations.busyChanged.connect(lambda _: self._update_enabled())
+        self.grid_row.addWidget(self.variations)
+
+    def _variation_request(self, picture: str, strength: float):
+        """The page of variations to make now: this page's seeds, the chosen class
+        ("By seed": no class) and sampler; None while samples are being generated."""
+        from desktop_app.widgets.variation_panel import VariationPage
+
+        if self._generating or self.run_dir is None or self.sampling.sampler.pending:
+            return None
+        first, count = self.seed_spin.value(), self.count_spin.value()
+        seeds = list(range(first, first + count))
+        return VariationPage(picture, strength, seeds, self.sampling.labels_for(seeds),
+                             self.sampling.sampler.settings())
+
+    def _on_variations_started(self, page) -> None:
+        self._incoming_variations = page
+        self.status.emit(f"Making {len(page.seeds)} variations of {page.name}…")
+
+    def _on_variations(self, variations) -> None:
+        """Tiles for engine Variations of the next few seeds of the page."""
+        # The tiles shown stay until the first variations arrive (a refused picture
+        # leaves them as they were).
+        page = self._incoming_variations
+        if page is not self.variation_page:
+            self._clear_tiles()
+            self.variation_page = page
+            self._sampler = dict(page.sampler)
+        how = f"variation of {page.name} at strength {page.strength:.2f}"
+        how += "".join(f", {name} {value:g}" for name, value in page.sampler.items())
+        for i, (seed, image) in enumerate(zip(variations.seeds, variations.images)):
+            record = variations.tile_provenance(i)
+            self.variation_records[seed] = record
+            if "label" in record:
+                self.tile_classes[seed] = record["label"]
+            self._add_tile(seed, image, how)

@@ -32,17 +32,18 @@ class DropArea(QFrame):
     droppedFiles = Signal(object)   # list of paths
     droppedImage = Signal(object)   # uint8 (H, W, C)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, name: str = "reconstructionDrop",
+                 text: str = "Drop a picture here (a file, or an image from the Data page)",
+                 accessible: str = "Reconstruction drop area") -> None:
         super().__init__(parent)
-        self.setObjectName("reconstructionDrop")
+        self.setObjectName(name)
         self.setAcceptDrops(True)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFrameShadow(QFrame.Shadow.Sunken)
         self.setMinimumHeight(56)
-        self.label = QLabel("Drop a picture here (a file, or an image from the Data page)",
-                            alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.label = QLabel(text, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         QVBoxLayout(self).addWidget(self.label)
-        self.setAccessibleName("Reconstruction drop area")
+        self.setAccessibleName(accessible)
 
     @staticmethod
     def _usable(mime) -> bool:
