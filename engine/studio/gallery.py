@@ -61,10 +61,14 @@ class ComparisonRow:
 
 
 def compare_seeds(run_dir: str | Path, seeds: list[int], device: str = "auto",
-                  max_history: int = 6) -> list[ComparisonRow]:
+                  max_history: int = 6, steps: int | None = None,
+                  guidance: float | None = None) -> list[ComparisonRow]:
     """The same seeds from every kept checkpoint (rendered) and from up to
-    `max_history` evenly spaced sample grids (tiles of seeds 0-63 only), oldest first."""
+    `max_history` evenly spaced sample grids (tiles of seeds 0-63 only), oldest first.
+    `steps` and `guidance` choose an iterative sampler's settings for the rendered
+    rows (None: the run's defaults, which the sample grids were drawn with)."""
     from engine.studio.animation import GRID_TILES, grid_tile
+    from engine.studio.sampling import sampler_settings
     from engine.models import build_model, model_config
 
     if not 1 <= len(seeds) <= MAX_COMPARE_SEEDS:
@@ -83,7 +87,8 @@ def compare_seeds(run_dir: str | Path, seeds: list[int], device: str = "auto",
         model = build_model(name, model_config(name, **config["model_config"]), torch_device)
         for net_name, net in model.networks().items():
             net.load_state_dict(load_tensors(folder / f"{net_name}.safetensors", torch_device))
-        images = to_uint8(model.sample(seeds))
+        with sampler_settings(model, steps, guidance, name):
+            images = to_uint8(model.sample(seeds))
         rows.append(ComparisonRow(f"checkpoint, step {int(match.group(1)):,}", int(match.group(1)),
                                   list(images)))
     history = run.sample_history()

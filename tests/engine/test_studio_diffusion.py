@@ -196,3 +196,13 @@ def test_a_model_that_neither_encodes_nor_inverts_cannot_morph(trained_run, pict
     with pytest.raises(ConfigError, match="needs a VAE .* or a model that inverts"):
         morph_frames(trained_run, [pictures["square"], pictures["bar"]], device="cpu")
     assert "this run is dcgan" in morph_unavailable(trained_run)
+
+
+def test_comparing_checkpoints_takes_the_sampler_settings(first_denoiser_run):
+    from engine.studio.gallery import compare_seeds
+
+    rows = compare_seeds(first_denoiser_run, [1, 2], device="cpu", steps=2, guidance=1.0)
+    newest = [row for row in rows if row.label.startswith("checkpoint")][-1]
+    np.testing.assert_array_equal(np.stack(newest.images),
+                                  sample_run(first_denoiser_run, [1, 2], device="cpu", steps=2,
+                                             guidance=1.0))
