@@ -40,6 +40,13 @@ def test_a_copier_shows_and_a_model_of_new_pictures_does_not():
     assert scores["memorisation_samples"] == 400
 
 
+def test_data_made_of_duplicates_cannot_be_judged():
+    training = np.repeat(_clusters(20, seed=4), 5, axis=0)   # every picture five times
+    scores = memorisation(_clusters(50, seed=5), training).scores()
+    assert "exact duplicate" in scores["memorisation_skipped"]
+    assert "memorisation_ratio" not in scores
+
+
 def test_the_held_out_split_is_seeded_and_bounded():
     a, b = held_out_mask(500), held_out_mask(500)
     np.testing.assert_array_equal(a, b)
