@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from engine.runs.bundles import BUNDLE_SUFFIX, inspect_bundle, load_model_from
 from engine.runtime.device import resolve_device
@@ -145,7 +146,6 @@ def run_sampling_defaults(run_dir: str | Path) -> SamplerSettings | None:
     are chosen (its config's defaults), or None for a model without an iterative
     sampler. Builds the model on the CPU without loading weights."""
     from engine.models import build_model, find_model, model_config
-    import torch
 
     name = _model_name(run_dir)
     spec = find_model(name)
