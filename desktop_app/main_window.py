@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
 from desktop_app.help_menu import HelpMenu
+from desktop_app.theme import ColourScheme, set_tone
 from desktop_app.window_state import restore_geometry, save_geometry
 
 # How long closing waits for a running step and the final save before offering
@@ -43,7 +44,9 @@ class MainWindow(QMainWindow):
         self.timelapse_dialog = None
         self.evaluate_dialog = None
         self.recovery_dialog = None
-        run_menu = self.menuBar().addMenu("&Run")
+        self.colour_scheme = ColourScheme(self)
+        self.colour_scheme.add_menu(self.menuBar().addMenu("&View"))
+        self.run_menu = run_menu = self.menuBar().addMenu("&Run")
         self.evaluate_action = run_menu.addAction("&Evaluate run…", self.open_evaluate)
         self.evaluate_action.setObjectName("evaluateAction")
         self.help_menu = HelpMenu(self)
@@ -61,7 +64,7 @@ class MainWindow(QMainWindow):
         font = QFont(self.loading_label.font())
         font.setPointSizeF(font.pointSizeF() * 1.6)
         self.loading_label.setFont(font)
-        self.loading_label.setStyleSheet("color: palette(mid);")
+        set_tone(self.loading_label, "muted")
         self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for index, title in enumerate(PAGE_TITLES):
             widget = self.loading_label if index == 0 else QLabel()

@@ -1,30 +1,24 @@
 """The main window reopens where and as large as the user left it.
 
-Kept in window.ini in the app-data folder (QSettings' INI format: readable,
-and not the registry on Windows, so it goes with the rest of the user's data).
-The first time, or when the saved state is unreadable or from a screen that
-is gone, the window takes a size that fits the screen it opens on.
+Kept in the app's settings file (desktop_app.app_settings). The first time,
+or when the saved state is unreadable or from a screen that is gone, the
+window takes a size that fits the screen it opens on.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
-from desktop_app.app_paths import app_data_dir
+from desktop_app.app_settings import app_settings
 
 KEY = "mainWindow/geometry"
 PREFERRED_SIZE = (1280, 900)     # the whole Train page without scrolling
 SCREEN_SHARE = 0.9               # at most this much of the screen the first time
 
 
-def _settings() -> QSettings:
-    return QSettings(str(app_data_dir() / "window.ini"), QSettings.Format.IniFormat)
-
-
 def restore_geometry(window: QWidget) -> bool:
     """Put `window` where it was last closed; else size it for the screen. True if restored."""
-    saved = _settings().value(KEY)
+    saved = app_settings().value(KEY)
     if saved is not None:
         try:
             if window.restoreGeometry(saved):
@@ -43,6 +37,6 @@ def restore_geometry(window: QWidget) -> bool:
 
 def save_geometry(window: QWidget) -> None:
     """Remember where `window` is; a folder that cannot be written just means no memory."""
-    settings = _settings()
+    settings = app_settings()
     settings.setValue(KEY, window.saveGeometry())
     settings.sync()

@@ -51,8 +51,15 @@ class DataPage(QWidget):
     # -- layout ------------------------------------------------------------------------
     def _build(self) -> None:
         self.source_combo = QComboBox(objectName="dataSourceCombo")
+        # Narrower than its longest entry (elided in the box, whole in the open
+        # list), so it never squeezes the "Source" label beside it.
+        self.source_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(16)
         for source in registry.sources():
             self.source_combo.addItem(f"{source.spec_form}: {source.description}", source.name)
+            self.source_combo.setItemData(self.source_combo.count() - 1, source.description,
+                                          Qt.ItemDataRole.ToolTipRole)
         self.path_edit = QLineEdit(objectName="dataPathEdit")
         self.path_edit.setPlaceholderText("Choose or drop a folder or file")
         self.browse_button = QPushButton("Browse…", objectName="dataBrowseButton")
@@ -62,8 +69,10 @@ class DataPage(QWidget):
 
         self.labels_check = QCheckBox("Class labels from sub-folder names",
                                       objectName="dataLabelsCheck")
-        self.channels_combo = _combo("dataChannelsCombo", {"auto": "Automatic (grey if all are)",
+        self.channels_combo = _combo("dataChannelsCombo", {"auto": "Automatic",
                                                            "1": "Greyscale", "3": "Colour (RGB)"})
+        self.channels_combo.setItemData(0, "Greyscale when every picture is grey, else colour",
+                                        Qt.ItemDataRole.ToolTipRole)
         self.fit_combo = _combo("dataFitCombo", {"crop": "Centre crop", "pad": "Pad (letterbox)",
                                                  "stretch": "Stretch"})
         self.background_combo = _combo("dataBackgroundCombo", {"white": "White", "black": "Black",
@@ -105,7 +114,7 @@ class DataPage(QWidget):
         left_widget.setLayout(left)
         left_widget.setMaximumWidth(420)
 
-        self.preview = ImageView("The first 64 images appear here.")
+        self.preview = ImageView("The first 64 images appear here.", grid_columns=8)
         self.preview.setObjectName("dataPreviewGrid")
         from desktop_app.widgets.tile_drag import TileDragSource
         self.tile_drag = TileDragSource(self.preview, columns=8)   # the preview grid's 8 columns

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QFile, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtCore import QEvent, QFile, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.resume_dialog import ResumeDialog
+from desktop_app.theme import tone_colour
 from desktop_app.worker import EngineWorker
 from engine.runs.bundles import BUNDLE_SUFFIX
 from engine.errors import AtelierError
@@ -35,7 +36,9 @@ PATH_ROLE = Qt.ItemDataRole.UserRole
 THUMB_PIXELS = 48
 COLUMNS = ("Run", "Model", "Data", "Steps", "Last loss", "State", "Best")
 BEST_COLUMN = COLUMNS.index("Best")
-STATE_COLORS = {INTERRUPTED: "#d08a00", TRAINING: "#2a7ab0", DAMAGED: "#d9534f"}
+# The State column's colours, as tones that follow the colour scheme (desktop_app.theme).
+STATE_TONES = {INTERRUPTED: "warning", TRAINING: "info", DAMAGED: "error"}
+TONE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 
@@ -182,8 +185,9 @@ class RunsPage(QWidget):
                 name.setIcon(QIcon(pixmap))
         state = QTableWidgetItem(_state_text(s))
         state.setToolTip(s.detail)
-        if s.state in STATE_COLORS:
-            state.setForeground(QColor(STATE_COLORS[s.state]))
+        if s.state in STATE_TONES:
+            state.setData(TONE_ROLE, STATE_TONES[s.state])
+            state.setForeground(tone_colour(self.table, STATE_TONES[s.state]))
         steps = QTableWidgetItem(f"{s.step:,}" if s.state != DAMAGED or s.recoverable else "")
         steps.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         best = self.best.get(s.path)
@@ -225,6 +229,16 @@ class RunsPage(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.refresh()   # runs may have changed on disk (the CLI, another window)
         super().showEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "table"):
+            # The colour scheme changed: the states' colours follow it.
+            for row in range(self.table.rowCount()):
+                for column in range(self.table.columnCount()):
+                    item = self.table.item(row, column)
+                    if item is not None and item.data(TONE_ROLE):
+                        item.setForeground(tone_colour(self.table, item.data(TONE_ROLE)))
 
     # -- selection -------------------------------------------------------------------------
     def selected_path(self) -> Path | None:

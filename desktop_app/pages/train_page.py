@@ -4,15 +4,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
 from desktop_app.pages.train_presets import PresetFields, TrainPresets
+from desktop_app.theme import set_tone
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.eval_plot import EvalPlot
 from desktop_app.widgets.image_view import ImageView
+from desktop_app.widgets.picture_panels import picture_widths
 from desktop_app.widgets.process_view import ProcessView
 from desktop_app.widgets.loss_plot import LossPlot
 from engine.runtime.compilation import compile_unavailable
@@ -34,6 +36,9 @@ DATA_CHOICES = {"mnist": "MNIST digits (bundled)",
                 "moving-mnist": "Moving MNIST (image sequences, for convlstm)"}
 IMAGE_SIZES = (28, 32, 64)
 SETTINGS_WIDTH = 380   # the settings column at least, its scroll bar included
+GRID_COLUMNS = 8       # the live grids: 8 x 8 samples, rows of 8 data images and reconstructions
+PLOTS_SHARE = 0.3      # the plots keep at least this share of the row beside the pictures
+PLOTS_MIN_WIDTH = 300  # and at least this many pixels
 
 
 class TrainPage(QWidget):
@@ -141,16 +146,16 @@ class TrainPage(QWidget):
         # Faults the run survived (a save the disk refused, a halved batch): shown
         # until the next run, without a modal dialog interrupting the training.
         self.notice_label = QLabel(objectName="noticeLabel", wordWrap=True)
-        self.notice_label.setStyleSheet("color: #e0a030;")
+        set_tone(self.notice_label, "warning")
         self.notice_label.hide()
         # Files of the data a folder could not use: a label of their own, so a later
         # notice does not hide them.
         self.skipped_label = QLabel(objectName="skippedFilesLabel", wordWrap=True)
-        self.skipped_label.setStyleSheet("color: #e0a030;")
+        set_tone(self.skipped_label, "warning")
         self.skipped_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.skipped_label.hide()
         self.settings_error = QLabel(objectName="settingsError", wordWrap=True)
-        self.settings_error.setStyleSheet("color: #d9534f;")
+        set_tone(self.settings_error, "error")
         self.settings_error.hide()
 
         self.train_button = QPushButton("Train", objectName="trainButton")
@@ -188,15 +193,20 @@ class TrainPage(QWidget):
         self.eta_label = QLabel("Press Train to start.", objectName="etaLabel")
         self.loss_plot = LossPlot()
         self.loss_plot.setObjectName("lossPlot")
-        self.sample_view = ImageView("Samples from fixed seeds appear here while training.")
+        # Pictures enlarge by whole numbers only (crisp pixels); _fit_pictures
+        # sizes their panels so that they can.
+        self.sample_view = ImageView("Samples from fixed seeds appear here while training.",
+                                     whole_steps=True, grid_columns=GRID_COLUMNS)
         self.sample_view.setObjectName("sampleGrid")
-        self.reconstruction_view = ImageView("Data images and their reconstructions appear here.")
+        self.reconstruction_view = ImageView("Data images and their reconstructions appear here.",
+                                             whole_steps=True, grid_columns=GRID_COLUMNS)
         self.reconstruction_view.setObjectName("reconstructionGrid")
-        self.process_view = ProcessView("The model's process appears here.")
+        self.process_view = ProcessView("The model's process appears here.", whole_steps=True)
         self.process_view.setObjectName("processView")
 
-        views = QSplitter(Qt.Orientation.Horizontal)
-        plot_box, sample_box = QGroupBox("Losses"), QGroupBox("Samples (seeds 0-63)")
+        self.views = views = QSplitter(Qt.Orientation.Horizontal)
+        plot_box = QGroupBox("Losses")
+        self.sample_box = sample_box = QGroupBox("Samples (seeds 0-63)")
         QVBoxLayout(plot_box).addWidget(self.loss_plot)
         QVBoxLayout(sample_box).addWidget(self.sample_view)
         # VAEs only: each row of data images is followed by its reconstructions.
@@ -222,6 +232,13 @@ class TrainPage(QWidget):
         views.addWidget(self.process_box)
         self.process_box.hide()
         views.setSizes([500, 400])
+        # The panels follow the pictures' whole-number sizes as the window
+        # resizes, until the user moves a divider: then the sizes are theirs.
+        self._fit_automatically = True
+        views.splitterMoved.connect(self._user_moved_divider)
+        self._refit = QTimer(self, singleShot=True, interval=0)
+        self._refit.timeout.connect(self._fit_pictures)
+        views.installEventFilter(self)
 
         right = QVBoxLayout()
         right.addWidget(self.progress)
@@ -233,6 +250,7 @@ class TrainPage(QWidget):
         layout.addLayout(right, 1)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
         self._on_model_changed()
+        self.image_size_combo.currentIndexChanged.connect(lambda _: self._refit.start())
         self.data_combo.currentIndexChanged.connect(lambda _: self.presets.apply())
         self.device_combo.currentIndexChanged.connect(lambda _: self.presets.apply())
         self.presets.apply()
@@ -280,6 +298,54 @@ class TrainPage(QWidget):
                 way = "highest" if higher_is_better(name) else "lowest"
                 self.keep_best_combo.addItem(f"{_capitalised(metric_label(name))} ({way})", name)
         self.keep_best_combo.setCurrentIndex(max(0, self.keep_best_combo.findData(chosen)))
+
+    # -- pictures in whole-number steps ------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.views and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self._refit.start()    # once the layout has settled
+        return False
+
+    def _user_moved_divider(self, *_: object) -> None:
+        self._fit_automatically = False
+
+    def _picture_boxes(self) -> list[tuple[QGroupBox, ImageView, QSize]]:
+        """The visible picture panels, their views and their pictures' sizes (the
+        grid this run will draw before the first arrives)."""
+        side = self.image_size_combo.currentData() or 28
+        grid = GRID_COLUMNS * (side + 2) + 2     # engine.media.images.make_grid, padding 2
+        boxes = []
+        for box, view, default in ((self.sample_box, self.sample_view, QSize(grid, grid)),
+                                   (self.reconstruction_box, self.reconstruction_view,
+                                    QSize(grid, grid)),   # 4 rows of data, 4 of reconstructions
+                                   (self.process_box, self.process_view, QSize(side, side))):
+            if box.isHidden():
+                continue
+            image = view.image
+            size = QSize(image.shape[1], image.shape[0]) if image is not None else default
+            boxes.append((box, view, size))
+        return boxes
+
+    def _fit_pictures(self) -> None:
+        """Give each picture panel the width of its picture at the largest
+        whole-number scale the row allows, the plots the rest."""
+        if not self._fit_automatically or not self.views.isVisible():
+            return
+        boxes = self._picture_boxes()
+        if not boxes:
+            return
+        # A panel's frame, title and margins: its size hint less its picture's.
+        box, view = boxes[0][0], boxes[0][1]
+        chrome = box.sizeHint() - view.sizeHint()
+        handles = self.views.handleWidth() * (self.views.count() - 1)
+        row = self.views.width() - handles
+        plots = max(PLOTS_MIN_WIDTH, int(row * PLOTS_SHARE))
+        widths = picture_widths([size for _, _, size in boxes], row - plots,
+                                self.views.height(), chrome)
+        width_of = {id(b): w for (b, _, _), w in zip(boxes, widths)}
+        # The plots (the splitter's first panel) take the rest; hidden panels none.
+        sizes = [width_of.get(id(self.views.widget(i)), 0) for i in range(self.views.count())]
+        sizes[0] = max(row - sum(widths), 0)
+        self.views.setSizes(sizes)
 
     # -- what other pages and the window read ------------------------------------------
     def image_size(self) -> int:
@@ -410,7 +476,10 @@ class TrainPage(QWidget):
             self.eval_plot.add_scores(event.step, event.scores, event.seconds)
             self.status.emit(f"Evaluated at step {event.step:,} in {event.seconds:.1f} s")
         elif isinstance(event, Samples):
+            resized = self.sample_view.image is None \
+                or self.sample_view.image.shape != event.grid.shape
             self.sample_view.set_image(event.grid)
+            boxes = (self.reconstruction_box.isHidden(), self.process_box.isHidden())
             self.reconstruction_box.setVisible(event.reconstructions is not None)
             if event.reconstructions is not None:
                 self.reconstruction_view.set_image(event.reconstructions)
@@ -420,6 +489,9 @@ class TrainPage(QWidget):
                 self.process_view.set_frames(event.process)
             else:
                 self.process_view.clear()
+            if resized or boxes != (self.reconstruction_box.isHidden(),
+                                    self.process_box.isHidden()):
+                self._refit.start()
             self.export_button.setEnabled(True)
         elif isinstance(event, StateChanged):
             paused = event.state == "paused"

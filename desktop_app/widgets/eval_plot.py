@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from desktop_app.widgets.plot_style import style_plot
 from engine.runs.best import higher_is_better, is_eval_metric, metric_label
 
 PEN = "#59a14f"
@@ -19,7 +21,6 @@ class EvalPlot(QWidget):
         self.plot = pg.PlotWidget(background=None)
         self.plot.setObjectName("evalPlotWidget")
         self.plot.setLabel("bottom", "step")
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(PEN, width=2), symbol="o",
                                     symbolSize=6, symbolBrush=PEN)
         self.metric_combo = QComboBox(objectName="evalMetricCombo")
@@ -35,6 +36,13 @@ class EvalPlot(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addLayout(row)
         layout.addWidget(self.latest_label)
+        style_plot(self.plot, self.palette(), font=self.font())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        # The colour scheme or the desktop font changed.
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            style_plot(self.plot, self.palette(), font=self.font())
 
     def clear(self) -> None:
         self.steps.clear()

@@ -1,10 +1,19 @@
-"""Live loss curves (pyqtgraph), redrawn at most ten times a second."""
+"""Live loss curves (pyqtgraph), redrawn at most ten times a second.
+
+The legend is a row of labels above the plot rather than a box inside it, so
+it never covers a curve (the curves fill the whole plot as its range follows
+them), and it is read as ordinary text in either colour scheme.
+"""
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from desktop_app.widgets.plot_style import style_plot
 
 # Curves users care about; other logged values (D(x), ...) stay in metrics.jsonl.
 CURVES = {"generator": "#e4572e", "discriminator": "#4c9be8"}
@@ -45,12 +54,11 @@ class LossPlot(QWidget):
         self.plot.setObjectName("lossPlotWidget")
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        backdrop = self.palette().base().color()
-        backdrop.setAlpha(210)  # keeps the legend readable over the curves
-        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(backdrop))
-        self.curves = {name: self.plot.plot([], [], name=name, pen=pg.mkPen(color, width=2))
-                       for name, color in CURVES.items()}
+        self.legend = QLabel(objectName="lossLegend")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._make_curves(CURVES)
 
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setObjectName("smoothingSlider")
@@ -64,6 +72,7 @@ class LossPlot(QWidget):
         row.addWidget(self.smoothing)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
         layout.addLayout(row)
 
@@ -71,6 +80,22 @@ class LossPlot(QWidget):
         self._timer.setInterval(100)
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
+        style_plot(self.plot, self.palette(), font=self.font())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        # The colour scheme or the desktop font changed.
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            style_plot(self.plot, self.palette(), font=self.font())
+
+    def _make_curves(self, colours: dict[str, str]) -> None:
+        for curve in self.curves.values():
+            self.plot.removeItem(curve)
+        self.curves = {name: self.plot.plot([], [], name=name, pen=pg.mkPen(colour, width=2))
+                       for name, colour in colours.items()}
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(
+            f'<span style="color:{colour}">&#9473;&#9473;</span>&nbsp;{html.escape(name)}'
+            for name, colour in colours.items()))
 
     def clear(self) -> None:
         self.steps.clear()
@@ -84,11 +109,7 @@ class LossPlot(QWidget):
         if list(names) == list(self.curves):
             self.clear()
             return
-        for curve in self.curves.values():
-            self.plot.removeItem(curve)
-        self.curves = {name: self.plot.plot([], [], name=name,
-                                            pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2))
-                       for i, name in enumerate(names)}
+        self._make_curves({name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)})
         self.values = {name: [] for name in names}
         self._smoothed = {name: [] for name in names}
         self._ema_state = {name: (0.0, 0.0) for name in names}

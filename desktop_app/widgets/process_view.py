@@ -18,8 +18,9 @@ HOLD_FRAMES = 8       # the finished picture stays up this many frame times befo
 
 
 class ProcessView(ImageView):
-    def __init__(self, placeholder: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(placeholder, parent)
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None,
+                 whole_steps: bool = False) -> None:
+        super().__init__(placeholder, parent, whole_steps=whole_steps)
         self.setMinimumSize(96, 96)
         self.frames: np.ndarray | None = None   # (T, H, W, C) uint8
         self.position = 0

@@ -134,3 +134,24 @@ def test_bundled_mnist_needs_no_path(window, qtbot):
         qtbot.mouseClick(find(window, QPushButton, "dataScanButton"), Qt.MouseButton.LeftButton)
     assert "60,000 images, 28 x 28, greyscale" in find(window, QLabel, "dataSummaryLabel").text()
     assert window.data_page.histogram.counts and sum(window.data_page.histogram.counts) == 60_000
+
+
+def test_the_first_label_is_whole_beside_the_long_source_list(window, qtbot):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    window.tabs.setCurrentWidget(window.data_page)
+    label = next(w for w in window.data_page.findChildren(QLabel) if w.text() == "Source")
+    combo = find(window, QComboBox, "dataSourceCombo")
+    for points in (11, 13):                     # the desktop fonts of the screenshot review
+        font = QFont(window.font())
+        font.setPointSize(points)
+        window.data_page.setFont(font)
+        window.resize(1366, 768)
+        qtbot.wait(20)
+        assert label.width() >= label.sizeHint().width(), f"'Source' clipped at {points} pt"
+        assert combo.width() >= combo.minimumSizeHint().width()
+        # The class names under the histogram's bars have room below their baseline.
+        axis = window.data_page.histogram.plot.getAxis("bottom")
+        assert axis.height() >= QFontMetrics(font).height(), f"class names clipped at {points} pt"
+    # The long entries are whole in the open list and in their tooltips.
+    assert combo.itemData(combo.currentIndex(), Qt.ItemDataRole.ToolTipRole)
