@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(objectName="pageTabs")
         self.setCentralWidget(self.tabs)
         self._closing = False
+        self.closed_early = False   # closed while the engine was still loading
         self.timelapse_dialog = None
         self.evaluate_dialog = None
         self.recovery_dialog = None
@@ -238,8 +239,24 @@ class MainWindow(QMainWindow):
         """Never leave a thread behind: stop every job between steps (training saves),
         keep the window up, saying so, and close for real once the worker is idle."""
         if not self.ready:
+            loader = getattr(self, "loader", None)
+            if loader is not None and loader.isRunning():
+                # An import cannot be interrupted, and a QThread destroyed while it
+                # runs aborts the process: say so, and close once the import is
+                # done (desktop_app.startup builds no pages for a window closed
+                # early). Hiding the window instead would not end the app: Qt
+                # quits when the last *visible* window closes.
+                event.ignore()
+                if not self.closed_early:
+                    self.closed_early = True
+                    self.loading_label.setText("Latent Atelier\n\nClosing once the engine "
+                                               "has loaded…")
+                    self.statusBar().showMessage("Closing once the engine has loaded…")
+                    self._loading_timer.stop()
+                    loader.finished.connect(self.close)
+                return
             save_geometry(self)
-            super().closeEvent(event)   # nothing can be running before the engine is loaded
+            super().closeEvent(event)   # nothing else runs before the engine is loaded
             return
         self.animate_page.stop()   # no new previews while (or after) closing
         if self.worker.running_jobs() == 0:

@@ -50,6 +50,8 @@ def load_engine(window: QMainWindow, on_ready: Callable[[], None] | None = None)
 
     def loaded(details: str) -> None:
         loader.wait()
+        if getattr(window, "closed_early", False):
+            return   # closed while loading: it closes now, with nothing to build
         if details:
             window.engine_failed(details)
             return
