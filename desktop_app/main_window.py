@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from desktop_app.errors import ErrorPresenter
 from desktop_app.help_menu import HelpMenu
+from desktop_app.run_actions import RunActions
 from desktop_app.theme import ColourScheme, set_tone
 from desktop_app.window_state import restore_geometry, save_geometry
 
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         self.worker.idle.connect(self._close_if_asked)
         self.errors.shown.connect(self._cancel_close)
         self.help_menu.attach_worker(self.worker)
+        self.run_actions = RunActions(self, self.run_menu)
         self.evaluate_action.setEnabled(True)
         self.ready = True
         self.statusBar().showMessage("Ready. Choose settings and press Train.")

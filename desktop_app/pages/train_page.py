@@ -160,7 +160,10 @@ class TrainPage(QWidget):
 
         self.train_button = QPushButton("Train", objectName="trainButton")
         self.train_button.setDefault(True)
+        self.train_button.setToolTip("Start a run with these settings (Ctrl+R)")
         self.pause_button = QPushButton("Pause", objectName="pauseButton")
+        self.pause_button.setToolTip("Pause between steps, saving the run; Resume (or Ctrl+R) "
+                                     "goes on")
         self.stop_button = QPushButton("Stop", objectName="stopButton")
         self.train_button.clicked.connect(self.start_training)
         self.pause_button.clicked.connect(self.toggle_pause)
@@ -171,6 +174,7 @@ class TrainPage(QWidget):
 
         self.export_button = QPushButton("Export time-lapse GIF…", objectName="exportTimelapseButton")
         self.export_button.setEnabled(False)
+        self.export_button.setToolTip("Export the run's samples over time as a looping GIF (Ctrl+E)")
         self.export_button.clicked.connect(self.exportRequested)
         self.run_label = QLabel("No run yet", objectName="runDirLabel", wordWrap=True)
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -417,6 +421,15 @@ class TrainPage(QWidget):
         self.progress.setValue(0)
         self.eta_label.setText("Loading data and building the model…")
         self.worker.start_training(config)
+
+    def train_or_resume(self) -> None:
+        """Ctrl+R: resume the paused run, else start one (nothing while one trains)."""
+        if self.worker.is_paused:
+            self.worker.resume()
+        elif self.worker.is_training:
+            self.status.emit("A run is already training.")
+        else:
+            self.start_training()
 
     def resume_run(self, run_dir: str, **changes: Any) -> None:
         """Continue a saved run (from the Runs page or crash recovery); this page
