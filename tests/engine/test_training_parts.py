@@ -118,3 +118,25 @@ def test_autosaves_come_every_autosave_seconds_and_zero_means_every_step():
     every_step = Cadence(report_seconds=0.2, sample_every=None, autosave_seconds=0.0)
     every_step.saved(10.0)
     assert every_step.save_due(10.0)
+
+
+def test_the_live_grid_of_an_iterative_sampler_is_quick_and_leaves_its_settings(data_spec):
+    """Few single-pass steps for the grid the Train page shows while training;
+    the model's own steps and guidance stay for everything else."""
+    from engine.models import model_specs
+    from engine.models.base import GUIDANCE, STEPS
+    from engine.training import TrainConfig
+    from engine.training.session import LIVE_SAMPLER_STEPS, TrainingSession
+
+    name = next(s.name for s in model_specs() if {STEPS, GUIDANCE} <= s.capabilities)
+    session = TrainingSession(TrainConfig(
+        model=name, data=data_spec, image_size=28, width=8, batch_size=8, steps=1, device="cpu",
+        model_settings={"depth": 2, "blocks": 1, "sample_steps": 12, "guidance": 3.0}))
+    model = session.model
+    seen = []
+    real_sample = model.sample
+    model.sample = lambda seeds, *a, **k: seen.append(model.sampling) or real_sample(seeds, *a, **k)
+    grid = session.sample_grid()
+    assert grid.shape[:2] == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)
+    assert (seen[0].steps, seen[0].guidance) == (LIVE_SAMPLER_STEPS, 1.0)
+    assert (model.sampling.steps, model.sampling.guidance) == (12, 3.0)
