@@ -12,6 +12,8 @@ from engine.runtime.control import RunControl
 from engine.errors import ConfigError
 from engine.training.events import Progress, Samples
 from engine.models import model_names, model_spec
+from engine.models.base import STEPS
+from tests.engine.conftest import DENOISER_SETTINGS
 from engine.runs.folders import RunDir
 from engine.studio.sampling import sample_run
 from engine.training import resume, train
@@ -44,10 +46,14 @@ IMAGE_MODELS = [name for name in model_names() if model_spec(name).data_kind == 
 # Sequence models get the same check on sequence data in test_recurrent_resume.py.
 @pytest.mark.parametrize("model", IMAGE_MODELS)
 def test_resume_equals_an_uninterrupted_run(tiny_config, tmp_path, model):
-    list(train(tiny_config(model=model, steps=10), tmp_path / "straight"))
+    # Iterative samplers at their smallest (tests/engine/conftest.py), or every
+    # sample grid would take most of the test's time.
+    small = ({"model_settings": DENOISER_SETTINGS} if STEPS in model_spec(model).capabilities
+             else {})
+    list(train(tiny_config(model=model, steps=10, **small), tmp_path / "straight"))
     # Stopped, not given a smaller budget: a learning-rate schedule follows the budget.
     control = RunControl()
-    for event in train(tiny_config(model=model, steps=10), tmp_path / "parts", control):
+    for event in train(tiny_config(model=model, steps=10, **small), tmp_path / "parts", control):
         if isinstance(event, Progress) and event.step >= 4:
             control.stop()
     events = list(resume(tmp_path / "parts", steps=10))
