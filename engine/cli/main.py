@@ -11,6 +11,7 @@
     self-test  check the installation: train, sample, export a GIF, offline
     likelihood  a VAE run's test negative ELBO and importance-weighted NLL (nats/image)
     eval     score a run's current checkpoint (FD, KID, classes, likelihood)
+    remix    variations, any size, seamless tiles of one picture (no training)
 """
 from __future__ import annotations
 
@@ -240,16 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-record", action="store_true", help="do not append to the run's metrics")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
+
+    from engine.cli.remix import add_parser as add_remix_parser
+    add_remix_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from engine.cli.animate import run_animate, run_keyframes
+    from engine.cli.remix import run_remix
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
                "keyframes": run_keyframes, "export": _export, "runs": _runs,
                "bench": _bench, "data": _data, "self-test": _self_test,
-               "likelihood": _likelihood, "eval": _eval}[args.command]
+               "likelihood": _likelihood, "eval": _eval, "remix": run_remix}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:   # may quote a file's contents: no terminal escapes
@@ -350,8 +355,10 @@ def _train(args: argparse.Namespace) -> int:
     try:
         for event in events:
             if args.json:
+                # Pictures (the grid, reconstructions, a process's frames) stay
+                # out of the JSON lines; they are in the run folder.
                 record = {"event": type(event).__name__, **{k: v for k, v in vars(event).items()
-                                                           if k not in ("grid", "reconstructions")}}
+                                                           if not hasattr(v, "__array__")}}
                 print(json.dumps(record), flush=True)
             elif isinstance(event, RunStarted):
                 start = f" from step {event.start_step:,}" if event.start_step else ""

@@ -372,3 +372,13 @@ def test_export_out_to_a_fifo_is_refused_in_one_line(trained_run, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(fifo) in err and "named pipe" in err
     assert fifo.is_fifo()
+
+
+def test_train_json_lines_leave_pictures_out_for_a_model_with_a_process(data_spec, tmp_path, capsys):
+    # Its Samples events carry the process's frames besides the grid.
+    assert main(["train", "--model", "draw", "--data", data_spec, "--batch-size", "8",
+                 "--steps", "2", "--device", "cpu", "--json", "--out", str(tmp_path / "run")]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    samples = [r for r in records if r["event"] == "Samples"]
+    assert samples and all("process" not in r and "grid" not in r for r in samples)
+    assert samples[0]["process_name"]
