@@ -6,12 +6,11 @@ benchmarks compare with pytorch/examples (batch 64, learning rate 2e-4, width
 """
 from __future__ import annotations
 
-import math
 
 import torch
 
 from engine.data.facts import DataFacts
-from engine.models.common.preset import Preset, is_gpu
+from engine.models.common.preset import Preset, fit_batch, is_gpu
 
 LARGE_SET = 10_000           # images from which a plain DCGAN no longer collapses
 SMALL_DATA_AUGMENT = "translation,cutout,color"
@@ -101,7 +100,7 @@ def _small_or_colour(facts: DataFacts, model: str, gpu: bool, chosen: bool) -> P
     if model != "mlp-gan":
         preset.choose("width", 64 if gpu else 32, "the reference DCGAN width; a GPU runs it "
                       "quickly" if gpu else "half the reference width keeps a CPU run to minutes")
-    batch = _fit_batch(128 if gpu else 32, facts.count)
+    batch = fit_batch(128 if gpu else 32, facts.count)
     preset.choose("batch_size", batch,
                   ("a GPU takes a larger batch at little extra time per step" if gpu else
                    "a small batch gives more steps per CPU minute, which a GAN needs more than "
@@ -156,9 +155,3 @@ def _image_size_reason(side: int, gpu: bool) -> str:
         return "the largest size the networks take; a GPU trains it quickly"
     return "32 px trains about four times faster than 64 px on a CPU"
 
-
-def _fit_batch(batch: int, count: int) -> int:
-    """No larger than the data (rounded down to a power of two, at least 2)."""
-    if count >= batch:
-        return batch
-    return max(2, 2 ** int(math.log2(max(count, 2))))

@@ -8,12 +8,11 @@ the lowest GAN fit. When the user chose one of them, the preset fits the data
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import torch
 
-from engine.models.common.preset import Preset, is_gpu
+from engine.models.common.preset import Preset, fit_batch, is_gpu
 
 if TYPE_CHECKING:
     from engine.data.facts import DataFacts
@@ -37,7 +36,7 @@ def suggest_denoiser(model: str, facts: DataFacts, device: torch.device | str,
                   "a diffusion-type model: stable training and a denoising process to watch")
     preset.choose("image_size", size, _image_size_reason(facts.size, size, gpu))
     _choose_network(preset, size, facts.channels, gpu)
-    batch = _fit_batch(128 if gpu else 64, facts.count)
+    batch = fit_batch(128 if gpu else 64, facts.count)
     preset.choose("batch_size", batch, ("a GPU takes a larger batch at little extra time per "
                   "step" if gpu else "64 pictures a step: steady gradients at a CPU's pace")
                   + ("" if batch in (64, 128) else "; no more than the data"))
@@ -94,9 +93,3 @@ def _image_size_reason(side: int, size: int, gpu: bool) -> str:
         return "the nearest size the U-Net takes to the pictures' own"
     return "32 px trains about four times faster than 64 px on a CPU"
 
-
-def _fit_batch(batch: int, count: int) -> int:
-    """No larger than the data (rounded down to a power of two, at least 2)."""
-    if count >= batch:
-        return batch
-    return max(2, 2 ** int(math.log2(max(count, 2))))

@@ -2,6 +2,7 @@
 data. Families' `suggest_preset` hooks build one; engine.presets ranks them."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,3 +69,10 @@ class Preset:
 
 def is_gpu(device: torch.device | str) -> bool:
     return torch.device(device).type in ("cuda", "mps")
+
+
+def fit_batch(batch: int, count: int) -> int:
+    """A batch no larger than the data (rounded down to a power of two, at least 2)."""
+    if count >= batch:
+        return batch
+    return max(2, 2 ** int(math.log2(max(count, 2))))
