@@ -23,6 +23,9 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", "
                             ".tif", ".tiff"})
 _FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "BMP", "DIB", "GIF", "TIFF"})
 FITS = ("crop", "pad", "stretch")
+# One picture at its own shape (not a data set's square): the aspect ratio kept,
+# the longer side reduced to at most `size`, never enlarged.
+WITHIN = "within"
 NAMED_BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
                      "gray": (128, 128, 128)}
 # Pillow's own decompression-bomb limit stays on (it refuses twice this from the
@@ -47,7 +50,7 @@ class DecodeOptions:
 
 @dataclass(frozen=True)
 class DecodedImage:
-    pixels: np.ndarray                    # (1 or 3, S, S) uint8
+    pixels: np.ndarray                    # (1 or 3, S, S) uint8; (1 or 3, H, W) for WITHIN
     original_size: tuple[int, int]        # (width, height) after EXIF orientation
 
 
@@ -162,6 +165,12 @@ def _fit(image: Image.Image, options: DecodeOptions) -> Image.Image:
     side = options.size
     w, h = image.size
     lanczos = Image.Resampling.LANCZOS
+    if options.fit == WITHIN:
+        scale = min(1.0, side / max(w, h))
+        if scale == 1.0:
+            return image
+        return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), lanczos,
+                            reducing_gap=3.0)
     if options.fit == "stretch":
         return image.resize((side, side), lanczos, reducing_gap=3.0)
     if options.fit == "crop":
