@@ -9,6 +9,7 @@
     animate RUN --kind morph --input a.png,b.png,c.png --frames-between 24 --loop --out m.gif  # VAEs
     animate RUN --kind process --sampler-steps 30 --out denoise.gif   # ddpm, flow: from noise
     animate RUN --kind morph --input a.png,b.png --loop --out m.gif   # ddpm, flow: by inversion
+    animate --kind flipbook --input picture.png --frames 16 --out book.gif   # no run: one picture
     keyframes walk.gif          # the keyframes and provenance an export carries
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from engine.cli.sampler_options import given, sampler_choice
 from engine.errors import ConfigError
 
-KINDS = ("timelapse", "interpolate", "process", "continue", "morph")
+KINDS = ("timelapse", "interpolate", "process", "continue", "morph", "flipbook")
 
 
 def _int_list(text: str) -> list[int]:
@@ -40,7 +41,9 @@ def add_parsers(sub: Any) -> None:
     from engine.studio.keyframes import EASINGS, INTERPOLATIONS
 
     p = sub.add_parser("animate", help="export an animation of a run (walk, time-lapse, process)")
-    p.add_argument("run", help="run directory, or a model bundle for interpolate and process")
+    p.add_argument("run", nargs="?", default=None,
+                   help="run directory, or a model bundle for interpolate and process "
+                        "(none for flipbook)")
     p.add_argument("--kind", choices=KINDS, default=None,
                    help="default: the model's own process where it has one (row-lstm, draw, "
                         "convlstm, ddpm, flow), else timelapse")
@@ -62,11 +65,13 @@ def add_parsers(sub: Any) -> None:
                       help="walk back to the first keyframe for a seamless loop")
     p.add_argument("--tiles", type=_int_list, default=None,
                    help="timelapse: only these tiles (0-63) of the sample grid; default the whole grid")
-    p.add_argument("--seed", type=int, default=0, help="process: the seed to show")
+    p.add_argument("--seed", type=int, default=0, help="process: the seed to show; flipbook: its seed")
     p.add_argument("--input", default=None,
                    help="continue: the animation to continue (GIF, frame folder, video); "
-                        "morph: two or more pictures, comma-separated (a.png,b.png)")
-    p.add_argument("--frames", type=int, default=20, help="continue: frames to add")
+                        "morph: two or more pictures, comma-separated (a.png,b.png); "
+                        "flipbook: the one picture")
+    p.add_argument("--frames", type=int, default=20,
+                   help="continue: frames to add; flipbook: frames made (before cross-fades)")
     from engine.cli.sampler_options import add_sampler_arguments
     add_sampler_arguments(p.add_argument_group(
         "diffusion and flow models (interpolate, process and morph)"))
@@ -80,6 +85,8 @@ def add_parsers(sub: Any) -> None:
     out.add_argument("--crf", type=int, default=18, help="MP4 quality: 0 lossless .. 51 worst (default 18)")
     out.add_argument("--columns", type=int, default=None, help="sprite sheet: frames per row")
     out.add_argument("--estimate", action="store_true", help="print the estimated file size; write nothing")
+    from engine.cli.remix import add_flipbook_arguments
+    add_flipbook_arguments(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
 
@@ -114,6 +121,12 @@ def run_animate(args: argparse.Namespace) -> int:
                                   human_size)
     from engine.studio.exporters.memory import check_export_memory, export_memory
 
+    if args.kind == "flipbook":
+        from engine.cli.remix import run_flipbook
+        return run_flipbook(args)
+    if args.run is None:
+        raise ConfigError("animate needs a run folder or model bundle (only --kind flipbook "
+                          "works from a picture alone)")
     if args.kind is None:
         from engine.studio.process_animation import default_kind
         args.kind = default_kind(args.run)
@@ -265,6 +278,9 @@ def run_keyframes(args: argparse.Namespace) -> int:
 
     lines = [f"{args.file}: {field('kind', 'image')} from run {field('run')} "
              f"(model {field('model', '?')}, step {field('step', '?')}, app {field('app_version')})"]
+    if "source_sha256" in info:   # made from one picture (remix, flipbook), no run
+        lines = [f"{args.file}: {field('kind')} of the picture {field('source')} (SHA-256 "
+                 f"{field('source_sha256')}, seed {field('seed', '?')}, app {field('app_version')})"]
     if walk is None:
         lines.append(f"no keyframes: {reason}")
     else:

@@ -86,6 +86,11 @@ def read_timeline(path: str | Path) -> tuple[Timeline, dict[str, Any]]:
                                    f"re-render it with animate --kind process --seed {seed})")
         if info.get("kind") == "timelapse":
             raise NoKeyframesError(f"{name}: has no keyframes (it is a training time-lapse)")
+        if info.get("kind") in ("remix", "flipbook"):
+            seed = info.get("seed", 0)
+            raise NoKeyframesError(f"{name}: has no keyframes (it was made from the picture "
+                                   f"{_short(str(info.get('source', '?')))} without a model; make "
+                                   f"it again with the same picture, settings and seed {_short(str(seed))})")
         seeds = _seeds(info.get("seeds")) or (_seeds([info["seed"]]) if "seed" in info else [])
         if not seeds:
             raise NoKeyframesError(f"{name}: has no keyframes (it is not a latent walk)")
