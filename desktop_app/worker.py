@@ -230,6 +230,17 @@ class EngineWorker(QObject):
         should end early once `control.stopped`. A failure reaches the error dialog."""
         return self._start(name, work, error_title, streaming=True)
 
+    def remix(self, source: Any, seeds: list[int], size: tuple[int, int], tile: bool,
+              settings: Any, allow_slow: bool = False) -> Job:
+        """New pictures from one picture (engine.studio.remix.variations): the job
+        yields RemixProgress events and a Variation per seed; job.control.stop()
+        ends it between rounds of patch matching, within a second."""
+        from engine.studio.remix import variations
+
+        return self._start("remix", lambda control: variations(
+            source, seeds, size, tile, settings, control=control, allow_slow=allow_slow),
+            "Could not remix the picture", streaming=True)
+
     def export_bundle(self, run_dir: str | Path, path: str | Path) -> Job:
         """Write the run's model bundle; the job returns the path written."""
         from engine.runs.bundles import export_bundle
