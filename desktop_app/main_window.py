@@ -1,4 +1,4 @@
-"""The main window: Train, Gallery, Animate, Runs and Data pages around one engine worker.
+"""The main window: Train, Gallery, Animate, Remix, Runs and Data pages around one engine worker.
 
 The window itself needs only Qt, so the app shows it at once with its menus and
 page tabs and a status line while PyTorch is imported on a background thread
@@ -24,7 +24,7 @@ from desktop_app.window_state import restore_geometry, save_geometry
 # How long closing waits for a running step and the final save before offering
 # to quit without waiting.
 CLOSE_TIMEOUT_MS = 30_000
-PAGE_TITLES = ("Train", "Gallery", "Animate", "Runs", "Data")
+PAGE_TITLES = ("Train", "Gallery", "Animate", "Remix", "Runs", "Data")
 
 
 class MainWindow(QMainWindow):
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         from desktop_app.pages.animate_page import AnimatePage
         from desktop_app.pages.data_page import DataPage
         from desktop_app.pages.gallery_page import GalleryPage
+        from desktop_app.pages.remix_page import RemixPage
         from desktop_app.pages.runs_page import RunsPage
         from desktop_app.pages.train_page import TrainPage
         from desktop_app.worker import EngineWorker
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self.train_page = TrainPage(self.worker)
         self.gallery_page = GalleryPage(self.worker)
         self.animate_page = AnimatePage(self.worker)
+        self.remix_page = RemixPage(self.worker)
         self.runs_page = RunsPage(self.worker)
         # Pictures are previewed at the size the Train page will train at.
         self.data_page = DataPage(self.worker,
@@ -118,15 +120,17 @@ class MainWindow(QMainWindow):
         self.tabs.clear()
         for widget in placeholders:
             widget.deleteLater()
-        pages = (self.train_page, self.gallery_page, self.animate_page, self.runs_page,
-                 self.data_page)
+        pages = (self.train_page, self.gallery_page, self.animate_page, self.remix_page,
+                 self.runs_page, self.data_page)
         for page, title in zip(pages, PAGE_TITLES):
             self.tabs.addTab(page, title)
         self.data_page.status.connect(self._show_status)
         self.data_page.useData.connect(self._use_data)
-        for page in (self.train_page, self.gallery_page, self.animate_page, self.runs_page):
+        for page in (self.train_page, self.gallery_page, self.animate_page, self.remix_page,
+                     self.runs_page):
             page.status.connect(self._show_status)
         self.gallery_page.error.connect(self.errors.report)
+        self.remix_page.error.connect(self.errors.report)
         self.animate_page.error.connect(self.errors.report)
         self.runs_page.error.connect(self.errors.report)
         self.gallery_page.keyframesChosen.connect(
