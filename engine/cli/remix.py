@@ -134,12 +134,11 @@ def _stop_on_ctrl_c() -> tuple[Any, Any]:
 
 def _estimate_record(source: Any, size: tuple[int, int], settings: Any, tile: bool,
                      device: str, count: int) -> tuple[dict[str, Any], str]:
-    from engine.studio.remix import LIMIT_BYTES, LIMIT_SECONDS, estimate, working_source
     from engine.runtime.device import resolve_device
+    from engine.studio.remix import LIMIT_BYTES, LIMIT_SECONDS, estimate, working_shape
 
-    work = working_source(source, size)
-    found = estimate(work.shape[:2], (size[1], size[0]), settings, tile, work.shape[2],
-                     resolve_device(device))
+    found = estimate(working_shape(source, size), (size[1], size[0]), settings, tile,
+                     source.pixels.shape[2], resolve_device(device))
     fits = found.seconds <= LIMIT_SECONDS and found.bytes <= LIMIT_BYTES
     record = {"size": list(size), "seconds_per_picture": round(found.seconds, 2),
               "bytes_per_picture": found.bytes, "pictures": count,

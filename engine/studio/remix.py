@@ -148,22 +148,29 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def working_source(source: SourcePicture, size: tuple[int, int]) -> np.ndarray:
-    """The source at the scale a picture of `size` (width, height) is made from:
-    reduced so that it is no larger than needed to cover the output at the
-    same scale (never enlarged), so a small output of a large photo gets the
-    whole scene, and a wider output the same objects at the same size."""
+def working_shape(source: SourcePicture, size: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of the source as a picture of `size` (width, height) is
+    made from: reduced so that it is no larger than needed to cover the output
+    at the same scale (never enlarged), so a small output of a large photo gets
+    the whole scene, and a wider output the same objects at the same size."""
     w, h = source.size
     scale = min(1.0, max(size[0] / w, size[1] / h))
     if scale >= 1.0:
+        return h, w
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def working_source(source: SourcePicture, size: tuple[int, int]) -> np.ndarray:
+    """The source's pixels at working_shape()."""
+    hw = working_shape(source, size)
+    if hw == source.pixels.shape[:2]:
         return source.pixels
     from PIL import Image
 
     pixels = source.pixels
     image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
-    image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                         Image.Resampling.LANCZOS)
-    return np.asarray(image).reshape(image.height, image.width, -1)
+    image = image.resize((hw[1], hw[0]), Image.Resampling.LANCZOS)
+    return np.asarray(image).reshape(hw[0], hw[1], -1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,8 +216,9 @@ def estimate(source_hw: tuple[int, int], output_hw: tuple[int, int], settings: G
         held = 4 * dims * (2 * keys + 2 * queries)
         if exact:
             held += min(4 * n, CHUNK_BYTES)
-        else:
-            held += queries * candidates * (8 + 4) + 4 * keys * settings.components + 64 * 2**20
+        else:   # candidates and their distances, projected keys, one chunk of gathered keys
+            held += queries * candidates * (8 + 4) + 4 * keys * settings.components \
+                + min(CHUNK_BYTES, 4 * queries * candidates * settings.components)
         peak = max(peak, held)
     if device.type == "cpu":
         seconds /= max(1, min(torch.get_num_threads(), _cores()))
@@ -224,12 +232,19 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def check_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSettings, tile: bool,
-               device: str | torch.device = "cpu", allow_slow: bool = False) -> Estimate:
-    """The estimate for one picture of `size` (width, height), or a ConfigError:
-    always for sizes out of range or beyond the device's free memory; for sizes
-    that would take over LIMIT_SECONDS or LIMIT_BYTES unless `allow_slow` (a
-    person confirmed it), saying how long and how much, and what would fit."""
+@dataclasses.dataclass(frozen=True)
+class SizeCheck:
+    """What one picture of a size would cost, and whether it may be made."""
+
+    estimate: Estimate
+    refusal: str | None       # why it cannot be made at all (beyond the free memory)
+    confirm: str | None       # why a person should confirm it first (minutes or gigabytes)
+
+
+def assess_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSettings,
+                tile: bool, device: str | torch.device = "cpu") -> SizeCheck:
+    """The estimate for one picture of `size` (width, height), with the reasons
+    to refuse it or to ask first; ConfigError for sizes out of range."""
     settings.validate()
     w, h = size
     least = 2 * settings.patch_size
@@ -238,19 +253,32 @@ def check_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSetti
             raise ConfigError(f"the {name} must be a whole number of pixels from {least} to "
                               f"{MAX_SIDE}, not {value!r}")
     device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
-    work = working_source(source, size)
-    channels = work.shape[2]
-    found = estimate(work.shape[:2], (h, w), settings, tile, channels, device)
+    found = estimate(working_shape(source, size), (h, w), settings, tile,
+                     source.pixels.shape[2], device)
     free = available_memory(device)
+    refusal = confirm = None
     if free is not None and found.bytes > free:
-        raise ConfigError(f"{w} x {h} would need {human_size(found.bytes)} of memory per picture, "
-                          f"more than the {human_size(free)} free on {device}; "
-                          f"choose a smaller size{_suggestion(source, size, settings, tile, device)}")
-    if not allow_slow and (found.seconds > LIMIT_SECONDS or found.bytes > LIMIT_BYTES):
-        raise ConfigError(f"{w} x {h} would take {found.describe()}; choose a smaller size"
-                          f"{_suggestion(source, size, settings, tile, device)}, or confirm "
-                          "that you want it (--allow-slow)")
-    return found
+        refusal = (f"{w} x {h} would need {human_size(found.bytes)} of memory per picture, more "
+                   f"than the {human_size(free)} free on {device}; choose a smaller size"
+                   f"{_suggestion(source, size, settings, tile, device)}")
+    elif found.seconds > LIMIT_SECONDS or found.bytes > LIMIT_BYTES:
+        confirm = (f"{w} x {h} would take {found.describe()}; choose a smaller size"
+                   f"{_suggestion(source, size, settings, tile, device)}")
+    return SizeCheck(found, refusal, confirm)
+
+
+def check_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSettings, tile: bool,
+               device: str | torch.device = "cpu", allow_slow: bool = False) -> Estimate:
+    """The estimate for one picture of `size` (width, height), or a ConfigError:
+    always for sizes out of range or beyond the device's free memory; for sizes
+    that would take over LIMIT_SECONDS or LIMIT_BYTES unless `allow_slow` (a
+    person confirmed it), saying how long and how much, and what would fit."""
+    check = assess_size(source, size, settings, tile, device)
+    if check.refusal is not None:
+        raise ConfigError(check.refusal)
+    if check.confirm is not None and not allow_slow:
+        raise ConfigError(f"{check.confirm}, or confirm that you want it (--allow-slow)")
+    return check.estimate
 
 
 def _suggestion(source: SourcePicture, size: tuple[int, int], settings: GpnnSettings, tile: bool,
@@ -261,8 +289,8 @@ def _suggestion(source: SourcePicture, size: tuple[int, int], settings: GpnnSett
     for _ in range(12):
         mid = (low + high) / 2
         trial = (max(least, round(size[0] * mid)), max(least, round(size[1] * mid)))
-        work = working_source(source, trial)
-        e = estimate(work.shape[:2], (trial[1], trial[0]), settings, tile, work.shape[2], device)
+        e = estimate(working_shape(source, trial), (trial[1], trial[0]), settings, tile,
+                     source.pixels.shape[2], device)
         if e.seconds <= LIMIT_SECONDS and e.bytes <= LIMIT_BYTES:
             low = mid
         else:
