@@ -2,8 +2,8 @@
 
     remix PICTURE --n 16 --size 384x256 [--tile] [--seed S] [--diversity D] --out DIR/|grid.png
     remix PICTURE --size 512x512 --estimate          # how long and how much memory, nothing made
-    animate --kind flipbook --input PICTURE --frames 16 [--flip-mode drift|walk|independent]
-            [--drift 0.3] [--crossfade 2] --out book.gif
+    animate --kind flipbook --input PICTURE --frames 16 [--flip-mode independent|drift|walk]
+            [--drift 0.3] [--crossfade 3] --out book.gif
 
 Every PNG and animation records the source file's name and SHA-256, the
 method and its settings, the size, tiling and seed (engine.studio.remix).
@@ -88,7 +88,8 @@ def add_flipbook_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--drift", type=float, default=None,
                        help=f"drift: new noise per frame, above 0 to 3 (default {defaults.drift:g})")
     group.add_argument("--crossfade", type=int, default=None, metavar="K",
-                       help="K blended frames between consecutive frames (default 0)")
+                       help=f"K blended frames between consecutive frames (default "
+                            f"{defaults.crossfade}; 0: a cut)")
     add_method_arguments(group)
 
 

@@ -62,6 +62,7 @@ from engine.runtime.control import RunControl
 CHUNK_BYTES = 64 * 2**20
 RETARGET_STEP = 1.15     # the coarsest level changes shape by at most this factor per step
 START_BLUR = 0.25        # with noise, the coarsest start is seen at this fraction of its size
+DRIFT_BLUR = 0.5         # and a given start (a flip-book's previous frame) at this fraction
 
 
 class SynthesisStopped(Exception):
@@ -390,8 +391,8 @@ def synthesis_rounds(source: torch.Tensor, output_hw: tuple[int, int], settings:
     The starting noise is drawn from `generator` (on the CPU, so a seed gives
     the same noise on every device) or given as `noise` (noise_shape(), unit
     variance: a flip-book's walk through noise). `start` ((C, h, w) in [0, 1])
-    replaces the source as the coarsest level's starting picture, as it is (a
-    flip-book's previous frame). A stopped `control` raises SynthesisStopped
+    replaces the source as the coarsest level's starting picture (a flip-book's
+    previous frame; blurred less than the source, DRIFT_BLUR). A stopped `control` raises SynthesisStopped
     between rounds and between chunks of a round."""
     settings.validate()
     levels = pyramid(tuple(source.shape[-2:]), tuple(output_hw), settings)
@@ -444,7 +445,12 @@ class _Synthesizer:
                ) -> Generator[tuple[int, int], None, Synthesis]:
         settings = self.settings
         if start is not None:
-            first = start.float().to(self.device) * 2 - 1
+            # A flip-book's previous frame, seen at half the coarsest size: sharp
+            # enough that most of it stays, vague enough that the noise moves some.
+            first = _resize(start.float().to(self.device) * 2 - 1, self.steps[0])
+            if settings.diversity > 0:
+                first = _blur(first, (max(1, round(first.shape[-2] * DRIFT_BLUR)),
+                                      max(1, round(first.shape[-1] * DRIFT_BLUR))))
         else:
             first = self.sources[0]
             if settings.diversity > 0:

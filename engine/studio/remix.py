@@ -426,18 +426,18 @@ def retarget(source: SourcePicture, width: int, height: int, seed: int = 0,
 
 # -- the flip-book -------------------------------------------------------------------------
 FLIPBOOK_MODES = {
-    "drift": "each frame starts from the previous one with a little new noise: slow change",
-    "walk": "the noise turns round a circle from one seed's towards another's: a loop",
     "independent": "every frame its own seed: a flip-book of variations",
+    "drift": "each frame starts from the previous one with a little new noise: parts change",
+    "walk": "the noise turns round a circle from one seed's to another's and back",
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class FlipbookSettings:
     frames: int = 16          # frames made (cross-fades add more)
-    mode: str = "drift"
+    mode: str = "independent"
     drift: float = 0.3        # drift: the noise added to the previous frame
-    crossfade: int = 0        # blended frames between consecutive frames
+    crossfade: int = 3        # blended frames between consecutive frames
     loop: bool = True         # walk: a closed circle; cross-fades: back to the first frame
 
     def validate(self) -> None:

@@ -259,7 +259,7 @@ def test_bad_seeds_are_refused(picture):
 # -- the flip-book ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["drift", "walk", "independent"])
 def test_flipbook_frames_and_record(picture, mode):
-    flip = FlipbookSettings(frames=3, mode=mode)
+    flip = FlipbookSettings(frames=3, mode=mode, crossfade=0)
     [book] = [e for e in flipbook(load_source(picture), 2, flip, settings=FAST)
               if isinstance(e, Flipbook)]
     assert book.frames.shape == (3, 40, 48, 3)
