@@ -27,7 +27,7 @@ def _patch_matrix(picture: np.ndarray | torch.Tensor, patch: int) -> torch.Tenso
     if isinstance(picture, np.ndarray):
         if picture.ndim != 3:
             raise ValueError(f"expected a (H, W, C) picture, not shape {picture.shape}")
-        tensor = torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1).float() / 255.0
+        tensor = torch.from_numpy(np.array(picture)).permute(2, 0, 1).float() / 255.0
     else:
         tensor = picture.detach().float().cpu()
     if min(tensor.shape[-2:]) < patch:

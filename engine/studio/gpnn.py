@@ -10,7 +10,10 @@ from the source's own patches.
   standard deviation `diversity` (the noise is what makes each seed's picture
   different); with noise, the source there is first blurred to a quarter of
   its size (START_BLUR), so it keeps its layout of colours but the noise
-  decides where shapes go. When the output's shape differs, the coarsest
+  decides where shapes go. Some noise lets the coarsest level settle back on
+  the source in place (every finer level would then copy it): when less than
+  COPY_LIMIT of it moved, it starts again from the seed's next noise, at most
+  COPY_REDRAWS times. When the output's shape differs, the coarsest
   level changes shape in gradual steps (GPNN's retargeting), matching at
   each, so the content rearranges to fit instead of being stretched.
 - At each level, `iterations` rounds of patch matching: every patch of the
@@ -48,7 +51,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import torch
@@ -63,6 +66,8 @@ CHUNK_BYTES = 64 * 2**20
 RETARGET_STEP = 1.15     # the coarsest level changes shape by at most this factor per step
 START_BLUR = 0.25        # with noise, the coarsest start is seen at this fraction of its size
 DRIFT_BLUR = 0.5         # and a given start (a flip-book's previous frame) at this fraction
+COPY_LIMIT = 0.75        # a coarsest level with less of it moved than this is started again
+COPY_REDRAWS = 3         # at most this many times, each with the seed's next noise
 
 
 class SynthesisStopped(Exception):
@@ -397,13 +402,16 @@ def synthesis_rounds(source: torch.Tensor, output_hw: tuple[int, int], settings:
     settings.validate()
     levels = pyramid(tuple(source.shape[-2:]), tuple(output_hw), settings)
     shape = noise_shape(tuple(source.shape[-2:]), tuple(output_hw), settings, source.shape[0])
+    redraw = None
     if noise is None:
         if generator is None:
             raise ValueError("a synthesis needs a generator or the noise")
         noise = torch.randn(shape, generator=generator)
+        redraw = lambda: torch.randn(shape, generator=generator)  # noqa: E731 - the seed's next noise
     elif tuple(noise.shape) != shape:
         raise ValueError(f"noise must have shape {shape}, not {tuple(noise.shape)}")
-    return (yield from _Synthesizer(source, levels, settings, tile, control).rounds(noise, start))
+    return (yield from _Synthesizer(source, levels, settings, tile, control, redraw)
+            .rounds(noise, start))
 
 
 def synthesize(source: torch.Tensor, output_hw: tuple[int, int], settings: GpnnSettings,
@@ -423,8 +431,10 @@ class _Synthesizer:
     """One picture, level by level (see the module's docstring)."""
 
     def __init__(self, source: torch.Tensor, levels: list[Level], settings: GpnnSettings,
-                 tile: bool, control: RunControl | None) -> None:
+                 tile: bool, control: RunControl | None,
+                 redraw: Callable[[], torch.Tensor] | None) -> None:
         self.settings, self.levels, self.tile, self.control = settings, levels, tile, control
+        self.redraw = redraw
         self.p = settings.patch_size
         x = source.float() * 2 - 1
         self.device = x.device
@@ -459,15 +469,31 @@ class _Synthesizer:
                 # shapes, so each seed arranges them anew.
                 first = _blur(first, (max(1, round(first.shape[-2] * START_BLUR)),
                                       max(1, round(first.shape[-1] * START_BLUR))))
-        y = _resize(first, self.steps[0]) + settings.diversity * noise.to(self.device)
-        matches: torch.Tensor | None = None
+        base = _resize(first, self.steps[0])
         seconds = []
-        for k in range(len(self.levels)):
+        began = time.perf_counter()
+        for attempt in range(COPY_REDRAWS + 1):
+            y, matches = yield from self._level(0, base + settings.diversity * noise.to(self.device),
+                                                None)
+            # Some noise lets the coarsest level settle back on the source in place,
+            # and every finer level then copies it: such a start is drawn again.
+            if self.redraw is None or settings.diversity == 0 or attempt == COPY_REDRAWS \
+                    or self._coarse_moved(matches) >= COPY_LIMIT:
+                break
+            noise = self.redraw()
+            self.total += settings.iterations * len(self.steps)
+        seconds.append(time.perf_counter() - began)
+        for k in range(1, len(self.levels)):
             began = time.perf_counter()
             y, matches = yield from self._level(k, y, matches)
             seconds.append(time.perf_counter() - began)
-        assert matches is not None
         return Synthesis(((y + 1) / 2).clamp_(0, 1), matches, seconds, self.levels)
+
+    def _coarse_moved(self, matches: torch.Tensor) -> float:
+        """moved_share at the coarsest level, the patch size scaled down to it."""
+        level = self.levels[0]
+        scale = level.source[0] / self.levels[-1].source[0]
+        return moved_share(matches, level.source, self.steps[-1], max(1.0, self.p * scale))
 
     def _level(self, k: int, y: torch.Tensor, matches: torch.Tensor | None
                ) -> Generator[tuple[int, int], None, tuple[torch.Tensor, torch.Tensor]]:

@@ -55,8 +55,9 @@ PROGRESS_SECONDS = 0.1        # RemixProgress events at most this often
 # The time model of one picture on one CPU core (fitted to measurements on the
 # project's 2-core CPU, docs/BENCHMARKS.md), in seconds per unit of work:
 SECONDS_PER_PAIR_DIM = 5e-11         # exact search: query x key pairs x patch values
-SECONDS_PER_CANDIDATE = 1.2e-7       # window search: queries x candidates
+SECONDS_PER_CANDIDATE = 1.8e-7       # window search: queries x candidates
 SECONDS_PER_PATCH_VALUE = 3e-9       # cutting and folding patches: patches x values
+THREAD_SCALING = 0.85                # n threads run about n ** 0.85 times as fast (1.8x on 2)
 GPU_SPEEDUP = 20.0                   # an assumption, not measured (no GPU to hand)
 
 
@@ -221,7 +222,7 @@ def estimate(source_hw: tuple[int, int], output_hw: tuple[int, int], settings: G
                 + min(CHUNK_BYTES, 4 * queries * candidates * settings.components)
         peak = max(peak, held)
     if device.type == "cpu":
-        seconds /= max(1, min(torch.get_num_threads(), _cores()))
+        seconds /= max(1, min(torch.get_num_threads(), _cores())) ** THREAD_SCALING
     else:
         seconds /= GPU_SPEEDUP
     return Estimate(seconds, int(peak * 1.2) + 32 * 2**20, str(device))

@@ -192,14 +192,40 @@ def test_retargeting_without_noise_is_deterministic_and_keeps_the_scale():
     assert abs(edge_ratio(a.image) - source) < abs(edge_ratio(stretched) - source) / 2
 
 
-def test_given_noise_replaces_the_generator():
+def test_given_noise_replaces_the_generator(monkeypatch):
+    monkeypatch.setattr(gpnn, "COPY_LIMIT", 0.0)     # never draw again: the first noise is it
     shape = gpnn.noise_shape((40, 40), (40, 40), FAST, 3)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(5))
     a = synthesize(texture(), (40, 40), FAST, noise=noise)
-    b = make(5)
-    assert torch.equal(a.image, b.image)
+    assert torch.equal(a.image, make(5).image)
     with pytest.raises(ValueError, match="noise must have shape"):
         synthesize(texture(), (40, 40), FAST, noise=torch.zeros(3, 2, 2))
+
+
+def run_rounds(**kwargs):
+    rounds = gpnn.synthesis_rounds(texture(), (40, 40), FAST, **kwargs)
+    seen = []
+    while True:
+        try:
+            seen.append(next(rounds))
+        except StopIteration as finished:
+            return seen, finished.value
+
+
+def test_a_start_that_settles_on_the_source_is_drawn_again(monkeypatch):
+    """A coarsest level that is mostly the source in place starts again from the
+    seed's next noise (at most COPY_REDRAWS times), still the same for a seed."""
+    plain, first = run_rounds(generator=torch.Generator().manual_seed(1))
+    monkeypatch.setattr(gpnn, "COPY_LIMIT", 1.01)    # nothing passes: every redraw is used
+    seen, redrawn = run_rounds(generator=torch.Generator().manual_seed(1))
+    _, again = run_rounds(generator=torch.Generator().manual_seed(1))
+    assert torch.equal(redrawn.image, again.image) and not torch.equal(redrawn.image, first.image)
+    extra = gpnn.COPY_REDRAWS * FAST.iterations
+    assert seen[-1][1] == plain[-1][1] + extra and seen[-1][0] == seen[-1][1]
+    # given noise (a flip-book's walk) is never drawn again
+    noise = torch.randn(gpnn.noise_shape((40, 40), (40, 40), FAST, 3),
+                        generator=torch.Generator().manual_seed(1))
+    assert run_rounds(noise=noise)[0][-1][1] == plain[-1][1]
 
 
 def test_rounds_report_progress_to_the_total():
