@@ -37,7 +37,7 @@ coarser level's match points, plus the matches of its four neighbours moved
 by one pixel (PatchMatch's propagation), comparing the patches' projections
 on the keys' first `components` principal components, with the completeness
 term taken over the queries that saw each key. docs/BENCHMARKS.md has the
-measurements behind this choice (the exact search everywhere took 50 times
+measurements behind this choice (the exact search everywhere took 60 times
 as long for the same patch statistics). A level stops early once no match changes (the output
 would not change again).
 
