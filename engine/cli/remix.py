@@ -135,11 +135,11 @@ def _stop_on_ctrl_c() -> tuple[Any, Any]:
 
 def _estimate_record(source: Any, size: tuple[int, int], settings: Any, tile: bool,
                      device: str, count: int) -> tuple[dict[str, Any], str]:
-    from engine.runtime.device import resolve_device
-    from engine.studio.remix import LIMIT_BYTES, LIMIT_SECONDS, estimate, working_shape
+    from engine.studio.remix import (LIMIT_BYTES, LIMIT_SECONDS, estimate, remix_device,
+                                     working_shape)
 
     found = estimate(working_shape(source, size), (size[1], size[0]), settings, tile,
-                     source.pixels.shape[2], resolve_device(device))
+                     source.pixels.shape[2], remix_device(device))
     fits = found.seconds <= LIMIT_SECONDS and found.bytes <= LIMIT_BYTES
     record = {"size": list(size), "seconds_per_picture": round(found.seconds, 2),
               "bytes_per_picture": found.bytes, "pictures": count,

@@ -233,6 +233,16 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def remix_device(name: str = "auto") -> torch.device:
+    """The device pictures are made on: "auto" is a CUDA GPU when there is one,
+    else the CPU. Not Apple's MPS: not every operation the method uses (the
+    eigen-decomposition, antialiased resizing) is sure to be there, and
+    nothing here has been measured on it; ask for "mps" to try it."""
+    if (name or "auto").strip().lower() == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    return resolve_device(name)
+
+
 @dataclasses.dataclass(frozen=True)
 class SizeCheck:
     """What one picture of a size would cost, and whether it may be made."""
@@ -243,7 +253,7 @@ class SizeCheck:
 
 
 def assess_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSettings,
-                tile: bool, device: str | torch.device = "cpu") -> SizeCheck:
+                tile: bool, device: str | torch.device = "auto") -> SizeCheck:
     """The estimate for one picture of `size` (width, height), with the reasons
     to refuse it or to ask first; ConfigError for sizes out of range."""
     settings.validate()
@@ -253,7 +263,7 @@ def assess_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSett
         if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= MAX_SIDE:
             raise ConfigError(f"the {name} must be a whole number of pixels from {least} to "
                               f"{MAX_SIDE}, not {value!r}")
-    device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
+    device = remix_device(str(device)) if not isinstance(device, torch.device) else device
     found = estimate(working_shape(source, size), (h, w), settings, tile,
                      source.pixels.shape[2], device)
     free = available_memory(device)
@@ -269,7 +279,7 @@ def assess_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSett
 
 
 def check_size(source: SourcePicture, size: tuple[int, int], settings: GpnnSettings, tile: bool,
-               device: str | torch.device = "cpu", allow_slow: bool = False) -> Estimate:
+               device: str | torch.device = "auto", allow_slow: bool = False) -> Estimate:
     """The estimate for one picture of `size` (width, height), or a ConfigError:
     always for sizes out of range or beyond the device's free memory; for sizes
     that would take over LIMIT_SECONDS or LIMIT_BYTES unless `allow_slow` (a
@@ -350,7 +360,7 @@ class _Maker:
         self.settings = settings or GpnnSettings()
         self.size = size or default_size(source)
         self.tile = bool(tile)
-        self.device = resolve_device(device)
+        self.device = remix_device(device)
         self.estimate = check_size(source, self.size, self.settings, self.tile, self.device,
                                    allow_slow)
         work = working_source(source, self.size)

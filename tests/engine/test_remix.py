@@ -310,3 +310,12 @@ def test_a_variation_is_nearer_its_source_than_another_picture(picture, tmp_path
     other = blobs(seed=5)[..., ::-1].copy()          # other colours and places
     [v] = made(variations(load_source(picture), [3], settings=FAST))
     assert patch_swd(v.image, blobs()) < patch_swd(v.image, other) / 2
+
+
+def test_auto_makes_pictures_on_a_cuda_gpu_else_the_cpu_never_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert remix.remix_device("auto").type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert remix.remix_device("auto").type == "cuda"
+    assert remix.remix_device("cpu").type == "cpu"
