@@ -166,7 +166,13 @@ class GenerativeModel(ABC):
         self._optimizers: dict[str, torch.optim.Optimizer] | None = None
         # Steps and guidance of an iterative sampler (STEPS, GUIDANCE); families
         # that have one start from their config's defaults.
-        self.sampling = SamplerSettings()
+        self.sampling = self.default_sampling(config)
+
+    @classmethod
+    def default_sampling(cls, config: ModelConfig) -> SamplerSettings:
+        """The steps and guidance a model with this config samples with when none
+        are chosen; read from the config alone, so callers need not build a model."""
+        return SamplerSettings()
 
     @abstractmethod
     def networks(self) -> dict[str, nn.Module]:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from engine.runs.bundles import BUNDLE_SUFFIX, inspect_bundle, load_model_from
 from engine.runtime.device import resolve_device
@@ -144,8 +143,8 @@ def run_sampling_options(run_dir: str | Path) -> tuple[str, ...]:
 def run_sampling_defaults(run_dir: str | Path) -> SamplerSettings | None:
     """The steps and guidance a run's (or bundle's) model samples with when none
     are chosen (its config's defaults), or None for a model without an iterative
-    sampler. Builds the model on the CPU without loading weights."""
-    from engine.models import build_model, find_model, model_config
+    sampler. Read from the config alone: no model is built."""
+    from engine.models import find_model, model_config
 
     name = _model_name(run_dir)
     spec = find_model(name)
@@ -155,5 +154,4 @@ def run_sampling_defaults(run_dir: str | Path) -> SamplerSettings | None:
         values = inspect_bundle(run_dir).model_config
     else:
         values = RunDir(run_dir).read_config().get("model_config", {})
-    model = build_model(name, model_config(name, **values), torch.device("cpu"))
-    return model.sampling
+    return spec.family.default_sampling(model_config(name, **values))

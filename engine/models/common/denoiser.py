@@ -126,7 +126,10 @@ class Denoiser(StepCounter, GenerativeModel):
         self.unet.to(device, memory_format=self.memory_format)
         self.ema = averaged_copy(self.unet)
         self.steps_done = 0
-        self.sampling = SamplerSettings(c.sample_steps, c.guidance)
+
+    @classmethod
+    def default_sampling(cls, config: ModelConfig) -> SamplerSettings:
+        return SamplerSettings(config.sample_steps, config.guidance)
 
     # -- what a family supplies ------------------------------------------------------
     @abstractmethod
