@@ -17,7 +17,6 @@ blend the pictures' classes as a walk does).
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,8 @@ import torch
 from engine.errors import ConfigError, DataError, RunDirError
 from engine.models.base import INVERT, RECONSTRUCT, GenerativeModel
 from engine.studio.keyframes import Keyframe, Timeline
-from engine.studio.reconstruction import Reconstructor, load_picture, model_geometry, source_model
+from engine.studio.reconstruction import (Reconstructor, load_picture, model_geometry,
+                                          picture_digest, source_model)
 from engine.studio.sampling import sampler_provenance, sampler_settings
 
 if TYPE_CHECKING:
@@ -88,12 +88,6 @@ def morph_timeline(count: int, labels: list[int] | None = None,
     return timeline
 
 
-def _digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except OSError:
-        return ""
-
 
 class MorphRenderer(Reconstructor):
     """Renders morphs of one run's model again and again (the studio's preview):
@@ -111,12 +105,16 @@ class MorphRenderer(Reconstructor):
         `budget` may refuse it before any frame is decoded; `steps` and `guidance`
         choose an inverting model's sampler settings (None: its defaults), used
         both to invert the pictures and to render the frames."""
-        from engine.studio.animation import checkpoint_step, evaluating, render_path
+        from engine.studio.animation import checkpoint_step, evaluating, frame_shape, render_path
 
         paths = [Path(p).expanduser() for p in paths]
         model = self.model()
         inverting = RECONSTRUCT not in model.capabilities
         timeline = morph_timeline(len(paths), labels, morph_defaults(model), **settings)
+        if budget is not None:
+            # Before the pictures are encoded: inverting them runs the sampler
+            # backwards, the dearest part, and a refused export should cost nothing.
+            budget(timeline.frame_count(), frame_shape(model))
         size, channels = model_geometry(model)
         pixels = np.stack([load_picture(p, size, channels) for p in paths])
         x = torch.from_numpy(pixels).float().mul_(2.0 / 255.0).sub_(1.0)
@@ -137,7 +135,7 @@ class MorphRenderer(Reconstructor):
                 keys = model.posterior_mean(x, y).cpu()
             with evaluating(model):
                 # An unconditional model's num_classes is 0, so any classes are ignored here.
-                frames = render_path(model, keys, timeline, budget=budget)
+                frames = render_path(model, keys, timeline)
             sampler = sampler_provenance(model)
         if self.source.is_file():
             from engine.runs.bundles import inspect_bundle
@@ -147,7 +145,7 @@ class MorphRenderer(Reconstructor):
             step = checkpoint_step(RunDir(self.source))
         settings_out = {k: v for k, v in timeline.to_dict().items() if k != "keyframes"}
         provenance = {"kind": "morph", "model": self.name, "run": self.source.name, "step": step,
-                      "inputs": [p.name for p in paths], "input_sha256": [_digest(p) for p in paths],
+                      "inputs": [p.name for p in paths], "input_sha256": [picture_digest(p) for p in paths],
                       "morph": settings_out,
                       "keyframes_from": "inversion" if inverting else "posterior mean",
                       **({"labels": list(timeline.labels)} if y is not None else {}), **sampler}
@@ -174,7 +172,7 @@ def find_inputs(export: str | Path, info: dict[str, Any]) -> list[str] | None:
     found = []
     for name, digest in zip(names, digests):
         candidate = folder / Path(str(name)).name
-        if not candidate.is_file() or _digest(candidate) != digest:
+        if not candidate.is_file() or picture_digest(candidate) != digest:
             return None
         found.append(str(candidate))
     return found
