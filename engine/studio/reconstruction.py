@@ -8,6 +8,7 @@ reconstruction morph (engine.studio.morph) all use these functions.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,12 @@ def side_by_side(result: Reconstruction) -> np.ndarray:
     two-column grid."""
     pairs = np.stack([result.originals, result.reconstructions], axis=1)
     return pairs.reshape(-1, *result.originals.shape[1:])
+
+
+def picture_digest(path: Path) -> str:
+    """The first 16 hex digits of a picture file's SHA-256, for provenance; ""
+    when it can no longer be read (the pictures were already decoded)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""

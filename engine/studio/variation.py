@@ -23,7 +23,7 @@ from engine.errors import ConfigError, DataError, RunDirError
 from engine.media.images import to_uint8
 from engine.models.base import VARY, GenerativeModel
 from engine.studio.reconstruction import (MAX_IMAGES, Reconstructor, fit_pixels, load_picture,
-                                          model_geometry, source_model)
+                                          model_geometry, picture_digest, source_model)
 from engine.studio.sampling import sampler_provenance, sampler_settings
 
 Picture = str | Path | np.ndarray   # an image file, or uint8 (H, W, 1|3|4) pixels the GUI holds
@@ -106,7 +106,7 @@ class VariationMaker(Reconstructor):
         else:
             path = Path(picture).expanduser()
             pixels = load_picture(path, size, channels)
-            shown, digest = path.name, _file_digest(path)
+            shown, digest = path.name, picture_digest(path)
         y = self._labels(model, labels, seeds)
         x = torch.from_numpy(np.array(pixels)).float().mul_(2.0 / 255.0).sub_(1.0)
         x = x.unsqueeze(0).expand(len(seeds), -1, -1, -1)
@@ -137,12 +137,6 @@ class VariationMaker(Reconstructor):
         from engine.studio.animation import checkpoint_step
         return checkpoint_step(RunDir(self.source))
 
-
-def _file_digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except OSError:
-        return ""
 
 
 def vary_picture(source: str | Path, picture_path: Picture, strength: float, seeds: list[int],
