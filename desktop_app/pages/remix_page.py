@@ -403,7 +403,8 @@ class RemixPage(QWidget):
     def export_flipbook(self, path: str | None = None) -> bool:
         """Write the keyframes, cross-faded, as an animation (on the worker)."""
         from engine.studio.exporters import ExportOptions, export_animation, format_for_path
-        from engine.studio.remix import keyframe_flipbook
+        from engine.studio.exporters.memory import advice, export_memory, over_limit
+        from engine.studio.remix import crossfade_length, keyframe_flipbook
 
         seeds = self.keyframe_seeds()
         if len(seeds) < 2 or self.source is None:
@@ -423,6 +424,14 @@ class RemixPage(QWidget):
             return False
         images = [self.images[s] for s in seeds]
         between = self.crossfade_spin.value()
+        # Refused before any frame is made: past the memory available it would
+        # end the app (the Animate page and the CLI check the same way).
+        memory = export_memory(crossfade_length(len(images), between, loop=True),
+                               images[0].shape, fmt, ExportOptions(fps=FLIPBOOK_FPS))
+        reason = over_limit(memory)
+        if reason is not None:
+            self._say(f"Not exported: {reason}; {advice(fmt)}.", error=True)
+            return False
         # The pictures' own record (source, settings, size), with every keyframe's seed.
         record = {k: v for k, v in self.records[seeds[0]].items() if k != "seed"}
         record.update(kind="flipbook", seeds=seeds,

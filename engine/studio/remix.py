@@ -500,23 +500,33 @@ def flicker(frames: np.ndarray, loop: bool = False) -> float:
     return float(np.mean(steps))
 
 
+def crossfade_length(count: int, between: int, loop: bool) -> int:
+    """How many frames crossfade() makes of `count` pictures."""
+    if between <= 0 or count < 2:
+        return count
+    pairs = count if loop else count - 1
+    return pairs * (between + 1) + (0 if loop else 1)
+
+
 def crossfade(frames: np.ndarray, between: int, loop: bool) -> np.ndarray:
     """`between` linear blends inserted between consecutive frames (and from the
-    last back to the first when looping)."""
+    last back to the first when looping). Written into one preallocated array,
+    so the frames are never held twice (a list and its stack)."""
     frames = np.asarray(frames)
     if between <= 0 or len(frames) < 2:
         return frames
-    out = []
+    out = np.empty((crossfade_length(len(frames), between, loop), *frames.shape[1:]), np.uint8)
     pairs = len(frames) if loop else len(frames) - 1
     for i in range(pairs):
         a, b = frames[i].astype(np.float32), frames[(i + 1) % len(frames)].astype(np.float32)
-        out.append(frames[i])
+        at = i * (between + 1)
+        out[at] = frames[i]
         for j in range(1, between + 1):
             t = j / (between + 1)
-            out.append(np.round(a * (1 - t) + b * t).astype(np.uint8))
+            out[at + j] = np.round(a * (1 - t) + b * t)
     if not loop:
-        out.append(frames[-1])
-    return np.stack(out)
+        out[-1] = frames[-1]
+    return out
 
 
 def keyframe_flipbook(images: list[np.ndarray], between: int, loop: bool = True) -> np.ndarray:

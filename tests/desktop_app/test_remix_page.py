@@ -147,6 +147,17 @@ def test_favourites_become_the_flipbook_keyframes(qtbot, page, picture, tmp_path
         assert gif.size == (48, 40) and gif.n_frames >= 2
 
 
+def test_a_flipbook_beyond_memory_is_refused_before_any_frame(qtbot, page, picture, tmp_path,
+                                                              monkeypatch):
+    opened(qtbot, page, picture)
+    generated(qtbot, page, 2)
+    monkeypatch.setattr("engine.studio.exporters.memory.available_ram", lambda: 1024)
+    out = tmp_path / "book.gif"
+    assert not page.export_flipbook(str(out))
+    assert page.message.text().startswith("Not exported: the export needs")
+    assert not out.exists()
+
+
 def test_cancel_stops_within_a_second(qtbot, page, tmp_path):
     path = tmp_path / "big.png"
     Image.fromarray(np.tile(blobs(64, 64), (4, 4, 1))).save(path)
