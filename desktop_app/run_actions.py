@@ -3,7 +3,8 @@ keyboard shortcuts for training and exporting, each in its menu item.
 
 Export is one item for the whole window, so one shortcut never means two
 things: on the Animate page it exports the animation (as its Export button
-does), everywhere else the time-lapse GIF of the run on the Train page.
+does), on the Remix page the flip-book, everywhere else the time-lapse GIF of
+the run on the Train page.
 """
 from __future__ import annotations
 
@@ -50,13 +51,24 @@ class RunActions(QObject):
             return None
         return self.window.animate_page.findChild(QPushButton, "exportAnimationButton")
 
+    def _on_remix(self) -> bool:
+        remix = getattr(self.window, "remix_page", None)
+        return remix is not None and self.window.tabs.currentWidget() is remix
+
     def _name_export(self, *_: object) -> None:
-        animation = self._animation_export() is not None
-        self.export_action.setText("E&xport animation…" if animation
-                                   else "E&xport time-lapse GIF…")
+        if self._on_remix():
+            text = "E&xport flip-book…"
+        elif self._animation_export() is not None:
+            text = "E&xport animation…"
+        else:
+            text = "E&xport time-lapse GIF…"
+        self.export_action.setText(text)
 
     def export(self) -> None:
         """Export what the page shown exports, or say why nothing can be yet."""
+        if self._on_remix():
+            self.window.remix_page.export_flipbook()   # says on the page why not, if so
+            return
         button = self._animation_export()
         if button is not None:
             if button.isEnabled():

@@ -64,3 +64,13 @@ def test_ctrl_e_on_the_animate_page_is_its_export(window):
     assert "animation" in action.text()
     window.tabs.setCurrentWidget(window.train_page)
     assert "time-lapse" in action.text()
+
+
+def test_ctrl_e_on_the_remix_page_exports_the_flipbook(qtbot, window):
+    action = window.findChild(QAction, "exportAction")
+    window.tabs.setCurrentWidget(window.remix_page)
+    window.run_actions._name_export()
+    assert "flip-book" in action.text()
+    action.trigger()     # nothing made yet: the page says why, no time-lapse dialog
+    assert window.timelapse_dialog is None
+    assert "needs at least two pictures" in window.remix_page.message.text()
