@@ -9,13 +9,18 @@ import pytest
 import torch
 
 from engine.errors import ConfigError
-from engine.models import build_model, model_accepts, model_config, model_names
+from engine.models import build_model, model_accepts, model_config, model_names, model_spec
+from engine.models.base import STEPS
+from tests.engine.conftest import DENOISER_SETTINGS
 
 CPU = torch.device("cpu")
 
 
 def make(name: str, seed: int = 0, **settings):
     settings.setdefault("width", 8)
+    if STEPS in model_spec(name).capabilities:
+        # Iterative samplers at their smallest: every sample runs the network per step.
+        settings = {**DENOISER_SETTINGS, **settings}
     if model_accepts(name, "num_classes"):
         settings.setdefault("num_classes", 10)
     return build_model(name, model_config(name, **settings), CPU, seed=seed)
