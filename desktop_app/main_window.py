@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QFont
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from desktop_app.current_run import CurrentRun
 from desktop_app.errors import ErrorPresenter
 from desktop_app.help_menu import HelpMenu
 from desktop_app.run_actions import RunActions
@@ -135,6 +136,11 @@ class MainWindow(QMainWindow):
         self.runs_page.error.connect(self.errors.report)
         self.gallery_page.keyframesChosen.connect(
             lambda run, seeds: self.animate_page.add_keyframes(seeds, run_dir=run))
+        # One current run: the Gallery's is the Animate page's, and the Runs page marks it.
+        self.current_run = CurrentRun(self)
+        self.gallery_page.runChanged.connect(self.current_run.set)
+        self.animate_page.runChanged.connect(self.current_run.set)
+        self.current_run.changed.connect(self._follow_current_run)
         self.gallery_page.compareRequested.connect(self.compare_checkpoints)
         self.gallery_page.processRequested.connect(self.play_process)
         self.gallery_page.samplerChosen.connect(self.animate_page.set_sampler)
@@ -173,6 +179,17 @@ class MainWindow(QMainWindow):
             self.gallery_page.set_run(event.run_dir if event.start_step else None)
         elif isinstance(event, (Saved, Finished)) and self.gallery_page.run_dir is None:
             self.gallery_page.set_run(event.run_dir)
+
+    def _follow_current_run(self, run) -> None:
+        """Every page shows the current run: the Gallery opens it (and makes its
+        first page) when another page chose it; Animate follows, starting a walk
+        from the gallery's first seeds when it has no keyframes."""
+        self.runs_page.set_current(run)
+        if run is None:      # a new run without weights yet: the pages keep what they show
+            return
+        if self.gallery_page.run_dir != run:
+            self.gallery_page.open_source(run)
+        self.animate_page.follow_run(run, self.gallery_page.first_keyframes())
 
     def play_process(self, run, seed: int) -> None:
         """The gallery's Play process: the Animate page renders and plays it."""

@@ -42,6 +42,7 @@ class AnimatePage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
     exported = Signal(str)        # path written
+    runChanged = Signal(object)   # the run now animated (a Path): the window's current run
 
     def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +57,9 @@ class AnimatePage(QWidget):
         self._estimate_busy = self._estimate_dirty = False
         self.estimate: int | None = None
         self._stopped = False    # the window is closing: start no more work
+        # The keyframes are the automatic start (the gallery's first seeds), not the
+        # artist's: the first keyframe the artist adds replaces them.
+        self._auto_keyframes = False
         self._build()
         self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
         self._settle.timeout.connect(self._render_preview)
@@ -85,7 +89,7 @@ class AnimatePage(QWidget):
         self.keyframe_list = QListWidget(objectName="keyframeList")
         self.keyframe_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.keyframe_list.setIconSize(QSize(ICON_PIXELS, ICON_PIXELS))
-        self.keyframe_list.model().rowsMoved.connect(self._timeline_changed)
+        self.keyframe_list.model().rowsMoved.connect(self._keyframes_edited)
         self.keyframe_list.itemSelectionChanged.connect(self._update_enabled)
         self.seed_spin = QSpinBox(objectName="keyframeSeedSpin", minimum=0, maximum=2**31 - 1)
         self.class_spin = QSpinBox(objectName="keyframeClassSpin", minimum=-1, maximum=9999, value=-1)
@@ -221,16 +225,36 @@ class AnimatePage(QWidget):
         self.sampler.set_run(self.worker, run_dir)
         self._run_kinds_changed()
         self._timeline_changed()
+        self.runChanged.emit(run_dir)
+
+    def follow_run(self, run_dir: str | Path, start: list[Keyframe]) -> None:
+        """Animate the window's current run (opened on another page). The
+        artist's keyframes stay, as Open run keeps them: the same seeds through
+        this run's model. An automatic start, or none, becomes `start` (the
+        gallery's first seeds), so that a walk plays at once."""
+        run_dir = Path(run_dir)
+        if self.run_dir != run_dir:
+            if self._auto_keyframes:
+                self.keyframe_list.clear()
+            self.set_run(run_dir)
+        if self.keyframe_list.count() == 0 and start:
+            for keyframe in start:
+                self._append(keyframe)
+            self._auto_keyframes = True
+            self._timeline_changed()
 
     def add_keyframes(self, seeds: list[int | Keyframe], run_dir: str | Path | None = None,
                       label: int | None = None) -> None:
         """Append keyframes (from the gallery: the tiles' run comes with them, and
         as Keyframes, each tile's class where the run is conditional)."""
         if run_dir is not None and (self.run_dir is None or Path(run_dir) != self.run_dir):
-            if self.keyframe_list.count():
+            if self.keyframe_list.count() and not self._auto_keyframes:
                 self.status.emit("Keyframes of another run were cleared.")
             self.keyframe_list.clear()
             self.set_run(run_dir)
+        if self._auto_keyframes:     # the artist's first keyframes replace the automatic start
+            self.keyframe_list.clear()
+        self._auto_keyframes = False
         for seed in seeds:
             self._append(seed if isinstance(seed, Keyframe) else Keyframe(int(seed), label))
         self.set_kind("interpolate")
@@ -252,6 +276,11 @@ class AnimatePage(QWidget):
     def remove_selected(self) -> None:
         for item in self.keyframe_list.selectedItems():
             self.keyframe_list.takeItem(self.keyframe_list.row(item))
+        self._keyframes_edited()
+
+    def _keyframes_edited(self, *_: object) -> None:
+        """The artist changed the keyframes: from now on they are theirs."""
+        self._auto_keyframes = False
         self._timeline_changed()
 
     def move_selected(self, offset: int) -> None:
@@ -262,7 +291,7 @@ class AnimatePage(QWidget):
         item = self.keyframe_list.takeItem(row)
         self.keyframe_list.insertItem(target, item)
         self.keyframe_list.setCurrentRow(target)
-        self._timeline_changed()
+        self._keyframes_edited()
 
     def timeline(self) -> Timeline:
         """The timeline the controls describe (validated; raises ConfigError)."""
@@ -275,6 +304,7 @@ class AnimatePage(QWidget):
     def set_timeline(self, timeline: Timeline) -> None:
         """Show a saved timeline in the controls (one render follows, not one per control)."""
         self._loading = True
+        self._auto_keyframes = False
         try:
             self.keyframe_list.clear()
             for keyframe in timeline.keyframes:

@@ -30,6 +30,7 @@ class GalleryPage(QWidget):
     processRequested = Signal(object, int)      # (run folder, seed): play the model's own process
     samplerChosen = Signal(object)   # {steps=, guidance=} of the tiles, sent after the two above
     compareRequested = Signal(object, object)  # (run folder, seeds) to compare across checkpoints
+    runChanged = Signal(object)   # the run now shown (a Path), or None: the window's current run
 
     def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -168,6 +169,21 @@ class GalleryPage(QWidget):
             self.worker.submit("favourites", lambda: (run, read_favourites(run)),
                                self._on_favourites, "Could not read favourites")
         self._update_enabled()
+        if run_changed:
+            self.runChanged.emit(self.run_dir)
+
+    def first_keyframes(self, count: int = 4) -> list:
+        """Keyframes for the first `count` seeds of the page (each with the class its
+        tile has, or will have, for a conditional run): where a walk starts when the
+        Animate page has none yet."""
+        from engine.studio.keyframes import Keyframe
+
+        first = self.seed_spin.value()
+        seeds = list(range(first, first + count))
+        labels = self.sampling.labels_for(seeds)
+        if labels is None and self.classes:
+            labels = [seed % self.classes for seed in seeds]
+        return [Keyframe(seed, labels[i] if labels else None) for i, seed in enumerate(seeds)]
 
     def open_source(self, source: str | Path) -> bool:
         """Show a run folder or a model bundle file and generate its first page.

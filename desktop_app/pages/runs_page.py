@@ -72,6 +72,7 @@ class RunsPage(QWidget):
         self.delete_dialog: QMessageBox | None = None
         self.restart_dialog: QMessageBox | None = None
         self.resume_dialog: ResumeDialog | None = None
+        self.current_run: Path | None = None   # the window's current run, marked in bold
         self._build()
         worker.trainingEvent.connect(self._on_training_event)
         worker.trainingStopped.connect(self.refresh)
@@ -199,6 +200,32 @@ class RunsPage(QWidget):
                  QTableWidgetItem(format_losses(s.losses)), state, best_item]
         for column, item in enumerate(cells):
             self.table.setItem(row, column, item)
+        self._mark_current(row)
+
+    def set_current(self, path: str | Path | None) -> None:
+        """Mark the window's current run (the one open in the Gallery and Animate)."""
+        self.current_run = Path(path).resolve() if path is not None else None
+        for row in range(self.table.rowCount()):
+            self._mark_current(row)
+
+    def is_marked_current(self, row: int) -> bool:
+        item = self.table.item(row, 0)
+        return item is not None and item.font().bold()
+
+    def _mark_current(self, row: int) -> None:
+        name = self.table.item(row, 0)
+        if name is None:
+            return
+        path = Path(name.data(PATH_ROLE))
+        current = self.current_run is not None and path.resolve() == self.current_run
+        for column in range(self.table.columnCount()):
+            item = self.table.item(row, column)
+            if item is not None:
+                font = item.font()
+                font.setBold(current)
+                item.setFont(font)
+        name.setToolTip(f"{path}\nThe current run: open in the Gallery and Animate"
+                        if current else str(path))
 
     def _find_best(self, summaries: list[RunSummary]) -> None:
         """Each run's best checkpoint by the chosen metric; likelihood metrics the
