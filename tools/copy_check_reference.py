@@ -59,7 +59,8 @@ def main() -> None:
         t0 = time.perf_counter()
         result = memorisation(features(extractor, images), training).scores()
         print(f"{name}: ratio {result['memorisation_ratio']:.2f}, close "
-              f"{result['memorisation_close_fraction']:.3f} ({time.perf_counter() - t0:.1f} s)")
+              f"{result['memorisation_close_fraction']:.3f}, memorisation score "
+              f"{result['memorisation_score']:.3f} ({time.perf_counter() - t0:.1f} s)")
         print(f"    {describe(result)}")
 
 

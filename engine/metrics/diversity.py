@@ -8,6 +8,10 @@ Two numbers on image features (any engine.metrics.features extractor):
   the data does.
 - coverage: how many different real images are the nearest neighbour of some
   sample. A collapsed generator's samples all land near the same few.
+
+`nearest` is the project's one nearest-neighbour search (diversity, the copy
+check in engine.metrics.memorisation, a gallery tile's nearest training
+pictures): exact, Euclidean, in bounded memory whatever the sizes.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 CHUNK = 1024     # rows of the distance matrix computed at once (bounded memory)
+BLOCK_BYTES = 2**25   # references converted to float64 at once, at most (32 MB)
 
 
 def mean_pairwise_distance(features: np.ndarray) -> float:
@@ -26,19 +31,67 @@ def mean_pairwise_distance(features: np.ndarray) -> float:
         raise ValueError("the mean pairwise distance needs at least two images")
     total = 0.0
     for start in range(0, n, CHUNK):
-        total += _distances(x[start:start + CHUNK], x).sum()
+        total += pairwise_distances(x[start:start + CHUNK], x).sum()
     return float(total / (n * (n - 1)))    # the zero diagonal adds nothing
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Each query's k nearest references, nearest first: (N, k) indices into the
+    references and (N, k) Euclidean distances."""
+
+    indices: np.ndarray
+    distances: np.ndarray
+
+
+def nearest(queries: np.ndarray, references: np.ndarray, k: int = 1,
+            exclude: np.ndarray | None = None) -> Neighbours:
+    """The `k` nearest rows of `references` to each row of `queries` (Euclidean).
+
+    `exclude[i]`, when given, is a reference index query i may not match (itself,
+    when the queries are references: "the nearest *other* picture"). References
+    are read a block at a time, so uint8 pictures are never all held as float64.
+    """
+    q = np.asarray(queries, dtype=np.float64).reshape(len(queries), -1)
+    n, total = len(q), len(references)
+    k = min(k, total - (1 if exclude is not None else 0))
+    if k < 1 or n == 0:
+        return Neighbours(np.empty((n, 0), np.int64), np.empty((n, 0)))
+    dims = q.shape[1]
+    block = int(min(4 * CHUNK, max(64, BLOCK_BYTES // (8 * max(dims, 1)))))
+    best_d = np.full((n, k), np.inf)
+    best_i = np.full((n, k), -1, dtype=np.int64)
+    q_norms = (q * q).sum(1)
+    for start in range(0, total, block):
+        r = np.asarray(references[start:start + block], dtype=np.float64).reshape(-1, dims)
+        r_norms = (r * r).sum(1)
+        for row in range(0, n, CHUNK):
+            end = min(row + CHUNK, n)
+            squared = q_norms[row:end, None] + r_norms[None, :] - 2 * q[row:end] @ r.T
+            if exclude is not None:
+                own = np.asarray(exclude[row:end]) - start
+                hit = (own >= 0) & (own < len(r))
+                squared[np.flatnonzero(hit), own[hit]] = np.inf
+            ids = np.broadcast_to(np.arange(start, start + len(r)), squared.shape)
+            merged_d = np.concatenate([best_d[row:end], squared], axis=1)
+            merged_i = np.concatenate([best_i[row:end], ids], axis=1)
+            keep = np.argpartition(merged_d, k - 1, axis=1)[:, :k]
+            best_d[row:end] = np.take_along_axis(merged_d, keep, axis=1)
+            best_i[row:end] = np.take_along_axis(merged_i, keep, axis=1)
+    order = np.argsort(best_d, axis=1, kind="stable")
+    distances = np.sqrt(np.maximum(np.take_along_axis(best_d, order, axis=1), 0.0))
+    return Neighbours(np.take_along_axis(best_i, order, axis=1), distances)
 
 
 def nearest_neighbours(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
     """Index into `references` of each query's nearest row (Euclidean)."""
-    q = np.asarray(queries, dtype=np.float64)
-    r = np.asarray(references, dtype=np.float64)
-    return np.concatenate([_distances(q[s:s + CHUNK], r).argmin(axis=1)
-                           for s in range(0, len(q), CHUNK)]) if len(q) else np.empty(0, int)
+    if not len(queries):
+        return np.empty(0, int)
+    return nearest(queries, references).indices[:, 0]
 
 
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The (len(a), len(b)) Euclidean distances between rows (float64 rows)."""
     squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
     return np.sqrt(np.maximum(squared, 0.0))
 

@@ -301,11 +301,28 @@ def _copy_check(spec: str, size: int, extractor: FeatureExtractor, sample_featur
                                        f"(the check needs {MIN_TRAINING})"}
         return
     images = training.images[training_subset(len(training))]
-    key = feature_cache.cache_key(
-        f"{extractor.fingerprint}:{config.batch_size}:{extractor.device}", images)
+    features = None
+    for item in training_features(images, extractor, config.batch_size, control):
+        if isinstance(item, EvalProgress):
+            yield item
+        else:
+            features = item
+    if features is None:
+        return
+    yield memorisation(sample_features, features).scores()
+
+
+def training_features(images: np.ndarray, extractor: FeatureExtractor, batch_size: int,
+                      control: RunControl) -> Iterator[EvalProgress | np.ndarray]:
+    """Progress ("training"), then the features of uint8 training pictures (N, C, H, W);
+    nothing more when stopped. Cached on disk under the network, batch size, device
+    and the pictures' bytes, so the copy check and a gallery tile's nearest training
+    pictures share them."""
+    key = feature_cache.cache_key(f"{extractor.fingerprint}:{batch_size}:{extractor.device}",
+                                  images)
     features = feature_cache.load_cached(key, len(images))
     if features is None:
-        for item in _features_of_uint8(extractor, images, config.batch_size, control, "training"):
+        for item in _features_of_uint8(extractor, images, batch_size, control, "training"):
             if isinstance(item, EvalProgress):
                 yield item
             else:
@@ -313,7 +330,7 @@ def _copy_check(spec: str, size: int, extractor: FeatureExtractor, sample_featur
         if features is None:
             return
         feature_cache.store(key, features)
-    yield memorisation(sample_features, features).scores()
+    yield features
 
 
 def _fd_label(samples: int) -> str:
@@ -381,4 +398,4 @@ def format_result(result: dict[str, Any]) -> str:
 
 
 __all__ = ["EvalConfig", "EvalFinished", "EvaluationError", "EvalProgress", "evaluate_run", "evaluations",
-           "format_result", "run_evaluation"]
+           "format_result", "run_evaluation", "training_features"]

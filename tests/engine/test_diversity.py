@@ -39,3 +39,29 @@ def test_a_collapsed_generator_scores_far_below_a_diverse_one():
     assert diverse.spread_ratio > 0.7 and diverse.distinct_neighbours >= 20
     assert collapsed.spread_ratio < 0.1 and collapsed.distinct_neighbours <= 2
     assert "distinct nearest real images" in collapsed.line()
+
+
+def test_the_one_nearest_search_matches_brute_force_in_small_blocks(monkeypatch):
+    import engine.metrics.diversity as div
+
+    monkeypatch.setattr(div, "BLOCK_BYTES", 8 * 7 * 5)   # references 64 rows at a time
+    monkeypatch.setattr(div, "CHUNK", 16)
+    rng = np.random.default_rng(4)
+    q, r = rng.normal(size=(50, 7)), rng.normal(size=(300, 7))
+    brute = np.sqrt(((q[:, None] - r[None]) ** 2).sum(-1))
+    found = div.nearest(q, r, k=4)
+    np.testing.assert_array_equal(found.indices, np.argsort(brute, axis=1)[:, :4])
+    np.testing.assert_allclose(found.distances, np.sort(brute, axis=1)[:, :4], atol=1e-9)
+
+
+def test_the_search_can_leave_each_query_itself_out():
+    from engine.metrics.diversity import nearest
+
+    r = np.array([[0.0], [1.0], [3.0], [3.0]])
+    picks = np.array([0, 2, 3])
+    found = nearest(r[picks], r, k=1, exclude=picks)
+    # 0 -> 1 (not itself); each of the duplicates 2 and 3 -> the other, at distance 0.
+    assert found.indices[:, 0].tolist() == [1, 3, 2] and found.distances[:, 0].tolist() == [1, 0, 0]
+    pictures = np.random.default_rng(0).integers(0, 256, (20, 3, 8, 8), dtype=np.uint8)
+    same = nearest(pictures[[7]], pictures, k=2)        # uint8 pictures of any shape
+    assert same.indices[0, 0] == 7 and same.distances[0, 0] == pytest.approx(0, abs=1e-6)

@@ -69,8 +69,46 @@ def test_eval_reports_the_copy_check(trained_run, capsys):
     assert 0 < result["memorisation_ratio"] and 0 <= result["memorisation_close_fraction"] <= 1
     # The fixture's 64 training pictures: a fifth held out.
     assert result["memorisation_held_out"] == 12 and result["memorisation_training"] == 64
+    assert 0 <= result["memorisation_score"] <= 1 and result["memorisation_score_quantile"] == 0.05
     assert "copy check: nearest training picture" in format_result(result)
     assert main(["eval", str(trained_run), "--samples", "20", "--device", "cpu", "--no-record",
                  "--json", "--no-copy-check"]) == 0
     quiet = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert not any(key.startswith("memorisation") for key in quiet)
+
+
+def test_the_memorisation_score_is_about_its_quantile_when_new_and_near_one_when_copying():
+    from engine.metrics.memorisation import SCORE_QUANTILE
+
+    training = _clusters(800, seed=11)
+    planted = training[np.random.default_rng(12).integers(0, 800, 300)]   # training pictures as samples
+    copier = memorisation(planted, training)
+    assert copier.score == 1.0 and copier.scores()["memorisation_score"] == 1.0
+    fresh = memorisation(_clusters(600, seed=13), training)
+    assert abs(fresh.score - SCORE_QUANTILE) < 0.05
+    scores = fresh.scores()
+    assert scores["memorisation_score_quantile"] == SCORE_QUANTILE
+    assert 0 < scores["memorisation_score_threshold"] < scores["memorisation_training_median"]
+    # Half copies, half new: the score counts the copies.
+    half = memorisation(np.concatenate([planted[:150], _clusters(150, seed=14)]), training)
+    assert 0.45 < half.score < 0.6
+    assert "memorisation score 100.0%" in describe_result(copier)
+    assert "likely copying" in describe_result(copier)
+
+
+def describe_result(result) -> str:
+    from engine.metrics.memorisation import describe
+    return describe(result.scores())
+
+
+def test_the_latest_recorded_score_is_read_and_bad_records_passed_over():
+    from engine.metrics.memorisation import latest_score
+
+    records = [{"step": 10, "memorisation_score": 0.04, "memorisation_score_quantile": 0.05},
+               {"step": 20, "memorisation_score": 0.5, "memorisation_score_quantile": 0.05},
+               {"step": 30, "memorisation_score": "high", "memorisation_score_quantile": 0.05},
+               {"step": 40, "memorisation_score": 7.0, "memorisation_score_quantile": 0.05},
+               {"step": 50, "fd": 3.0}]
+    latest = latest_score(records)
+    assert (latest.score, latest.step) == (0.5, 20) and latest.describe() == "50.0% at step 20"
+    assert latest_score(records[2:]) is None and latest_score([]) is None
