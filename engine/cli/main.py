@@ -347,6 +347,7 @@ def _train(args: argparse.Namespace) -> int:
                                autosave_seconds=args.autosave_seconds,
                                keep_last=args.keep_last, keep_best=args.keep_best,
                                **_evaluation_settings(args))
+        _doctor_summary(config, args.json)
         events = train(config, args.out, control)
 
     # Ctrl-C, SIGTERM or SIGHUP stops between steps and saves; the same again aborts.
@@ -379,6 +380,36 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         stop_signals.uninstall()
     return stop_signals.exit_code()   # 143 or 129 after SIGTERM or SIGHUP (engine.runtime.stop_signals)
+
+
+def _doctor_summary(config: Any, json_output: bool) -> None:
+    """Before training on a folder, the data doctor's findings in one line
+    (engine.data.doctor); `data SPEC` prints them all. Its failure is not the
+    run's: the load that follows says what is wrong with the folder."""
+    from engine.data import doctor
+
+    if not doctor.applies(config.data):
+        return
+    bar = None if json_output else _LoadBar()
+    steps = doctor.examine(config.data, config.image_size, config.data_cache)
+    try:
+        while True:
+            event = next(steps)
+            if bar is not None:
+                bar.update(event)
+    except StopIteration as done:
+        report = done.value
+    except AtelierError:
+        return
+    finally:
+        if bar is not None:
+            bar.close()
+    if json_output:
+        print(json.dumps({"event": "DataDoctor", **report.to_dict()}), flush=True)
+        return
+    details = (f" (latent-atelier-cli data {config.data} --size {config.image_size} for the "
+               "details)") if report.has_findings else ""
+    print(f"data doctor: {report.headline()}{details}", file=sys.stderr, flush=True)
 
 
 def _restart_hint(run: str, events: Any) -> Any:
@@ -542,7 +573,8 @@ def _data(args: argparse.Namespace) -> int:
               "found": summary.found, "from_cache": summary.from_cache,
               "seconds": round(summary.seconds, 3),
               "original_sizes": [list(s) for s in summary.original_sizes],
-              "skipped": [{"path": s.path, "reason": s.reason} for s in summary.skipped]}
+              "skipped": [{"path": s.path, "reason": s.reason} for s in summary.skipped],
+              "doctor": summary.doctor.to_dict() if summary.doctor is not None else None}
     _print(args, result, "\n".join(summary.lines()))
     return 0
 

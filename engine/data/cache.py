@@ -22,8 +22,11 @@ KEEP_ENTRIES = 8
 _FORMAT = 1   # bump when what is stored changes
 
 
-def cache_dir() -> Path:
-    return user_data_dir() / "cache" / "data"
+def cache_dir(kind: str = "data") -> Path:
+    """The folder of one kind of entry: "data" (decoded sets), "doctor" (the data
+    doctor's per-picture findings). Each kind keeps its own newest KEEP_ENTRIES, so
+    small entries never push a large decoded set out."""
+    return user_data_dir() / "cache" / kind
 
 
 def cache_key(parts: Any) -> str:
@@ -32,9 +35,9 @@ def cache_key(parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def load_entry(key: str) -> dict[str, np.ndarray] | None:
+def load_entry(key: str, kind: str = "data") -> dict[str, np.ndarray] | None:
     """The arrays stored under `key`, or None (missing or unreadable: rebuild)."""
-    path = cache_dir() / f"{key}.npz"
+    path = cache_dir(kind) / f"{key}.npz"
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
@@ -44,9 +47,9 @@ def load_entry(key: str) -> dict[str, np.ndarray] | None:
         return None
 
 
-def save_entry(key: str, arrays: dict[str, np.ndarray]) -> Path | None:
+def save_entry(key: str, arrays: dict[str, np.ndarray], kind: str = "data") -> Path | None:
     """Store arrays under `key`; a cache that cannot be written is not an error."""
-    folder = cache_dir()
+    folder = cache_dir(kind)
     path = folder / f"{key}.npz"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -121,14 +121,15 @@ def load_folder(request: DataRequest) -> Generator[LoadProgress, None, ImageSet]
         stored = cache.load_entry(key)
         if stored is not None:
             return _from_cache(request, listing, stored)
-    results = yield from _decode_all(listing.files, options, request)
+    results = yield from decode_files(listing.files, options, request)
     return _assemble(request, listing, options, results, key)
 
 
-def _decode_all(files: list[Path], options: DecodeOptions, request: DataRequest
-                ) -> Generator[LoadProgress, None, list[DecodedImage | str]]:
+def decode_files(files: list[Path], options: DecodeOptions, request: DataRequest
+                 ) -> Generator[LoadProgress, None, list[DecodedImage | str]]:
     """Decode every file on all cores (Pillow releases the GIL while decoding),
-    a bounded window at a time so cancel takes effect within one picture."""
+    a bounded window at a time so cancel takes effect within one picture; each
+    result is the picture or the reason it cannot be used."""
     total = len(files)
     results: list[DecodedImage | str] = [""] * total
     workers = max(1, os.cpu_count() or 1)

@@ -2,16 +2,18 @@
 
 `scan()` is what the GUI's data page and `latent-atelier-cli data` run: it
 loads a spec (yielding progress while it works, stopping when cancelled) and
-ends with one `DataSummary`. Nothing in it is a tensor or shared with the
-engine afterwards, so it can cross to the GUI thread as is.
+ends with one `DataSummary`; for a folder of pictures it holds the data
+doctor's report too (engine.data.doctor). Nothing in it is a tensor or shared
+with the engine afterwards, so it can cross to the GUI thread as is.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from engine.data.doctor import DoctorReport, applies, examine
 from engine.data.registry import LoadCancelled, LoadProgress, load_steps
 from engine.data.report import SkippedFile
 from engine.data.sources import ImageSet
@@ -35,6 +37,7 @@ class DataSummary:
     original_sizes: tuple[tuple[int, int, int], ...]
     from_cache: bool
     seconds: float
+    doctor: DoctorReport | None = None   # for folders of pictures
 
     def lines(self) -> list[str]:
         """A short human description, as the CLI prints it."""
@@ -51,6 +54,8 @@ class DataSummary:
         if self.skipped:
             out.append(f"skipped {len(self.skipped):,} of {self.found:,} file(s):")
             out.extend(f"  {s}" for s in self.skipped)
+        if self.doctor is not None:
+            out.extend(self.doctor.lines(with_skipped=False))
         return out
 
 
@@ -85,12 +90,26 @@ def summarize(data: ImageSet) -> DataSummary:
 def scan(spec: str, size: int = 64, split: str = "train", cache: bool = True,
          cancel: Callable[[], bool] | None = None
          ) -> Iterator[LoadProgress | DataSummary | ScanCancelled]:
-    """Load `spec`, yielding LoadProgress, then a DataSummary (or ScanCancelled)."""
+    """Load `spec`, yielding LoadProgress, then a DataSummary (or ScanCancelled).
+    A folder of pictures is then examined by the data doctor for training at
+    `size` (LoadProgress "examining"), its report part of the summary."""
     steps = load_steps(spec, split=split, size=size, cache=cache, cancel=cancel)
     try:
         while True:
             yield next(steps)
     except StopIteration as done:
-        yield summarize(done.value)
+        summary = summarize(done.value)
     except LoadCancelled:
         yield ScanCancelled(spec)
+        return
+    if split == "train" and applies(spec):
+        examining = examine(spec, size, cache_results=cache, cancel=cancel)
+        try:
+            while True:
+                yield next(examining)
+        except StopIteration as done:
+            summary = replace(summary, doctor=done.value)
+        except LoadCancelled:
+            yield ScanCancelled(spec)
+            return
+    yield summary
