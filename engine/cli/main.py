@@ -12,6 +12,7 @@
     likelihood  a VAE run's test negative ELBO and importance-weighted NLL (nats/image)
     eval     score a run's current checkpoint (FD, KID, classes, likelihood)
     remix    variations, any size, seamless tiles of one picture (no training)
+    nearest  a sample's nearest training pictures, by features and pixels: a copy?
 """
 from __future__ import annotations
 
@@ -244,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from engine.cli.remix import add_parser as add_remix_parser
     add_remix_parser(sub)
+    from engine.cli.nearest import add_parser as add_nearest_parser
+    add_nearest_parser(sub)
     return parser
 
 
@@ -251,10 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from engine.cli.animate import run_animate, run_keyframes
     from engine.cli.remix import run_remix
+    from engine.cli.nearest import run_nearest
     handler = {"train": _train, "sample": _sample, "animate": run_animate,
                "keyframes": run_keyframes, "export": _export, "runs": _runs,
                "bench": _bench, "data": _data, "self-test": _self_test,
-               "likelihood": _likelihood, "eval": _eval, "remix": run_remix}[args.command]
+               "likelihood": _likelihood, "eval": _eval, "remix": run_remix,
+               "nearest": run_nearest}[args.command]
     try:
         return handler(args)
     except AtelierError as exc:   # may quote a file's contents: no terminal escapes
@@ -509,26 +514,31 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from engine.runs.best import best_checkpoint, is_eval_metric
+    from engine.metrics.memorisation import latest_score
+    from engine.runs.best import best_checkpoint, is_eval_metric, recorded_evaluations
     from engine.runs.index import DAMAGED, format_losses, list_runs
 
     if not is_eval_metric(args.metric):
         raise SystemExit(_usage(f"runs: --metric {args.metric!r} is not an evaluation metric "
                                 "(fd, kid, class_coverage, confident_fraction, <estimate>_nats, ...)"))
     for s in list_runs(args.folder):
-        best = None
+        best = copying = None
         if s.state != DAMAGED:
             try:
-                best = best_checkpoint(s.path, args.metric)
+                records = recorded_evaluations(s.path)
+                best = best_checkpoint(s.path, args.metric, records)
+                copying = latest_score(records)
             except AtelierError:
                 best = None   # an unreadable metrics file: the row still lists the run
         _print(args, {"name": s.name, "path": str(s.path), "state": s.state, "detail": s.detail,
                       "model": s.model, "data": s.data, "step": s.step, "losses": s.losses,
-                      "best": best.to_dict() if best else None},
+                      "best": best.to_dict() if best else None,
+                      "memorisation": copying.to_dict() if copying else None},
                # Names and details come from the run's files: no terminal escapes.
                f"{printable(s.name)}\t{s.state} ({printable(s.detail)})\t{printable(s.model)}\t"
                f"{printable(s.data)}\tstep {s.step:,}\t{printable(format_losses(s.losses))}\t"
-               f"best {printable(best.describe()) if best else '-'}")
+               f"best {printable(best.describe()) if best else '-'}\t"
+               f"memorisation {copying.describe() if copying else '-'}")
     return 0
 
 
