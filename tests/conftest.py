@@ -12,6 +12,15 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Under pytest-xdist every core already runs a worker process. torch's default of
+# one thread per core would then put cores x cores threads on the machine, and
+# the tiny networks of the tests spend their time in thread barriers waiting for
+# a core another worker holds: a 4-step flow sample of two tiles took 3.4 s on
+# two threads against 0.15 s on one, on a busy 2-core machine. Set before torch
+# is imported, and inherited by the CLI and app processes the tests start.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def pytest_collection_modifyitems(config, items):
     # Slow and GPU tests run only when asked for by marker, e.g. `pytest -m slow`.
