@@ -19,20 +19,28 @@ LABEL_ROLE = Qt.ItemDataRole.UserRole + 1
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
 
 
+KINDS_TOOLTIP = ("Latent walk through seeds; the model's own process (filling in, drawing, "
+                 "denoising, ...); or a morph between your own pictures")
+
+
 def kind_combo() -> QComboBox:
     combo = QComboBox(objectName="animationKindCombo")
     for kind, text in KINDS.items():
         combo.addItem(text, kind)
-    combo.setToolTip("Latent walk through seeds; the model's own process (filling in, drawing, "
-                     "denoising, ...); or a morph between your own pictures")
+    combo.setToolTip(KINDS_TOOLTIP)
     return combo
 
 
-def set_kind_available(combo: QComboBox, kind: str, reason: str | None) -> None:
-    """Grey out a kind the run cannot make, with the reason as its tooltip."""
-    item = combo.model().item(combo.findData(kind))
-    item.setEnabled(reason is None)
-    item.setToolTip(reason or "")
+def set_kinds_available(combo: QComboBox, reasons: dict[str, str | None]) -> None:
+    """Show only the kinds the run can make (hidden, not greyed: disabled too, so
+    the keyboard skips them); the combo's tooltip says why the others are missing."""
+    for kind, reason in reasons.items():
+        row = combo.findData(kind)
+        combo.model().item(row).setEnabled(reason is None)
+        combo.view().setRowHidden(row, reason is not None)
+    missing = [reason for reason in reasons.values() if reason]
+    combo.setToolTip("\n".join([KINDS_TOOLTIP, *missing]))
+
 
 
 class ProcessPanel(QGroupBox):
@@ -89,13 +97,20 @@ class MorphPanel(QGroupBox):
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
-        buttons.addWidget(QLabel("Class"))
+        self.class_label = QLabel("Class")
+        buttons.addWidget(self.class_label)
         buttons.addWidget(self.class_spin)
         layout = QVBoxLayout(self)
         layout.addWidget(self.picture_list, 1)
         layout.addLayout(buttons)
         self.setAcceptDrops(True)
         self._update_enabled()
+
+    def set_classes(self, count: int) -> None:
+        """A class picker only for a run that draws from classes (`count` > 0)."""
+        self.class_spin.setMaximum(max(count - 1, 0) if count else 9999)
+        for widget in (self.class_label, self.class_spin):
+            widget.setVisible(count > 0)
 
     def add_pictures(self, paths: list[str | Path], label: int | None = None) -> None:
         if label is None and self.class_spin.value() >= 0:

@@ -94,7 +94,8 @@ class AnimatePage(QWidget):
         self.seed_spin = QSpinBox(objectName="keyframeSeedSpin", minimum=0, maximum=2**31 - 1)
         self.class_spin = QSpinBox(objectName="keyframeClassSpin", minimum=-1, maximum=9999, value=-1)
         self.class_spin.setSpecialValueText("no class")
-        self.class_spin.setToolTip("Class for conditional models; unconditional models ignore it")
+        self.class_spin.setToolTip("The keyframe's class (shown for class-conditional runs only)")
+        self.class_spin.setVisible(False)    # until a conditional run is open
         self.add_button = QPushButton("Add", objectName="addKeyframeButton")
         self.add_button.clicked.connect(lambda: self.add_keyframes(
             [self.seed_spin.value()], label=self.class_spin.value() if self.class_spin.value() >= 0 else None))
@@ -645,6 +646,7 @@ class AnimatePage(QWidget):
         self.sampler.ready.connect(self._timeline_changed)
         self.process_panel = ProcessPanel()
         self.morph_panel = MorphPanel()
+        self.morph_panel.set_classes(0)    # a class picker only for a conditional run
         self.kind_combo.currentIndexChanged.connect(self._kind_changed)
         self.process_panel.changed.connect(self._timeline_changed)
         self.morph_panel.changed.connect(self._timeline_changed)
@@ -694,26 +696,29 @@ class AnimatePage(QWidget):
             "morph": "Add two or more pictures to see the morph."}[kind])
 
     def _run_kinds_changed(self) -> None:
-        """Offer the kinds this run's model can make; say why the others are greyed out."""
-        from desktop_app.animation_kinds import set_kind_available
+        """Offer only the kinds and controls this run's model can make use of: the
+        other kinds are hidden (the kind picker's tooltip says why), and so are the
+        class pickers of an unconditional run."""
+        from desktop_app.animation_kinds import set_kinds_available
+        from desktop_app.run_capabilities import run_abilities
         from engine.models import find_model, model_specs
         from engine.studio.morph import MorphRenderer, morph_unavailable
-        from engine.studio.reconstruction import source_model
 
-        try:
-            name, _ = source_model(self.run_dir)
-        except AtelierError:
-            name = ""
+        abilities = run_abilities(self.run_dir)
+        name = abilities.model
         spec = find_model(name)
         process = spec.process_name if spec is not None else None
         names = [s.name for s in model_specs() if s.process_name]
         having = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
         self.process_panel.set_process(process, having)
-        set_kind_available(self.kind_combo, "process", None if process else
-                           f"{name or 'This model'} has no process animation ({having} "
-                           "have one)")
         morph_reason = morph_unavailable(self.run_dir)
-        set_kind_available(self.kind_combo, "morph", morph_reason)
+        set_kinds_available(self.kind_combo, {
+            "process": None if process else f"Process: {name or 'this model'} has no process "
+                                            f"animation ({having} have one).",
+            "morph": f"Morph: {morph_reason}" if morph_reason else None})
+        self.class_spin.setMaximum(max(abilities.classes - 1, 0))
+        self.class_spin.setVisible(abilities.classes > 0)
+        self.morph_panel.set_classes(abilities.classes)
         self._morph_renderer = MorphRenderer(self.run_dir) if morph_reason is None else None
         if (self.kind() == "process" and not process) or (self.kind() == "morph" and morph_reason):
             self.set_kind("interpolate")

@@ -53,6 +53,7 @@ class GalleryPage(QWidget):
         self._build_variations()
         self._build_process()
         self._generating = False
+        self._show_by_capability()
         self._update_enabled()
 
     def _build(self) -> None:
@@ -158,8 +159,7 @@ class GalleryPage(QWidget):
         self.sampling.set_truncation_mode(truncation)
         self.variations.set_run(self.run_dir)
         self._offer_sampler(run_changed)
-        # One picture panel beside the tiles: variations take the reconstruction's place.
-        self.reconstruction.setVisible(not self.variations.available)
+        self._show_by_capability()
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
         self.favourites = []
@@ -171,6 +171,19 @@ class GalleryPage(QWidget):
         self._update_enabled()
         if run_changed:
             self.runChanged.emit(self.run_dir)
+
+    def _show_by_capability(self) -> None:
+        """Only what the run's model can do shows: the reconstruction view for a
+        model that reconstructs (VAEs), variations for one that varies pictures
+        (the panel hides itself otherwise), Play process for one with a process.
+        The run's name says in its tooltip what this model lacks."""
+        from desktop_app.run_capabilities import missing_line, run_abilities
+        from engine.models.base import PROCESS, RECONSTRUCT
+
+        self.abilities = run_abilities(self.run_dir)
+        self.reconstruction.setVisible(self.abilities.can(RECONSTRUCT))
+        self.process_button.setVisible(self.abilities.can(PROCESS))
+        self.run_label.setToolTip(missing_line(self.abilities))
 
     def first_keyframes(self, count: int = 4) -> list:
         """Keyframes for the first `count` seeds of the page (each with the class its
@@ -229,13 +242,22 @@ class GalleryPage(QWidget):
             from engine.data.decode import IMAGE_SUFFIXES
             if Path(urls[0].toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
                 # A picture is for variations where the model makes them, else for the
-                # reconstruction view (which says if this run has none).
+                # reconstruction view; a model with neither says so.
                 if self.variations.available:
                     self.variations.vary_files([urls[0].toLocalFile()])
-                else:
+                elif self.reconstruction.available:
                     self.reconstruction.reconstruct_files([urls[0].toLocalFile()])
+                else:
+                    self._say_no_picture_use(Path(urls[0].toLocalFile()).name)
                 return
             self.open_source(urls[0].toLocalFile())
+
+    def _say_no_picture_use(self, name: str) -> None:
+        from desktop_app.run_capabilities import missing_line
+
+        why = missing_line(self.abilities) or "This run's model cannot use a picture."
+        self.status.emit(f"{name} not used: {why} Drop pictures to remix on the Remix page, "
+                         "or a folder to train on on the Data page.")
 
     def _choose_run(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a run folder",

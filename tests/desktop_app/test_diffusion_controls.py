@@ -133,10 +133,10 @@ def test_models_without_an_iterative_sampler_hide_its_controls(qtbot, window, ru
     assert find(window, QWidget, "variationPanel").isVisibleTo(gallery)
     # The variations take the reconstruction view's place beside the tiles.
     assert not gallery.reconstruction.isVisibleTo(gallery)
-    # Back to the GAN: hidden again.
+    # Back to the GAN: hidden again, and it has no reconstruction view either.
     gallery = open_in_gallery(qtbot, window, runs["dcgan"])
     assert not find(window, QWidget, "samplerStepsSpin").isVisibleTo(gallery)
-    assert gallery.reconstruction.isVisibleTo(gallery)
+    assert not gallery.reconstruction.isVisibleTo(gallery)
 
 
 def test_the_strength_slider_and_a_dropped_picture_make_a_page_of_variations(
@@ -270,10 +270,10 @@ def test_a_morph_between_two_pictures_through_inversion(qtbot, window, runs):
     assert len(studio.frames) == 4
     assert studio.provenance["keyframes_from"] == "inversion"
     assert studio.provenance["sampler_steps"] == 3
-    # A GAN cannot morph pictures: the kind is greyed out with the reason.
+    # A GAN cannot morph pictures: the kind is hidden, the picker's tooltip says why.
     studio.open_run(runs["dcgan"])
-    assert not kinds.model().item(morph).isEnabled()
-    assert "needs a VAE" in kinds.model().item(morph).toolTip()
+    assert kinds.view().isRowHidden(morph) and not kinds.model().item(morph).isEnabled()
+    assert "needs a VAE" in kinds.toolTip()
     assert not find(window, QSpinBox, "animateStepsSpin").isVisibleTo(studio)
 
 

@@ -124,19 +124,20 @@ def test_conditional_vaes_reconstruct_with_the_chosen_class(qtbot, window, runs)
     assert not np.array_equal(first, expected.reconstructions[0])
 
 
-def test_models_that_are_not_vaes_disable_the_view_and_say_why(window, runs):
+def test_models_that_are_not_vaes_hide_the_view_and_say_why(window, runs):
     gallery = window.gallery_page
+    window.tabs.setCurrentWidget(gallery)
     gallery.set_run(runs["dcgan"])
     panel = gallery.reconstruction
-    assert not window.findChild(QWidget, "reconstructionDrop").isEnabled()
-    assert not window.findChild(QPushButton, "reconstructionOpenButton").isEnabled()
-    assert "needs a VAE" in panel.message.text() and "dcgan" in panel.message.text()
-    assert not panel.views.isVisibleTo(gallery)
-    # A picture dropped anyway (the page takes it) is not opened as a model: the view says why.
+    assert not panel.isVisibleTo(gallery)
+    assert not window.findChild(QWidget, "reconstructionDrop").isVisibleTo(gallery)
+    assert "reconstructions (mlp-vae" in window.findChild(QWidget, "galleryRunLabel").toolTip()
+    # A picture dropped on the page anyway is not opened as a model: the status line says why.
     errors: list = []
     window.errors.shown.connect(errors.append)
-    drop(window.findChild(QWidget, "reconstructionDrop"), files(runs["pictures"]["square"]))
-    assert "needs a VAE" in panel.message.text() and "c0392b" in panel.message.styleSheet()
+    assert drop(gallery.grid, files(runs["pictures"]["square"]))
+    message = window.statusBar().currentMessage()
+    assert "square.png not used" in message and "dcgan has no reconstructions" in message
     assert not errors and gallery.run_dir == runs["dcgan"]
 
 
