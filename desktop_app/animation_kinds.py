@@ -42,7 +42,6 @@ def set_kinds_available(combo: QComboBox, reasons: dict[str, str | None]) -> Non
     combo.setToolTip("\n".join([KINDS_TOOLTIP, *missing]))
 
 
-
 class ProcessPanel(QGroupBox):
     changed = Signal()
 

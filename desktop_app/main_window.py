@@ -13,11 +13,12 @@ import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QFont
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
 
 from desktop_app.current_run import CurrentRun
 from desktop_app.errors import ErrorPresenter
 from desktop_app.help_menu import HelpMenu
+from desktop_app.picture_actions import PictureActions
 from desktop_app.run_actions import RunActions
 from desktop_app.theme import ColourScheme, set_tone
 from desktop_app.window_state import restore_geometry, save_geometry
@@ -153,6 +154,8 @@ class MainWindow(QMainWindow):
         self.errors.shown.connect(self._cancel_close)
         self.help_menu.attach_worker(self.worker)
         self.run_actions = RunActions(self, self.run_menu)
+        help_menu = self.menuBar().findChild(QMenu, "helpMenu")
+        self.picture_actions = PictureActions(self, help_menu.menuAction() if help_menu else None)
         self.evaluate_action.setEnabled(True)
         self.ready = True
         self.statusBar().showMessage("Ready. Choose settings and press Train.")

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QMenu, QWidget
 
 from engine.training import TrainConfig, train
 from tests.engine.conftest import write_mnist_folder
@@ -34,6 +35,13 @@ def shown(window, page: QWidget, name: str) -> bool:
     return widget.isVisibleTo(page)
 
 
+def menu_items(window) -> list[str]:
+    """The Gallery menu's items a person sees (hidden ones are not listed)."""
+    menu = window.menuBar().findChild(QMenu, "galleryMenu")
+    menu.aboutToShow.emit()
+    return [a.objectName() for a in menu.actions() if a.isVisible() and not a.isSeparator()]
+
+
 def qt_warnings(qtlog) -> list[str]:
     return [r.message for r in qtlog.records if not r.message.startswith(PLATFORM_NOISE)]
 
@@ -49,6 +57,7 @@ def test_a_gan_shows_no_reconstruction_process_or_class_pickers(qtbot, qtlog, wi
     tooltip = window.findChild(QWidget, "galleryRunLabel").toolTip()
     assert tooltip.startswith("dcgan has no reconstructions (") and "process animation" in tooltip
     assert tooltip.count("\n") == 0                        # one line
+    assert menu_items(window) == ["generateAction", "useAsKeyframeAction"]
 
     window.tabs.setCurrentWidget(studio)
     assert studio.run_dir == runs["dcgan"]                 # the current run
@@ -73,6 +82,8 @@ def test_a_vae_shows_its_reconstruction_view_and_morphs(qtbot, qtlog, window, ru
         assert not shown(window, gallery, name), name
     tooltip = window.findChild(QWidget, "galleryRunLabel").toolTip()
     assert "reconstructions" not in tooltip and "variations of a picture" in tooltip
+    assert menu_items(window) == ["generateAction", "useAsKeyframeAction", "reconstructAction"]
+    assert not window.findChild(QAction, "varyAction").isVisible()
 
     window.tabs.setCurrentWidget(studio)
     kinds = window.findChild(QComboBox, "animationKindCombo")
