@@ -21,6 +21,7 @@ from desktop_app.help_menu import HelpMenu
 from desktop_app.picture_actions import PictureActions
 from desktop_app.run_actions import RunActions
 from desktop_app.theme import ColourScheme, set_tone
+from desktop_app.window_drops import WindowDrops
 from desktop_app.window_state import restore_geometry, save_geometry
 
 # How long closing waits for a running step and the final save before offering
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
         self.run_actions = RunActions(self, self.run_menu)
         help_menu = self.menuBar().findChild(QMenu, "helpMenu")
         self.picture_actions = PictureActions(self, help_menu.menuAction() if help_menu else None)
+        self.drops = WindowDrops(self)
         self.evaluate_action.setEnabled(True)
         self.ready = True
         self.statusBar().showMessage("Ready. Choose settings and press Train.")

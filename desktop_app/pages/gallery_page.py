@@ -31,6 +31,7 @@ class GalleryPage(QWidget):
     samplerChosen = Signal(object)   # {steps=, guidance=} of the tiles, sent after the two above
     compareRequested = Signal(object, object)  # (run folder, seeds) to compare across checkpoints
     runChanged = Signal(object)   # the run now shown (a Path), or None: the window's current run
+    filesDropped = Signal(object)  # files dropped on the tiles (Paths): the window decides what they are
 
     def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -231,26 +232,30 @@ class GalleryPage(QWidget):
             self.open_source(path)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        urls = event.mimeData().urls()
-        if len(urls) == 1 and urls[0].isLocalFile():
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        urls = event.mimeData().urls()
-        if len(urls) == 1 and urls[0].isLocalFile():
-            event.acceptProposedAction()
-            from engine.data.decode import IMAGE_SUFFIXES
-            if Path(urls[0].toLocalFile()).suffix.lower() in IMAGE_SUFFIXES:
-                # A picture is for variations where the model makes them, else for the
-                # reconstruction view; a model with neither says so.
-                if self.variations.available:
-                    self.variations.vary_files([urls[0].toLocalFile()])
-                elif self.reconstruction.available:
-                    self.reconstruction.reconstruct_files([urls[0].toLocalFile()])
-                else:
-                    self._say_no_picture_use(Path(urls[0].toLocalFile()).name)
-                return
-            self.open_source(urls[0].toLocalFile())
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        if paths[0].is_dir() or paths[0].suffix == ".safetensors":   # a run or a bundle
+            self.open_source(paths[0])
+        else:
+            # An exported animation reopens on the Animate page, a picture comes back
+            # to use_picture: the window reads which it is (desktop_app.window_drops).
+            self.filesDropped.emit(paths)
+
+    def use_picture(self, path: str | Path) -> None:
+        """A picture dropped on the page: for variations where the model makes them,
+        else for the reconstruction view; a model with neither says so."""
+        if self.variations.available:
+            self.variations.vary_files([str(path)])
+        elif self.reconstruction.available:
+            self.reconstruction.reconstruct_files([str(path)])
+        else:
+            self._say_no_picture_use(Path(path).name)
 
     def _say_no_picture_use(self, name: str) -> None:
         from desktop_app.run_capabilities import missing_line

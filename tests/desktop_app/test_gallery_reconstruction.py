@@ -124,7 +124,7 @@ def test_conditional_vaes_reconstruct_with_the_chosen_class(qtbot, window, runs)
     assert not np.array_equal(first, expected.reconstructions[0])
 
 
-def test_models_that_are_not_vaes_hide_the_view_and_say_why(window, runs):
+def test_models_that_are_not_vaes_hide_the_view_and_say_why(qtbot, window, runs):
     gallery = window.gallery_page
     window.tabs.setCurrentWidget(gallery)
     gallery.set_run(runs["dcgan"])
@@ -136,8 +136,9 @@ def test_models_that_are_not_vaes_hide_the_view_and_say_why(window, runs):
     errors: list = []
     window.errors.shown.connect(errors.append)
     assert drop(gallery.grid, files(runs["pictures"]["square"]))
-    message = window.statusBar().currentMessage()
-    assert "square.png not used" in message and "dcgan has no reconstructions" in message
+    qtbot.waitUntil(lambda: "square.png not used" in window.statusBar().currentMessage(),
+                    timeout=15_000)
+    assert "dcgan has no reconstructions" in window.statusBar().currentMessage()
     assert not errors and gallery.run_dir == runs["dcgan"]
 
 
