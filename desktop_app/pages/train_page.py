@@ -29,7 +29,7 @@ from engine.metrics.evaluate import EvalProgress
 from engine.models import model_defaults, model_spec, model_specs, plotted_losses
 from engine.runtime.precision import PRECISION_LABELS
 from engine.presets import DataFacts
-from engine.cli.progress_bar import format_seconds
+from engine.storage.sizes import format_seconds
 from engine.training import DEFAULT_STEPS, TrainConfig
 
 DATA_CHOICES = {"mnist": "MNIST digits (bundled)",

@@ -3,16 +3,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from engine.storage.sizes import format_seconds
 from engine.training.events import Progress
-
-
-def format_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 class ProgressBar:

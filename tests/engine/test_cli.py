@@ -16,7 +16,8 @@ import engine
 from engine.runs.folders import RunDir
 from engine.cli.main import EXIT_ERROR, EXIT_USAGE, main
 from engine.training.events import Progress
-from engine.cli.progress_bar import ProgressBar, format_seconds
+from engine.cli.progress_bar import ProgressBar
+from engine.storage.sizes import format_seconds
 
 REPO = Path(engine.__file__).resolve().parent.parent
 TINY = ["--width", "8", "--batch-size", "8", "--device", "cpu"]
