@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(page, title)
         self.data_page.status.connect(self._show_status)
         self.data_page.useData.connect(self._use_data)
+        self.train_page.dataDetailsRequested.connect(
+            lambda: self.tabs.setCurrentWidget(self.data_page))
         for page in (self.train_page, self.gallery_page, self.animate_page, self.remix_page,
                      self.runs_page):
             page.status.connect(self._show_status)
@@ -172,7 +174,7 @@ class MainWindow(QMainWindow):
 
         summary = self.data_page.summary
         facts = DataFacts.of_summary(summary) if summary is not None else None
-        self.train_page.set_data(spec, label, facts)
+        self.train_page.set_data(spec, label, facts, note=self.data_page.data_note())
         self.tabs.setCurrentWidget(self.train_page)
 
     def _on_training_event(self, event: object) -> None:

@@ -6,6 +6,7 @@ and Cancel; this page only builds the spec and shows the plain-data results.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,14 +14,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QPushButton, QSplitter, QTabWidget, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from desktop_app.widgets.class_histogram import ClassHistogram
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.worker import EngineWorker
 from engine.data import registry
 from engine.data.registry import LoadProgress
+from engine.data.doctor import DoctorReport
 from engine.data.summary import DataSummary, ScanCancelled
 
 # Sources whose PATH is a file; the rest take a folder (a GIF for frames: too).
@@ -126,13 +128,25 @@ class DataPage(QWidget):
         self.skipped_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.skipped_list.setColumnWidth(0, 320)
 
+        # The data doctor's findings (engine.data.doctor), each with its pictures.
+        self.doctor_list = QTreeWidget(objectName="dataDoctorList")
+        self.doctor_list.setHeaderLabels(["Finding", "Details"])
+        self.doctor_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.doctor_list.setColumnWidth(0, 320)
+
+        # Skipped files and the doctor's findings share one pane, as two tabs, so
+        # the page keeps the height of a laptop screen.
+        self.report_tabs = QTabWidget(objectName="dataReportTabs")
+        self.report_tabs.addTab(self.skipped_list, "Skipped files")
+        self.report_tabs.addTab(self.doctor_list, "Data doctor")
+
         right = QSplitter(Qt.Orientation.Vertical)
-        for title, widget in (("Preview", self.preview), ("Images per class", self.histogram),
-                              ("Skipped files", self.skipped_list)):
+        for title, widget in (("Preview", self.preview), ("Images per class", self.histogram)):
             box = QGroupBox(title)
             QVBoxLayout(box).addWidget(widget)
             right.addWidget(box)
-        right.setSizes([420, 160, 160])
+        right.addWidget(self.report_tabs)
+        right.setSizes([420, 160, 180])
 
         layout = QHBoxLayout(self)
         layout.addWidget(left_widget)
@@ -293,9 +307,57 @@ class DataPage(QWidget):
         self.skipped_list.clear()
         self.skipped_list.addTopLevelItems([QTreeWidgetItem([s.path, s.reason])
                                             for s in summary.skipped])
+        self._show_doctor(summary.doctor)
+        self.report_tabs.setTabText(0, f"Skipped files ({len(summary.skipped):,})")
+        findings = _findings(summary.doctor)
+        self.report_tabs.setTabText(1, "Data doctor" + (f" ({findings})" if findings else ""))
+        self.report_tabs.setCurrentIndex(1 if findings and not summary.skipped else 0)
         self.summary_label.setText("\n".join(_describe(summary)))
         self.status.emit(f"{summary.spec}: {summary.count:,} images loaded, "
                          f"{len(summary.skipped):,} skipped")
+
+    def _show_doctor(self, report: DoctorReport | None) -> None:
+        """The doctor's findings as a tree: each kind, each group, each picture."""
+        self.doctor_list.clear()
+        if report is None:
+            self.doctor_list.addTopLevelItem(QTreeWidgetItem(
+                ["Not examined", "the data doctor examines folders of pictures"]))
+            return
+        base = report.base()
+        rows = []
+        if report.duplicates:
+            rows.append(_finding(f"Near-duplicates: {len(report.duplicates):,} groups",
+                                 "the model sees these pictures more than once; keep one of each",
+                                 [(f"{len(g.paths)} pictures", "identical hashes" if g.bits == 0
+                                   else f"hashes {g.bits} of 64 bits apart",
+                                   [(_short(p, base), "") for p in g.paths])
+                                  for g in report.duplicates]))
+        if report.small:
+            rows.append(_finding(f"Much smaller than {report.size} px: {len(report.small):,}",
+                                 "enlarged more than twice, they train as blur",
+                                 [(_short(s.path, base), f"{s.width} x {s.height}, enlarged "
+                                                         f"{s.scale:.1f}x", [])
+                                  for s in report.small]))
+        if report.shapes and (report.mixed_shapes or report.shapes[0].shape != "square"):
+            rows.append(_finding(f"Shapes: {len(report.shapes)}" + (" (mixed)" if report.mixed_shapes
+                                                                     else ""),
+                                 f"what fit={report.fit} does to each (Make square by)",
+                                 [(f"{g.shape}: {len(g.pictures):,}", g.fit,
+                                   [(_short(p.path, base), f"{p.width} x {p.height}: {p.fit}")
+                                    for p in g.pictures]) for g in report.shapes]))
+        if not rows:
+            rows.append(QTreeWidgetItem(["Nothing to report",
+                                         "no near-duplicates, tiny pictures or mixed shapes"]))
+        self.doctor_list.addTopLevelItems(rows)
+        for item in rows:
+            item.setExpanded(True)
+
+    def data_note(self) -> str | None:
+        """The Train page's line about the data last loaded ("1,254 pictures; 6
+        skipped; ..."), or None when it was not a folder the doctor examined."""
+        if self.summary is None or self.summary.doctor is None:
+            return None
+        return self.summary.doctor.headline()
 
     def _use(self) -> None:
         if self.summary is None or self._scanned_spec is None:
@@ -319,7 +381,33 @@ def _describe(summary: DataSummary) -> list[str]:
         w, h, n = summary.original_sizes[0]
         lines.append(f"Most common original size: {w} x {h} ({n:,} images)")
     lines.append("From the cache" if summary.from_cache else f"Loaded in {summary.seconds:.1f} s")
+    if summary.doctor is not None:
+        lines.append(f"Data doctor at {summary.doctor.size} px: {summary.doctor.headline()}")
     return lines
+
+
+def _findings(report: DoctorReport | None) -> str:
+    """The doctor's findings in a few words, for its tab: "2 duplicate groups, 1 tiny"."""
+    if report is None:
+        return ""
+    parts = [f"{len(report.duplicates)} duplicate group{'s' if len(report.duplicates) > 1 else ''}"
+             if report.duplicates else "", f"{len(report.small)} tiny" if report.small else "",
+             "mixed shapes" if report.mixed_shapes else ""]
+    return ", ".join(p for p in parts if p)
+
+
+def _finding(title: str, details: str, children: list) -> QTreeWidgetItem:
+    """A tree item with (title, details, grandchildren) children."""
+    item = QTreeWidgetItem([title, details])
+    for text, detail, grandchildren in children:
+        child = QTreeWidgetItem([text, detail])
+        child.addChildren([QTreeWidgetItem([t, d]) for t, d in grandchildren])
+        item.addChild(child)
+    return item
+
+
+def _short(path: str, base: str) -> str:
+    return os.path.relpath(path, base) if base else path
 
 
 def _combo(name: str, choices: dict[str, str]) -> QComboBox:

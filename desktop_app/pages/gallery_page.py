@@ -53,6 +53,7 @@ class GalleryPage(QWidget):
         self._build_reconstruction()
         self._build_variations()
         self._build_process()
+        self._build_nearest()
         self._generating = False
         self._show_by_capability()
         self._update_enabled()
@@ -461,6 +462,7 @@ class GalleryPage(QWidget):
             button.setEnabled(selected and is_run)
         self.show_favourites_button.setEnabled(ready and bool(self.favourites))
         self.process_button.setEnabled(selected and self._process_name is not None)
+        self.nearest_action.setEnabled(selected and self.run_dir is not None)
 
     # -- zoom, reconstruction and process: each in its own widget -------------------------
     def _build_zoom(self) -> None:
@@ -508,6 +510,38 @@ class GalleryPage(QWidget):
             self.samplerChosen.emit(dict(self._sampler))
             self.status.emit(f"Playing the {self._process_name} process of seed {seed} on the "
                              "Animate page.")
+
+    def _build_nearest(self) -> None:
+        """Is a tile a copy? Its nearest training pictures, from a button and the
+        tiles' context menu (desktop_app.nearest_dialog)."""
+        from PySide6.QtGui import QAction
+
+        self.nearest_action = QAction("Nearest training pictures…", self,
+                                      objectName="nearestTrainingAction")
+        self.nearest_action.setToolTip("The training pictures nearest to the selected tile, by "
+                                       "features and by pixels: is it a copy?")
+        self.nearest_action.triggered.connect(lambda: self.show_nearest())
+        self.nearest_button = QPushButton("Nearest training…", objectName="nearestTrainingButton")
+        self.nearest_button.setToolTip(self.nearest_action.toolTip())
+        self.nearest_button.clicked.connect(self.nearest_action.trigger)
+        self.nearest_action.changed.connect(
+            lambda: self.nearest_button.setEnabled(self.nearest_action.isEnabled()))
+        self.bottom_row.insertWidget(self.bottom_row.indexOf(self.copy_button) + 1,
+                                     self.nearest_button)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.grid.addAction(self.nearest_action)
+
+    def show_nearest(self):
+        """Open the dialog for the selected tile; it, or None without one."""
+        from desktop_app.nearest_dialog import NearestDialog
+
+        seed = self.selected_seed()
+        if seed is None or self.run_dir is None:
+            return None
+        dialog = NearestDialog(self.worker, self.run_dir, seed, self.images[seed], self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     # -- iterative samplers: steps and guidance; variations of a picture ----------------------
     def _offer_sampler(self, run_changed: bool) -> None:

@@ -31,10 +31,11 @@ from engine.storage.paths import default_runs_dir, user_data_dir
 from engine.runs.index import (DAMAGED, FINISHED, INTERRUPTED, NO_WEIGHTS, TRAINING, RunSummary,
                               format_losses, list_runs, rename_run)
 from engine.runs.lock import is_training
+from engine.metrics.memorisation import RecordedScore, latest_score
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 THUMB_PIXELS = 48
-COLUMNS = ("Run", "Model", "Data", "Steps", "Last loss", "State", "Best")
+COLUMNS = ("Run", "Model", "Data", "Steps", "Last loss", "State", "Best", "Memorisation")
 BEST_COLUMN = COLUMNS.index("Best")
 # The State column's colours, as tones that follow the colour scheme (desktop_app.theme).
 STATE_TONES = {INTERRUPTED: "warning", TRAINING: "info", DAMAGED: "error"}
@@ -54,6 +55,26 @@ def _state_text(s: RunSummary) -> str:
         return f"damaged: {reason}"
     return s.state
 
+def _memorisation_item(score: RecordedScore | None, table: QTableWidget) -> QTableWidgetItem:
+    """The Memorisation cell: the latest evaluation's memorisation score."""
+    if score is None:
+        item = QTableWidgetItem("")
+        item.setToolTip("Not evaluated yet: Evaluate (or `latent-atelier-cli eval`) runs the "
+                        "copy check")
+        return item
+    item = QTableWidgetItem(f"{score.score:.0%}")
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    item.setToolTip(f"Memorisation score at step {score.step:,}: {score.score:.1%} of samples are "
+                    "nearer to a training picture than the closest "
+                    f"{score.quantile:.0%} of training pictures are to another one. About "
+                    f"{score.quantile:.0%} for a model that makes new pictures, near 100% for a "
+                    "copier (a gallery tile's Nearest training… shows what it is near).")
+    if score.score > 2 * score.quantile + 0.05:
+        item.setData(TONE_ROLE, "warning")   # well above what new pictures score
+        item.setForeground(tone_colour(table, "warning"))
+    return item
+
+
 class RunsPage(QWidget):
     status = Signal(str)
     error = Signal(str, str, str)
@@ -68,6 +89,7 @@ class RunsPage(QWidget):
         self.folder = folder
         self.summaries: dict[Path, RunSummary] = {}
         self.best: dict[Path, BestCheckpoint | None] = {}   # by the chosen metric
+        self.copying: dict[Path, RecordedScore | None] = {}   # the latest memorisation score
         self.rename_dialog: QInputDialog | None = None
         self.delete_dialog: QMessageBox | None = None
         self.restart_dialog: QMessageBox | None = None
@@ -197,7 +219,8 @@ class RunsPage(QWidget):
             best_item.setToolTip(f"{best.samples:,} samples, {best.features}; compared with "
                                  f"{best.compared} evaluation(s) at that count")
         cells = [name, QTableWidgetItem(s.model), QTableWidgetItem(s.data), steps,
-                 QTableWidgetItem(format_losses(s.losses)), state, best_item]
+                 QTableWidgetItem(format_losses(s.losses)), state, best_item,
+                 _memorisation_item(self.copying.get(s.path), self.table)]
         for column, item in enumerate(cells):
             self.table.setItem(row, column, item)
         self._mark_current(row)
@@ -231,13 +254,14 @@ class RunsPage(QWidget):
         """Each run's best checkpoint by the chosen metric; likelihood metrics the
         runs report join the metric list."""
         metric = self.metric_combo.currentData()
-        self.best, found = {}, set()
+        self.best, self.copying, found = {}, {}, set()
         for s in summaries:
             if s.state == DAMAGED:
                 continue
             try:
                 records = recorded_evaluations(s.path)
                 self.best[s.path] = best_checkpoint(s.path, metric, records)
+                self.copying[s.path] = latest_score(records)
             except Exception:  # noqa: BLE001 - whatever one run's files hold, the others still list
                 continue   # an unreadable metrics file: the run is still listed
             found.update(metrics_recorded(records))

@@ -44,6 +44,7 @@ PLOTS_MIN_WIDTH = 300  # and at least this many pixels
 class TrainPage(QWidget):
     status = Signal(str)                 # short messages for the status bar
     exportRequested = Signal()
+    dataDetailsRequested = Signal()      # "see Data" in the data note: show the Data page
 
     def __init__(self, worker: EngineWorker, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,7 +110,8 @@ class TrainPage(QWidget):
             data=self.data_combo, device=self.device_combo, model=self.model_combo,
             image_size=self.image_size_combo, width=self.width_spin, batch_size=self.batch_spin,
             learning_rate=self.lr_spin, steps=self.steps_spin, minutes=self.minutes_spin))
-        run_form = _form([("Data", self.data_combo), self.presets.check,
+        self._build_data_note()
+        run_form = _form([("Data", self.data_combo), ("", self.data_note), self.presets.check,
                           self.presets.label,   # the full width: a preset name can be long
                           ("Model", self.model_combo), ("Image size", self.image_size_combo),
                           ("Width", self.width_spin), ("Batch size", self.batch_spin),
@@ -256,6 +258,7 @@ class TrainPage(QWidget):
         self._on_model_changed()
         self.image_size_combo.currentIndexChanged.connect(lambda _: self._refit.start())
         self.data_combo.currentIndexChanged.connect(lambda _: self.presets.apply())
+        self.data_combo.currentIndexChanged.connect(lambda _: self._show_data_note())
         self.device_combo.currentIndexChanged.connect(lambda _: self.presets.apply())
         self.presets.apply()
 
@@ -361,9 +364,15 @@ class TrainPage(QWidget):
         grid = self.sample_view.image
         return (grid.shape[1], grid.shape[0]) if grid is not None else (0, 0)
 
-    def set_data(self, spec: str, label: str, facts: DataFacts | None = None) -> None:
+    def set_data(self, spec: str, label: str, facts: DataFacts | None = None,
+                 note: str | None = None) -> None:
         """Train on `spec` (chosen on the Data page); it stays in the list. With
-        `facts` (its size, colour, classes) the preset follows the data."""
+        `facts` (its size, colour, classes) the preset follows the data; `note` is
+        the data doctor's line about it ("1,254 pictures; 6 skipped"), shown under it."""
+        if note:
+            self._data_notes[spec] = note
+        else:
+            self._data_notes.pop(spec, None)
         index = self.data_combo.findData(spec)
         if index < 0:
             self.data_combo.addItem(label, spec)
@@ -371,6 +380,23 @@ class TrainPage(QWidget):
         with self.presets.applying():
             self.data_combo.setCurrentIndex(index)
         self.presets.data_chosen(spec, facts)
+        self._show_data_note()
+
+    def _build_data_note(self) -> None:
+        self._data_notes: dict[str, str] = {}   # spec -> the data doctor's line
+        self.data_note = QLabel(objectName="trainDataNote", wordWrap=True)
+        self.data_note.setTextFormat(Qt.TextFormat.RichText)
+        self.data_note.linkActivated.connect(lambda _: self.dataDetailsRequested.emit())
+        self.data_note.hide()
+
+    def _show_data_note(self) -> None:
+        """The data doctor's line for the data chosen, with a link to the Data page."""
+        import html
+
+        note = self._data_notes.get(self.data_combo.currentData())
+        self.data_note.setVisible(note is not None)
+        if note is not None:
+            self.data_note.setText(f"{html.escape(note)}: <a href=\"data\">see Data</a>")
 
     # -- actions -----------------------------------------------------------------
     def _fit_settings_width(self) -> None:

@@ -152,7 +152,7 @@ class DoctorReport:
         """The whole report for people, as `latent-atelier-cli data` prints it; lists
         are cut after `shown` entries (the JSON holds them all). `with_skipped=False`
         leaves out the skipped files where they are listed already."""
-        base = self._base()
+        base = self.base()
         out = [f"data doctor ({self.size} px, fit {self.fit}): {self.headline()}"
                + (" (findings from the cache)" if self.from_cache else f", {self.seconds:.2f} s")]
         if self.skipped and with_skipped:
@@ -181,7 +181,8 @@ class DoctorReport:
                        "or mixed shapes")
         return out
 
-    def _base(self) -> str:
+    def base(self) -> str:
+        """The folder all the files named are in, so lists can say "cat/x.png"."""
         paths = [p.path for g in self.shapes for p in g.pictures] + [s.path for s in self.skipped]
         return _shared_folder(paths)
 

@@ -137,8 +137,14 @@ class NearestTraining:
                              for i, p in enumerate(self.pictures)]}
 
 
+def format_distance(distance: float) -> str:
+    """A feature distance for people: 3 significant digits, and 0 for the float
+    noise of an exact match."""
+    return "0" if distance < 5e-4 else f"{distance:.3g}"
+
+
 def _listed(neighbours: tuple[TrainingNeighbour, ...], base: str) -> str:
-    return "; ".join(f"{n.label(base)} (features {n.feature_distance:.3g}, pixels "
+    return "; ".join(f"{n.label(base)} (features {format_distance(n.feature_distance)}, pixels "
                      f"{n.pixel_distance:.1f})" for n in neighbours) or "-"
 
 
