@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel
 
 from desktop_app import startup as startup_module
-from desktop_app.main_window import PAGE_TITLES, MainWindow
+from desktop_app.main_window import OPENING_PAGE, PAGE_TITLES, MainWindow
 from desktop_app.pages.train_page import TrainPage
 
 
@@ -28,7 +28,9 @@ def test_main_window_shows_at_once_then_gets_its_pages(qtbot):
     window.show()
     tabs = window.tabs
     assert [tabs.tabText(i) for i in range(tabs.count())] == list(PAGE_TITLES)
-    assert [tabs.isTabEnabled(i) for i in range(tabs.count())] == [True] + [False] * (len(PAGE_TITLES) - 1)
+    assert [tabs.isTabEnabled(i) for i in range(tabs.count())] == \
+        [i == OPENING_PAGE for i in range(len(PAGE_TITLES))]
+    assert tabs.currentIndex() == OPENING_PAGE and PAGE_TITLES[OPENING_PAGE] == "Train"
     assert window.findChild(QLabel, "engineLoadingLabel").isVisible()
     assert window.statusBar().currentMessage().startswith("Loading the engine")
     assert not window.findChild(QAction, "evaluateAction").isEnabled()
@@ -40,11 +42,12 @@ def test_main_window_shows_at_once_then_gets_its_pages(qtbot):
         startup_module.load_engine(window, lambda: ready.append(True))
     # The pages were built on the GUI thread after the import thread was joined.
     assert ready == [True] and window.ready and window.loader.isFinished()
-    assert isinstance(tabs.widget(0), TrainPage) and tabs.count() == len(PAGE_TITLES)
+    assert isinstance(tabs.widget(OPENING_PAGE), TrainPage) and tabs.count() == len(PAGE_TITLES)
+    assert tabs.currentIndex() == OPENING_PAGE
     assert all(tabs.isTabEnabled(i) for i in range(tabs.count()))
     assert window.findChild(QAction, "evaluateAction").isEnabled()
     assert window.findChild(QAction, "runSelfTestAction").isEnabled()
-    assert window.statusBar().currentMessage().startswith("Ready")
+    assert window.statusBar().currentMessage().startswith("Welcome.")   # a first launch
     assert window.size() == size and window.isVisible()
 
 
