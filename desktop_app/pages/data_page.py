@@ -267,7 +267,9 @@ class DataPage(QWidget):
             if event.total:
                 self.progress.setRange(0, event.total)
                 self.progress.setValue(event.done)
-                self.summary_label.setText(f"Decoding {event.done:,} of {event.total:,} files…")
+                # "decoding" the pictures, then the data doctor "examining" them
+                self.summary_label.setText(f"{event.stage.capitalize()} {event.done:,} of "
+                                           f"{event.total:,} files…")
         elif isinstance(event, DataSummary):
             self._show(event)
         elif isinstance(event, ScanCancelled):
