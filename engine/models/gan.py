@@ -4,7 +4,8 @@ Losses: non-saturating (the default), hinge, and WGAN-GP. Options: spectral
 normalisation of the discriminator, class-conditional generation (one-hot class
 beside the latent; projection discriminator), an exponential moving average of
 the generator's weights (sampled instead of the raw generator when enabled), and
-differentiable augmentation for small data sets.
+differentiable augmentation for small data sets, fixed or adaptive (ADA:
+engine/models/common/ada.py, its probability p saved with the resume state).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from engine.models import gan_presets
 from engine.models.base import (CLASSES, PRESET, TEMPERATURE, TRUNCATION, GenerativeModel,
                                 ModelConfig, per_seed)
 from engine.models.common import adam
+from engine.models.common.ada import AdaSettings, AdaState
 from engine.models.common.diffaugment import diff_augment, parse_policy
 from engine.models.common.preset import Preset
 from engine.models.common.truncation import check_truncation, truncated_normal
@@ -34,7 +36,7 @@ DCGAN_SIZES = (28, 32, 64)
 
 
 @dataclasses.dataclass
-class GanConfig(ModelConfig):
+class GanConfig(AdaSettings, ModelConfig):
     architecture: str = "dcgan"
     latent_dim: int = 100
     # DCGAN base width (pytorch/examples' ngf/ndf). 32 keeps a CPU run quick; 64
@@ -50,6 +52,7 @@ class GanConfig(ModelConfig):
     num_classes: int = 0            # set from the data's labels by the trainer
     ema_decay: float = 0.0          # 0: off; else the generator's weight average, sampled
     augment: str = ""               # differentiable augmentation, e.g. "translation,cutout,color"
+    # With ada on (AdaSettings), augment's operations apply with an adaptive probability p.
 
     def validate(self) -> None:
         super().validate()
@@ -63,7 +66,11 @@ class GanConfig(ModelConfig):
             raise ConfigError(f"gradient penalty weight must be between 0 and 1000, not {self.gp_weight}")
         if not 0 <= self.num_classes <= 1000:
             raise ConfigError(f"number of classes must be between 0 and 1000, not {self.num_classes}")
-        parse_policy(self.augment)
+        self.validate_ada(parse_policy(self.augment))
+        if self.ada and self.loss == "wgan-gp":
+            raise ConfigError("adaptive augmentation reads the sign of the discriminator's "
+                              "scores, which a WGAN critic's do not have: use the hinge or "
+                              "non-saturating loss with ada")
         if self.architecture == "dcgan" and self.image_size not in DCGAN_SIZES:
             raise ConfigError(f"dcgan image size must be one of {DCGAN_SIZES}, not {self.image_size}")
         if self.architecture == "mlp" and not 8 <= self.image_size <= 128:
@@ -82,7 +89,7 @@ def _adam(net: nn.Module, c: GanConfig, device: torch.device) -> torch.optim.Ada
     return adam(net, c.learning_rate, device, (c.beta1, c.beta2))
 
 
-class GanModel(GenerativeModel):
+class GanModel(AdaState, GenerativeModel):
     family = "gan"
     config_class = GanConfig
     plotted_losses = ("generator", "discriminator")
@@ -113,6 +120,7 @@ class GanModel(GenerativeModel):
         if c.spectral_norm:
             spectral_norm_(self.discriminator)
         self.policy = parse_policy(c.augment)
+        self.ada = c.make_ada(self.policy, device)
         # channels_last lets oneDNN (CPU) and cuDNN (GPU) pick their fastest
         # convolution kernels; it changes memory layout, not the network.
         self.memory_format = (torch.channels_last if c.architecture == "dcgan"
@@ -195,6 +203,8 @@ class GanModel(GenerativeModel):
             self._update_ema()
         with torch.no_grad():
             losses = {"generator": loss_g.detach(), "discriminator": loss_d.detach()}
+            if self.ada is not None:
+                losses.update(self.ada.observe(real_logits, n))
             if c.loss == "nonsaturating":
                 losses.update({"D(x)": torch.sigmoid(real_logits).mean(),
                                "D(G(z))": torch.sigmoid(fake_logits).mean()})
@@ -203,6 +213,9 @@ class GanModel(GenerativeModel):
             return losses
 
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        if self.ada is not None:
+            return self.ada.augment(images, self.noise).contiguous(
+                memory_format=self.memory_format)
         if not self.policy:
             return images
         return diff_augment(images, self.policy, self.noise).contiguous(
