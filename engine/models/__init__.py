@@ -14,6 +14,7 @@ from engine.models.registry import (ModelSpec, find_model, model_names, model_sp
 # Importing a family module registers its models (in this order: the order of
 # every list of models the app shows).
 from engine.models.gan import GanConfig, GanModel
+from engine.models.fastgan import FastganConfig, FastganModel
 from engine.models.vae import VaeConfig, VaeModel
 from engine.models.row_lstm import RowLstmConfig, RowLstmModel
 from engine.models.draw import DrawConfig, DrawModel
@@ -102,7 +103,7 @@ def expected_weights(name: str, config: ModelConfig
 
 
 __all__ = ["ConvLstmConfig", "ConvLstmModel", "DdpmConfig", "DdpmModel", "DrawConfig", "DrawModel",
-           "FlowConfig", "FlowModel", "GanConfig", "GanModel",
+           "FastganConfig", "FastganModel", "FlowConfig", "FlowModel", "GanConfig", "GanModel",
            "GenerativeModel", "ModelConfig", "ModelSpec", "RowLstmConfig", "RowLstmModel",
            "VaeConfig", "VaeModel", "build_model", "default_lr_schedule", "expected_weights",
            "find_model", "model_accepts", "model_config", "model_defaults", "model_names",
