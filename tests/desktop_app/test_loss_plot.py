@@ -46,3 +46,27 @@ def test_gui_thread_collector_disables_and_restores_automatic_gc(qtbot):
     finally:
         collector.stop()
     assert gc.isenabled()
+
+
+def test_augment_p_gets_a_curve_on_its_own_axis_from_its_first_value(qtbot):
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.set_curves(("generator", "discriminator"))
+    plot.add_point(1, {"generator": 1.0, "discriminator": 2.0})
+    assert not plot.side_curves and not plot.plot.getPlotItem().getAxis("right").isVisible()
+    plot.add_point(2, {"generator": 1.0, "discriminator": 2.0, "augment_p": 0.25})
+    plot.add_point(3, {"generator": 1.0, "discriminator": 2.0, "augment_p": 0.5})
+    assert set(plot.side_curves) == {"augment_p"}
+    values = plot.side_values["augment_p"]
+    assert math.isnan(values[0]) and values[1:] == [0.25, 0.5]   # unsmoothed, one per step
+    assert "augment p" in plot.legend.text()
+    axis = plot.plot.getPlotItem().getAxis("right")
+    assert axis.labelText == "augment p"
+    plot._redraw()
+    xs, ys = plot.side_curves["augment_p"].getData()
+    assert list(xs) == [1.0, 2.0, 3.0] and list(ys[1:]) == [0.25, 0.5]
+    # A new run's curves start without it; it returns with its first value.
+    plot.set_curves(("loss",))
+    assert not plot.side_curves and "augment p" not in plot.legend.text()
+    plot.add_point(1, {"loss": 0.5})
+    assert not plot.side_values
