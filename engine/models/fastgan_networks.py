@@ -122,9 +122,11 @@ class FastganGenerator(nn.Module):
         self.initial = nn.Sequential(
             nn.utils.parametrizations.spectral_norm(first) if spectral else first,
             nn.BatchNorm2d(2 * widths[0]), Glu())
-        # Two convolutions at 8, 32, 128 px, one at 16, 64, 256 px (the paper's order).
+        # One convolution at the last level and two at the one before, alternating
+        # back from the picture: at 256 px the paper's 8, 32, 128 px with two and
+        # 16, 64, 256 px with one; the picture's own level stays the light one.
         self.blocks = nn.ModuleList(
-            UpBlock(widths[i - 1], widths[i], 2 if i % 2 else 1, spectral)
+            UpBlock(widths[i - 1], widths[i], 1 if (levels - i) % 2 == 0 else 2, spectral)
             for i in range(1, levels + 1))
         # SLE into the last three levels past the first, each from 16 times coarser
         # (or the start): 64 <- 4, 128 <- 8, 256 <- 16 at 256 px as in the paper.
