@@ -136,6 +136,9 @@ class ConvLstmModel(GenerativeModel):
     data_kind = "sequences"
     latent_noise = False   # a sample continues one of the kept openings, chosen by seed
     config_class = ConvLstmConfig
+    onnx_refusal = ("it continues image sequences from frames it is given and draws no picture "
+                    "from a latent, so it has no generator to export; share it as a model "
+                    "bundle instead")
 
     @classmethod
     def suggest_preset(cls, model: str, facts: DataFacts, device: torch.device | str,

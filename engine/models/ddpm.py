@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -83,6 +83,21 @@ class DdpmModel(Denoiser):
         a variation at strength 1 must not keep any of the picture)."""
         angle = t * self.max_angle
         return math.sin(math.pi / 2 - angle), math.sin(angle)
+
+    def onnx_sampler(self) -> dict[str, Any]:
+        c = self.config
+        v = c.prediction == "v"
+        return {
+            "process": "ddim", "prediction": c.prediction, "eta": c.eta,
+            "max_angle": self.max_angle,
+            "path": "x_t = alpha(t) x + sigma(t) noise, alpha(t) = sin(pi / 2 - t * max_angle), "
+                    "sigma(t) = sin(t * max_angle)",
+            "output": ("v = alpha(t) noise - sigma(t) x" if v else "the noise (epsilon)"),
+            "step": ("x0 = alpha_t x_t - sigma_t out, noise = sigma_t x_t + alpha_t out"
+                     if v else "noise = out, x0 = (x_t - sigma_t noise) / alpha_t")
+                    + "; x_s = alpha_s x0 + sigma_s noise (eta 0; with eta > 0 a share of "
+                      "sigma_s is fresh noise, DDIM eq. 16)",
+        }
 
     def training_loss(self, clean: torch.Tensor, noise: torch.Tensor,
                       classes: torch.Tensor | None) -> torch.Tensor:

@@ -19,10 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeModel, ModelConfig,
-                                per_seed)
+from engine.models.base import (LIKELIHOOD, ONNX, PROCESS, TEMPERATURE, GenerativeModel,
+                                ModelConfig, per_seed)
 from engine.models.common.kl_warmup import StepCounter, warmup_weight
 from engine.models.common import adam, evaluating
+from engine.models.common.onnx_network import (GENERATOR, OnnxNetwork, generator_inputs,
+                                             picture_output)
 from engine.models.registry import ModelSpec, register_model
 
 
@@ -167,10 +169,21 @@ class DrawNetwork(nn.Module):
         return torch.stack(canvases)
 
 
+class _FinalCanvas(nn.Module):
+    """Latents (B, T, z) -> the picture decode() makes of them, in [-1, 1]."""
+
+    def __init__(self, network: DrawNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.network.generate(latent)[-1]).mul(2).sub(1)
+
+
 class DrawModel(StepCounter, GenerativeModel):
     family = "rnn"
     process_name = "drawing"
-    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE})
+    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE, ONNX})
     counters_key = "draw.counters"
     config_class = DrawConfig
 
@@ -243,6 +256,17 @@ class DrawModel(StepCounter, GenerativeModel):
     @torch.inference_mode()   # sampling builds no autograd graph
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.network.generate(latents)[-1]).mul(2).sub(1)
+
+    def onnx_network(self) -> OnnxNetwork:
+        """The decoder LSTM and its writes, unrolled over the T steps: one latent
+        per step in, the final canvas out (as decode())."""
+        c = self.config
+        inputs, examples = generator_inputs((c.steps, c.latent_dim))
+        return OnnxNetwork(GENERATOR, _FinalCanvas(self.network), inputs,
+                           picture_output(c.channels, c.image_size,
+                                          meaning="the canvas after the last step in [-1, 1]"),
+                           examples, {"latent_distribution": "standard normal, one latent of "
+                                                             f"{c.latent_dim} per drawing step"})
 
     @torch.inference_mode()
     def process_batch(self, seeds: list[int]) -> torch.Tensor:

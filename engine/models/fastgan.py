@@ -26,13 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import (PRESET, TEMPERATURE, TRUNCATION, GenerativeModel, ModelConfig,
-                                per_seed)
+from engine.models.base import (ONNX, PRESET, TEMPERATURE, TRUNCATION, GenerativeModel,
+                                ModelConfig, per_seed)
 from engine.models.common import adam
 from engine.models.common.ada import AdaSettings, AdaState, scaled_speed
 from engine.models.common.diffaugment import diff_augment, parse_policy
 from engine.models.common.ema import averaged_copy, update_average
 from engine.models.common.kl_warmup import StepCounter
+from engine.models.common.onnx_network import (GENERATOR, OnnxNetwork, generator_inputs,
+                                             picture_output)
 from engine.models.common.preset import Preset, fit_batch, is_gpu
 from engine.models.common.truncation import check_truncation, truncated_normal
 from engine.models.fastgan_networks import (FastganDiscriminator, FastganGenerator,
@@ -90,7 +92,7 @@ class FastganModel(AdaState, StepCounter, GenerativeModel):
     config_class = FastganConfig
     counters_key = "fastgan.counters"
     plotted_losses = ("generator", "discriminator", "reconstruction")
-    capabilities = frozenset({TRUNCATION, TEMPERATURE, PRESET})
+    capabilities = frozenset({TRUNCATION, TEMPERATURE, PRESET, ONNX})
     supports_truncation = True
     config: FastganConfig
 
@@ -199,6 +201,14 @@ class FastganModel(AdaState, StepCounter, GenerativeModel):
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         generator = self.generator_ema if self.generator_ema is not None else self.generator
         return generator(latents.to(self.device, torch.float32)).float()
+
+    def onnx_network(self) -> OnnxNetwork:
+        """The generator decode() uses (the weight average when there is one)."""
+        c = self.config
+        generator = self.generator_ema if self.generator_ema is not None else self.generator
+        inputs, examples = generator_inputs((c.latent_dim,))
+        return OnnxNetwork(GENERATOR, generator, inputs, picture_output(c.channels, c.image_size),
+                           examples, {"latent_distribution": "standard normal"})
 
 
 def reconstruction_loss(recons: tuple[torch.Tensor, ...] | None, real: torch.Tensor,

@@ -12,7 +12,7 @@ inverts a picture to its noise.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +56,15 @@ class FlowModel(Denoiser):
     def suggest_preset(cls, model: str, facts: DataFacts, device: torch.device | str,
                        chosen: bool) -> Preset | None:
         return suggest_denoiser(model, facts, device, chosen)
+
+    def onnx_sampler(self) -> dict[str, Any]:
+        return {
+            "process": "flow", "method": self.config.sampler,
+            "path": "x_t = (1 - t) x + t noise",
+            "output": "the velocity v = noise - x",
+            "step": "euler: x_s = x_t + (s - t) v(x_t, t); heun: x_s = x_t + (s - t) / 2 * "
+                    "(v(x_t, t) + v(euler x_s, s))",
+        }
 
     def training_loss(self, clean: torch.Tensor, noise: torch.Tensor,
                       classes: torch.Tensor | None) -> torch.Tensor:

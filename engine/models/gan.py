@@ -19,11 +19,13 @@ from torch import nn
 from engine.data.facts import DataFacts
 from engine.errors import ConfigError
 from engine.models import gan_presets
-from engine.models.base import (CLASSES, PRESET, TEMPERATURE, TRUNCATION, GenerativeModel,
-                                ModelConfig, per_seed)
+from engine.models.base import (CLASSES, ONNX, PRESET, TEMPERATURE, TRUNCATION,
+                                GenerativeModel, ModelConfig, per_seed)
 from engine.models.common import adam
 from engine.models.common.ada import AdaSettings, AdaState
 from engine.models.common.diffaugment import diff_augment, parse_policy
+from engine.models.common.onnx_network import (GENERATOR, OneHotConditioned, OnnxNetwork,
+                                             generator_inputs, picture_output)
 from engine.models.common.preset import Preset
 from engine.models.common.truncation import check_truncation, truncated_normal
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
@@ -93,7 +95,7 @@ class GanModel(AdaState, GenerativeModel):
     family = "gan"
     config_class = GanConfig
     plotted_losses = ("generator", "discriminator")
-    capabilities = frozenset({TRUNCATION, TEMPERATURE, CLASSES, PRESET})
+    capabilities = frozenset({TRUNCATION, TEMPERATURE, CLASSES, PRESET, ONNX})
 
     @classmethod
     def suggest_preset(cls, model: str, facts: DataFacts, device: torch.device | str,
@@ -273,6 +275,17 @@ class GanModel(AdaState, GenerativeModel):
             raise ConfigError("this conditional GAN needs a class for each image "
                               "(for an animation: give its keyframes classes)")
         return generator(latents, self._onehot(labels if self.uses_labels else None))
+
+    def onnx_network(self) -> OnnxNetwork:
+        """The generator decode() uses (the weight average when there is one),
+        with an integer class input for a conditional GAN."""
+        c = self.config
+        generator = self.generator_ema if self.generator_ema is not None else self.generator
+        classes = c.num_classes if self.uses_labels else 0
+        inputs, examples = generator_inputs((c.latent_dim,), classes)
+        return OnnxNetwork(GENERATOR, OneHotConditioned(generator, classes), inputs,
+                           picture_output(c.channels, c.image_size), examples,
+                           {"latent_distribution": "standard normal"}, classes)
 
 
 # -- the models this family offers ------------------------------------------------

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.models.base import (CLASSES, GUIDANCE, STEPS, TEMPERATURE, TRUNCATION,
+from engine.models.base import (CLASSES, GUIDANCE, ONNX, STEPS, TEMPERATURE, TRUNCATION,
                                 GenerativeModel)
 
 # Sampling options a family may offer, in the order a form shows them.
@@ -65,6 +65,16 @@ class ModelSpec:
     @property
     def data_kind(self) -> str:
         return self.family.data_kind
+
+    @property
+    def exports_onnx(self) -> bool:
+        """Whether its pictures' network can leave the app as an ONNX file."""
+        return ONNX in self.family.capabilities
+
+    @property
+    def onnx_refusal(self) -> str | None:
+        """Why it cannot be exported to ONNX; None when it can."""
+        return None if self.exports_onnx else self.family.onnx_refusal
 
     def accepts(self, setting: str) -> bool:
         """Whether its config has `setting` (e.g. "num_classes")."""

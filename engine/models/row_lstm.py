@@ -172,6 +172,9 @@ class RowLstmModel(GenerativeModel):
     process_name = "filling in"
     capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE})
     config_class = RowLstmConfig
+    onnx_refusal = ("it draws each pixel at random given the pixels before it, so a picture "
+                    "comes from a loop of many network passes and random draws, not from one "
+                    "network of a latent; share it as a model bundle instead")
 
     def __init__(self, config: RowLstmConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)

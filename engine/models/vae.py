@@ -19,10 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import (CLASSES, LIKELIHOOD, RECONSTRUCT, TEMPERATURE, GenerativeModel,
-                                ModelConfig, per_seed)
+from engine.models.base import (CLASSES, LIKELIHOOD, ONNX, RECONSTRUCT, TEMPERATURE,
+                                GenerativeModel, ModelConfig, per_seed)
 from engine.models.common import adam, evaluating
 from engine.models.common.kl_warmup import StepCounter, warmup_weight
+from engine.models.common.onnx_network import (GENERATOR, OneHotConditioned, OnnxNetwork,
+                                             generator_inputs, picture_output)
 from engine.models.likelihoods import (LIKELIHOODS, PARAMETERS_PER_CHANNEL, choose_likelihood,
                                        log_likelihood, mean_image)
 from engine.models.vae_networks import ConvDecoder, ConvEncoder, MlpDecoder, MlpEncoder
@@ -95,7 +97,7 @@ class VaeModel(StepCounter, GenerativeModel):
     config_class = VaeConfig
     counters_key = "vae.counters"   # the saved name: runs saved before keep resuming
     plotted_losses = ("loss", "reconstruction", "KL")
-    capabilities = frozenset({RECONSTRUCT, LIKELIHOOD, TEMPERATURE, CLASSES})
+    capabilities = frozenset({RECONSTRUCT, LIKELIHOOD, TEMPERATURE, CLASSES, ONNX})
 
     def __init__(self, config: VaeConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
@@ -195,6 +197,20 @@ class VaeModel(StepCounter, GenerativeModel):
         params = self.decoder(latents.to(self.device), class_weights.to(self.device).float())
         return mean_image(self.likelihood, params).contiguous()
 
+    def onnx_network(self) -> OnnxNetwork:
+        """The decoder and its mean picture (what decode() returns), with an
+        integer class input for a conditional VAE."""
+        c = self.config
+        classes = c.num_classes if self.uses_labels else 0
+        inputs, examples = generator_inputs((c.latent_dim,), classes)
+        decoder = OneHotConditioned(self.decoder, classes, _MeanImage(self.likelihood))
+        return OnnxNetwork(GENERATOR, decoder, inputs,
+                           picture_output(c.channels, c.image_size,
+                                          meaning=f"the decoder's mean picture in [-1, 1] "
+                                                  f"({self.likelihood} likelihood)"),
+                           examples, {"latent_distribution": "standard normal (the prior)"},
+                           classes)
+
     # -- reconstruction and likelihood -----------------------------------------------
     @torch.inference_mode()
     def posterior_mean(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -281,6 +297,17 @@ class VaeModel(StepCounter, GenerativeModel):
             raise ConfigError("this conditional VAE needs a class for each image "
                               "(for an animation: give its keyframes classes)")
         return F.one_hot(labels.to(self.device).long(), self.config.num_classes).float()
+
+
+class _MeanImage(nn.Module):
+    """The decoder's output parameters -> its mean picture in [-1, 1]."""
+
+    def __init__(self, likelihood: str) -> None:
+        super().__init__()
+        self.likelihood = likelihood
+
+    def forward(self, params: torch.Tensor) -> torch.Tensor:
+        return mean_image(self.likelihood, params)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 from abc import abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import (CLASSES, GUIDANCE, INVERT, PRESET, PROCESS, STEPS, TEMPERATURE,
-                                VARY, GenerativeModel, ModelConfig, SamplerSettings, per_seed)
+from engine.models.base import (CLASSES, GUIDANCE, INVERT, ONNX, PRESET, PROCESS, STEPS,
+                                TEMPERATURE, VARY, GenerativeModel, ModelConfig, SamplerSettings,
+                                per_seed)
 from engine.models.common import adam, evaluating
 from engine.models.common.ema import averaged_copy, update_average
 from engine.models.common.kl_warmup import StepCounter
+from engine.models.common.onnx_network import (BATCH, DENOISER, OnnxNetwork, TensorContract,
+                                             example_labels, label_input)
 from engine.models.common.unet import UNet
 
 PROCESS_SHOWS = ("sample", "prediction")
@@ -109,7 +112,7 @@ class Denoiser(StepCounter, GenerativeModel):
     config: DenoiserConfig
     plotted_losses = ("loss",)
     capabilities = frozenset({PROCESS, TEMPERATURE, CLASSES, PRESET, STEPS, GUIDANCE, VARY,
-                              INVERT})
+                              INVERT, ONNX})
     # Whether step() takes fresh noise when sampling (a DDIM sampler with eta > 0).
     stochastic: ClassVar[bool] = False
 
@@ -147,6 +150,14 @@ class Denoiser(StepCounter, GenerativeModel):
              noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """(x moved from time t to time s, the clean picture predicted at t). s < t
         samples, s > t inverts; `noise` (stochastic samplers, s < t) is fresh noise."""
+
+    @abstractmethod
+    def onnx_sampler(self) -> dict[str, Any]:
+        """How a sampling loop outside the app uses the exported network (ONNX):
+        JSON-able, with at least "process" (the sampler's name, which picks the
+        loop), "path" (the noising path x_t), "output" (what the network
+        predicts) and "step" (one sampler step, as formulas), and the numbers
+        the step needs."""
 
     # -- networks and training ---------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
@@ -194,6 +205,38 @@ class Denoiser(StepCounter, GenerativeModel):
         return torch.where(dropped, torch.full_like(labels, self.config.num_classes), labels)
 
     # -- sampling ----------------------------------------------------------------------
+    def onnx_network(self) -> OnnxNetwork:
+        """The averaged U-Net every sampler uses: one step's network. The loop
+        (times, guidance, the family's step) runs outside, as onnx_sampler() says."""
+        c = self.config
+        classes = c.num_classes if self.uses_labels else 0
+        picture = (c.channels, c.image_size, c.image_size)
+        sampler = self.onnx_sampler()
+        inputs: tuple[TensorContract, ...] = (
+            TensorContract("x", (BATCH, *picture), "float32",
+                           "the picture at time t on the noising path (sampler.path)"),
+            TensorContract("t", (BATCH,), "float32",
+                           "the time in [0, 1]: 0 the clean picture, 1 pure noise"))
+        examples: tuple[torch.Tensor, ...] = (torch.randn(2, *picture), torch.tensor([0.25, 0.75]))
+        if classes:
+            inputs += (label_input(classes, null_class=True),)
+            examples += (example_labels(classes),)
+        defaults = self.default_sampling(c)
+        loop = {**sampler, "steps": defaults.steps,
+                "times": "t from 1 down to 0 in `steps` equal steps (steps + 1 times)"}
+        if classes:
+            loop["guidance"] = defaults.guidance
+            loop["guidance_rule"] = ("w = guidance: prediction = unconditional + w * "
+                                     "(conditional - unconditional), the unconditional one "
+                                     f"with label {classes}; w = 1 is the conditional one alone")
+        contract = {"sampler": loop,
+                    "latent_distribution": "standard normal: the starting noise, the picture's "
+                                           "shape, is x at t = 1"}
+        if classes:
+            contract["null_class"] = classes
+        output = TensorContract("prediction", (BATCH, *picture), "float32", sampler["output"])
+        return OnnxNetwork(DENOISER, self.ema, inputs, output, examples, contract, classes)
+
     def latents_for_seeds(self, seeds: list[int]) -> torch.Tensor:
         """The starting noise of each seed's picture, (N, C, H, W). A temperature
         below 1 scales it down, which the deterministic sampler turns into
