@@ -4,7 +4,8 @@
     sample   generate images from a run (a grid, or one PNG per seed)
     animate  export an animation of a run: latent walk, time-lapse, process
     keyframes  show the keyframes and provenance of an exported file
-    export   write a run's model as one shareable bundle file (.atelier.safetensors)
+    export   write a run's model as one shareable bundle file (.atelier.safetensors),
+             or its picture-making network as an ONNX file (--format onnx)
     runs     list the runs in the runs folder: model, steps, last loss, state
     bench    measure training throughput
     data     load a data spec and report what it holds and what was skipped
@@ -178,9 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.cli.animate import add_parsers as add_animation_parsers
     add_animation_parsers(sub)   # animate, keyframes
 
-    p = sub.add_parser("export", help="write a run's model as one shareable bundle file")
-    p.add_argument("run", help="run directory")
-    p.add_argument("--out", required=True, help="bundle to write, e.g. digits.atelier.safetensors")
+    p = sub.add_parser("export", help="write a run's model as one shareable bundle file, or as "
+                                      "an ONNX file for other tools (--format onnx)")
+    p.add_argument("run", help="run directory (with --format onnx also a model bundle)")
+    p.add_argument("--out", required=True, help="file to write, e.g. digits.atelier.safetensors "
+                                                "or digits.onnx")
+    p.add_argument("--format", choices=["bundle", "onnx"], default=None,
+                   help="bundle: the whole model for this app; onnx: the network that makes the "
+                        "pictures, for other runtimes (docs/ONNX.md). Default: onnx for an --out "
+                        "ending in .onnx, else bundle")
     p.add_argument("--best", metavar="METRIC", default=None,
                    help="export the run's best checkpoint by this evaluation metric (fd, kid, ...)")
     p.add_argument("--json", action="store_true")
@@ -505,11 +512,27 @@ def _export(args: argparse.Namespace) -> int:
     if args.best is not None:
         from engine.runs.best import require_best
         checkpoint = require_best(args.run, args.best).checkpoint
+    onnx = args.format == "onnx" or (args.format is None and args.out.lower().endswith(".onnx"))
+    if onnx:
+        return _export_onnx(args, checkpoint)
     info = inspect_bundle(export_bundle(args.run, args.out, checkpoint=checkpoint))
     _print(args, {"file": str(info.path), "model": info.model, "step": info.step,
                   "bytes": info.path.stat().st_size},
            f"wrote {info.path} ({info.model} at step {info.step:,}, "
            f"{info.path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace, checkpoint: str | None) -> int:
+    from engine.studio.onnx_export import export_onnx
+
+    result = export_onnx(args.run, args.out, checkpoint=checkpoint)
+    step = "" if result.step is None else f" at step {result.step:,}"
+    _print(args, {"file": str(result.path), "format": "onnx", "model": result.model,
+                  "kind": result.kind, "step": result.step, "opset": result.opset,
+                  "bytes": result.bytes},
+           f"wrote {result.path} ({result.model} {result.kind}{step}, ONNX opset {result.opset}, "
+           f"{result.bytes / 1e6:.1f} MB)")
     return 0
 
 
