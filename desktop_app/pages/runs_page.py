@@ -3,7 +3,8 @@
 Open (in the gallery), Resume (where it stopped, on the Train page, after a
 dialog that offers a larger budget and the hardware settings), Start again (a
 run that stopped before its first save, from step 0 with its settings), Rename,
-Delete (to the system trash) and Export a model bundle; and for the best
+Delete (to the system trash), Export a model bundle or an ONNX file
+(engine.studio.onnx_export); and for the best
 checkpoint by a chosen evaluation metric (engine.runs.best): open it, continue
 it in a new run, or export it. The list comes
 from engine.runs.index, which reads only small files and lists a broken folder
@@ -32,6 +33,7 @@ from engine.runs.index import (DAMAGED, FINISHED, INTERRUPTED, NO_WEIGHTS, TRAIN
                               format_losses, list_runs, rename_run)
 from engine.runs.lock import is_training
 from engine.metrics.memorisation import RecordedScore, latest_score
+from engine.studio.onnx_export import ONNX_SUFFIX, missing_onnx_message, onnx_refusal
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 THUMB_PIXELS = 48
@@ -81,6 +83,7 @@ class RunsPage(QWidget):
     openRequested = Signal(str)      # show this run in the gallery
     resumeRequested = Signal(str, dict)   # continue this run on the Train page, with these changes
     bundleExported = Signal(str)     # a model bundle was written (its path)
+    onnxExported = Signal(str)       # an ONNX file was written (its path)
 
     def __init__(self, worker: EngineWorker, folder: Path | None = None,
                  parent: QWidget | None = None) -> None:
@@ -100,6 +103,7 @@ class RunsPage(QWidget):
         worker.trainingStopped.connect(self.refresh)
         worker.busyChanged.connect(lambda _: self._update_enabled())
         self.bundleExported.connect(lambda path: self.status.emit(f"Exported model bundle {path}"))
+        self.onnxExported.connect(lambda path: self.status.emit(f"Exported ONNX model {path}"))
         self.refresh()
 
     @property
@@ -154,9 +158,12 @@ class RunsPage(QWidget):
         self.rename_button.clicked.connect(lambda: self.rename_selected())
         self.delete_button.clicked.connect(lambda: self.delete_selected())
         self.export_button.clicked.connect(lambda: self.export_selected())
+        self.export_onnx_button = QPushButton("Export ONNX…", objectName="runExportOnnxButton")
+        self.export_onnx_button.clicked.connect(lambda: self.export_onnx_selected())
         actions = QHBoxLayout()
         for button in (self.open_button, self.resume_button, self.restart_button,
-                       self.rename_button, self.delete_button, self.export_button):
+                       self.rename_button, self.delete_button, self.export_button,
+                       self.export_onnx_button):
             actions.addWidget(button)
         actions.addStretch(1)
         self.open_best_button = QPushButton("Open best", objectName="runOpenBestButton")
@@ -321,6 +328,7 @@ class RunsPage(QWidget):
         self.rename_button.setEnabled(s is not None and not busy)
         self.delete_button.setEnabled(s is not None and not busy)
         self.export_button.setEnabled(s is not None and s.can_open)
+        self._update_onnx_button(s)
         best = self.selected_best()
         for button in (self.open_best_button, self.export_best_button):
             button.setEnabled(best is not None)
@@ -477,6 +485,40 @@ class RunsPage(QWidget):
                 return
         self.status.emit(f"Exporting {s.name}…")
         self.worker.export_bundle(s.path, out).returned.connect(self.bundleExported.emit)
+
+    def _update_onnx_button(self, s: RunSummary | None) -> None:
+        """Enabled for a run whose model can leave as ONNX; otherwise its tooltip
+        says why not. Missing ONNX packages are explained on a click instead."""
+        refusal = onnx_refusal(s.model) if s is not None and s.can_open else None
+        self.export_onnx_button.setEnabled(s is not None and s.can_open and refusal is None)
+        self.export_onnx_button.setToolTip(
+            refusal or "Write the network that makes the pictures as an ONNX file, for other "
+                       "tools and runtimes (the file's metadata says how to call it)")
+
+    def export_onnx_selected(self, out: str | Path | None = None) -> None:
+        """Write the selected run's picture-making network as an ONNX file on the
+        worker thread; a model that cannot, or an installation without the ONNX
+        packages, gets a message saying why and how to get them."""
+        s = self.selected()
+        if s is None or not s.can_open:
+            return
+        problem = onnx_refusal(s.model) or missing_onnx_message()
+        if problem:
+            self.error.emit("Export ONNX", problem, "")
+            return
+        if out is None:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export ONNX model",
+                                                    str(Path.home() / f"{s.name}{ONNX_SUFFIX}"),
+                                                    f"ONNX model (*{ONNX_SUFFIX})")
+            if not chosen:
+                return
+            out = chosen if chosen.lower().endswith(ONNX_SUFFIX) else chosen + ONNX_SUFFIX
+        from engine.studio.onnx_export import export_onnx
+
+        path, target = s.path, out
+        self.status.emit(f"Exporting {s.name} to ONNX…")
+        self.worker.submit("onnx", lambda: str(export_onnx(path, target).path),
+                           self.onnxExported.emit, "ONNX export failed")
 
     # -- the best checkpoint by a metric ------------------------------------------------------
     def selected_best(self) -> BestCheckpoint | None:
