@@ -34,7 +34,8 @@ from engine.training import DEFAULT_STEPS, TrainConfig
 
 DATA_CHOICES = {"mnist": "MNIST digits (bundled)",
                 "moving-mnist": "Moving MNIST (image sequences, for convlstm)"}
-IMAGE_SIZES = (28, 32, 64)
+# Every size some model takes; a model's own are enabled when it is chosen.
+IMAGE_SIZES = tuple(sorted({size for spec in model_specs() for size in spec.image_sizes}))
 SETTINGS_WIDTH = 380   # the settings column at least, its scroll bar included
 GRID_COLUMNS = 8       # the live grids: 8 x 8 samples, rows of 8 data images and reconstructions
 PLOTS_SHARE = 0.3      # the plots keep at least this share of the row beside the pictures
@@ -292,6 +293,9 @@ class TrainPage(QWidget):
                 self.image_size_combo.setCurrentIndex(
                     self.image_size_combo.findData(spec.image_sizes[0]))
             self.image_size_combo.setEnabled(len(spec.image_sizes) > 1)
+            sizes = self.image_size_combo.model()
+            for i in range(self.image_size_combo.count()):
+                sizes.item(i).setEnabled(self.image_size_combo.itemData(i) in spec.image_sizes)
             self._fill_keep_best(spec.eval_metrics)
         self.presets.model_changed()
 
