@@ -142,3 +142,17 @@ def test_gan_family_reports_p_with_ada_and_nothing_without():
     losses = [adaptive.train_step(images) for _ in range(3)]
     assert [float(step[P_KEY]) for step in losses][0] == 0.0
     assert adaptive.training_state()[1]["ada"]["p"] == adaptive.ada.p
+
+
+def test_a_gan_model_saves_and_restores_its_p_with_the_training_state():
+    images = torch.rand(8, 1, 28, 28) * 2 - 1
+    config = model_config("small-data-gan", width=8, augment="translation", ada=True,
+                          ada_interval=1, ada_speed_images=100, ada_target=0.01)
+    trained = build_model("small-data-gan", config, torch.device("cpu"), seed=0)
+    for _ in range(3):
+        trained.train_step(images)
+    tensors, settings = trained.training_state()
+    fresh = build_model("small-data-gan", config, torch.device("cpu"), seed=0)
+    fresh.load_training_state(tensors, settings)
+    assert fresh.ada.state() == trained.ada.state()
+    assert fresh.ada.p == trained.ada.p > 0
