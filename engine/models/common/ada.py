@@ -28,6 +28,7 @@ import math
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from engine.errors import ConfigError
 from engine.models.common.diffaugment import diff_augment
@@ -146,8 +147,15 @@ class AdaptiveAugment:
         return reported
 
     def _adjust(self) -> None:
-        rt = float(self._signs) / max(self._logits, 1)
-        step = math.copysign(self._images / self.speed_images, rt - self.target) \
+        totals = torch.stack([self._signs, torch.tensor(float(self._logits), device=self.device),
+                              torch.tensor(float(self._images), device=self.device)])
+        if dist.is_available() and dist.is_initialized():
+            # Training in several processes: every one adjusts by the sums of all,
+            # so p stays the same in each (as stylegan2-ada-pytorch's all-reduce).
+            dist.all_reduce(totals)
+        signs, logits, images = totals.tolist()
+        rt = signs / max(logits, 1.0)
+        step = math.copysign(images / self.speed_images, rt - self.target) \
             if rt != self.target else 0.0
         self.p = min(1.0, max(0.0, self.p + step))
         self.rt = rt
