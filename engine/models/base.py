@@ -98,8 +98,9 @@ VARY = "vary"                 # vary(): variations of given pictures at a streng
 INVERT = "invert"             # invert(): the starting noise that decodes back to given pictures
 ONNX = "onnx"                 # onnx_network(): the network that makes its pictures, for ONNX
 ONNX = "onnx"                 # onnx_network(): the network that makes its pictures, for ONNX
+DISTRIBUTED = "distributed"   # trains in several processes: train_step calls networks via synced()
 CAPABILITIES = frozenset({RECONSTRUCT, CONTINUE, LIKELIHOOD, PROCESS, TRUNCATION, TEMPERATURE,
-                          CLASSES, PRESET, STEPS, GUIDANCE, VARY, INVERT, ONNX, ONNX})
+                          CLASSES, PRESET, STEPS, GUIDANCE, VARY, INVERT, ONNX, ONNX, DISTRIBUTED})
 
 MAX_SAMPLER_STEPS = 1000
 MAX_GUIDANCE = 20.0
@@ -171,6 +172,9 @@ class GenerativeModel(ABC):
         # Steps and guidance of an iterative sampler (STEPS, GUIDANCE); families
         # that have one start from their config's defaults.
         self.sampling = self.default_sampling(config)
+        # The DistributedDataParallel wrapper of each trained network, by the
+        # network's id, once distribute() ran (DISTRIBUTED); empty otherwise.
+        self._synced: dict[int, nn.Module] = {}
 
     @classmethod
     def default_sampling(cls, config: ModelConfig) -> SamplerSettings:
@@ -278,6 +282,27 @@ class GenerativeModel(ABC):
         self.sampling = dataclasses.replace(settings, steps=int(settings.steps),
                                             guidance=float(settings.guidance))
         return self.sampling
+
+    def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Train in several processes (DISTRIBUTED): each trained network (one
+        whose parameters need gradients, so not a weight average) gets
+        wrap(network), a DistributedDataParallel around it, and train_step
+        calls it through synced(). networks() keeps the bare networks, so
+        checkpoints, sampling and evaluation never meet a wrapper."""
+        if DISTRIBUTED not in self.capabilities:
+            raise self._missing("train in several processes", "train it in one process")
+        self._synced = {id(net): wrap(net) for net in self.networks().values()
+                        if any(p.requires_grad for p in net.parameters())}
+
+    def synced(self, network: nn.Module) -> nn.Module:
+        """`network` as train_step calls it for a forward pass whose weight
+        gradients every process shares: its DistributedDataParallel wrapper
+        after distribute(), else the network itself. A pass whose weights get
+        no gradient of their own (a frozen critic scoring the generator) or
+        that takes an input gradient (a gradient penalty) calls the bare
+        network: the wrapper's gradient hooks sit on the shared parameters
+        and still fire once, in the step's one backward pass."""
+        return self._synced.get(id(network), network)
 
     # Whether sample() takes a truncation threshold (GANs: the truncation trick);
     # equal to TRUNCATION in capabilities (the conformance test holds them together).

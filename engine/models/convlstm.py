@@ -22,7 +22,8 @@ from torch import nn
 
 from engine.data.facts import DataFacts
 from engine.errors import ConfigError
-from engine.models.base import CONTINUE, PRESET, PROCESS, GenerativeModel, ModelConfig
+from engine.models.base import (CONTINUE, DISTRIBUTED, PRESET, PROCESS, GenerativeModel,
+                                ModelConfig)
 from engine.models.common import adam, evaluating
 from engine.models.common.preset import Preset
 from engine.models.registry import ModelSpec, register_model
@@ -112,6 +113,11 @@ class ConvLstmNetwork(nn.Module):
         logits = self.readout(torch.cat(hidden, dim=1))
         return (F.pixel_shuffle(logits, self.c.patch) if self.c.patch > 1 else logits), new_state
 
+    def forward(self, context: torch.Tensor, future: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rollout (below): what training calls, through a distributed wrapper
+        when it runs in several processes (a wrapper syncs forward() alone)."""
+        return self.rollout(context, future)
+
     def rollout(self, context: torch.Tensor, future: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Context frames (N, k, C, H, W) in [0, 1] -> (logits of frames 2..k, logits
         of the `future` frames after them), the latter each fed back as input."""
@@ -132,7 +138,7 @@ class ConvLstmNetwork(nn.Module):
 class ConvLstmModel(GenerativeModel):
     family = "rnn"
     process_name = "continuation"
-    capabilities = frozenset({CONTINUE, PROCESS, PRESET})
+    capabilities = frozenset({CONTINUE, PROCESS, PRESET, DISTRIBUTED})
     data_kind = "sequences"
     latent_noise = False   # a sample continues one of the kept openings, chosen by seed
     config_class = ConvLstmConfig
@@ -179,7 +185,7 @@ class ConvLstmModel(GenerativeModel):
         self._keep_prompts(target[:, :k])
         self.optimizer.zero_grad(set_to_none=True)
         with self.precision.autocast():
-            seen, predicted = self.network.rollout(target[:, :k], target.shape[1] - k)
+            seen, predicted = self.synced(self.network)(target[:, :k], target.shape[1] - k)
         # The cross-entropy in float32, whatever precision the network ran in.
         predicted = predicted.float()
         logits = torch.cat([seen.float(), predicted], dim=1)

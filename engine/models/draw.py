@@ -21,6 +21,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import (LIKELIHOOD, ONNX, PROCESS, TEMPERATURE, GenerativeModel,
                                 ModelConfig, per_seed)
+from engine.models.base import DISTRIBUTED
 from engine.models.common.kl_warmup import StepCounter, warmup_weight
 from engine.models.common import adam, evaluating
 from engine.models.common.onnx_network import (GENERATOR, OnnxNetwork, generator_inputs,
@@ -183,7 +184,7 @@ class _FinalCanvas(nn.Module):
 class DrawModel(StepCounter, GenerativeModel):
     family = "rnn"
     process_name = "drawing"
-    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE, ONNX})
+    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE, ONNX, DISTRIBUTED})
     counters_key = "draw.counters"
     config_class = DrawConfig
 
@@ -218,14 +219,15 @@ class DrawModel(StepCounter, GenerativeModel):
         reconstruction, kl = self.bound(binary, noise)
         return {"neg_elbo": reconstruction + kl}
 
-    def bound(self, binary: torch.Tensor, noise: torch.Tensor | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction nats, KL nats) per image; their sum bounds -log p(x)."""
+    def bound(self, binary: torch.Tensor, noise: torch.Tensor | None = None,
+              network: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction nats, KL nats) per image; their sum bounds -log p(x).
+        `network`: the one to run (train_step's synced one; default the network)."""
         if noise is None:
             noise = torch.randn(self.config.steps, binary.shape[0], self.config.latent_dim,
                                 device=binary.device, generator=self.noise)
         with self.precision.autocast():
-            logits, kl = self.network(binary, noise)
+            logits, kl = (network or self.network)(binary, noise)
         reconstruction = F.binary_cross_entropy_with_logits(
             logits.float(), binary, reduction="none").flatten(1).sum(1)
         return reconstruction, kl
@@ -234,7 +236,7 @@ class DrawModel(StepCounter, GenerativeModel):
                    ) -> dict[str, torch.Tensor]:
         binary = self.binarize(real)
         self.optimizer.zero_grad(set_to_none=True)
-        reconstruction, kl = self.bound(binary)
+        reconstruction, kl = self.bound(binary, network=self.synced(self.network))
         bound = (reconstruction + kl.float()).mean()
         loss = (reconstruction + self.kl_weight() * kl.float()).mean()
         self.precision.backward(loss)

@@ -19,7 +19,7 @@ from torch import nn
 from engine.data.facts import DataFacts
 from engine.errors import ConfigError
 from engine.models import gan_presets
-from engine.models.base import (CLASSES, ONNX, PRESET, TEMPERATURE, TRUNCATION,
+from engine.models.base import (CLASSES, DISTRIBUTED, ONNX, PRESET, TEMPERATURE, TRUNCATION,
                                 GenerativeModel, ModelConfig, per_seed)
 from engine.models.common import adam
 from engine.models.common.ada import AdaSettings, AdaState
@@ -95,7 +95,7 @@ class GanModel(AdaState, GenerativeModel):
     family = "gan"
     config_class = GanConfig
     plotted_losses = ("generator", "discriminator")
-    capabilities = frozenset({TRUNCATION, TEMPERATURE, CLASSES, PRESET, ONNX})
+    capabilities = frozenset({TRUNCATION, TEMPERATURE, CLASSES, PRESET, DISTRIBUTED, ONNX})
 
     @classmethod
     def suggest_preset(cls, model: str, facts: DataFacts, device: torch.device | str,
@@ -167,16 +167,20 @@ class GanModel(AdaState, GenerativeModel):
         onehot = self._onehot(y)
         z = torch.randn(n, c.latent_dim, device=self.device, generator=self.noise)
         with amp.autocast():
-            fake = self.generator(z, onehot)
+            fake = self.synced(self.generator)(z, onehot)
 
         # Discriminator. Real and fake go through separately so BatchNorm sees
         # each batch on its own, as in the DCGAN paper. Logits are cast to
         # float32 so the losses are computed at full precision.
+        # Under DistributedDataParallel both passes go through the critic's
+        # wrapper; the gradient penalty and the generator's pass below use the
+        # bare critic (see GenerativeModel.synced).
         self.opt_d.zero_grad(set_to_none=True)
         real_seen, fake_seen = self._augment(real), self._augment(fake.detach())
+        critic = self.synced(self.discriminator)
         with amp.autocast():
-            real_logits = self.discriminator(real_seen, y).float()
-            fake_logits = self.discriminator(fake_seen, y).float()
+            real_logits = critic(real_seen, y).float()
+            fake_logits = critic(fake_seen, y).float()
         if c.loss == "nonsaturating":    # real -> 1, fake -> 0
             loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         elif c.loss == "hinge":

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.models.base import (LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeModel, ModelConfig,
-                                per_seed)
+from engine.models.base import (DISTRIBUTED, LIKELIHOOD, PROCESS, TEMPERATURE, GenerativeModel,
+                                ModelConfig, per_seed)
 
 from engine.models.common import adam, evaluating
 from engine.models.registry import ModelSpec, register_model
@@ -170,7 +170,7 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 class RowLstmModel(GenerativeModel):
     family = "rnn"
     process_name = "filling in"
-    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE})
+    capabilities = frozenset({LIKELIHOOD, PROCESS, TEMPERATURE, DISTRIBUTED})
     config_class = RowLstmConfig
     onnx_refusal = ("it draws each pixel at random given the pixels before it, so a picture "
                     "comes from a loop of many network passes and random draws, not from one "
@@ -208,11 +208,12 @@ class RowLstmModel(GenerativeModel):
         """The evaluator's hook: the exact NLL of binarized ({-1, 1}) or 8-bit images."""
         return {"nll": self.nll(quantize(images) if self.config.levels == 256 else images.add(1).mul(0.5))}
 
-    def nll(self, pixels: torch.Tensor) -> torch.Tensor:
+    def nll(self, pixels: torch.Tensor, network: nn.Module | None = None) -> torch.Tensor:
         """Exact negative log-likelihood in nats of each image (N, 1, H, W): binary
-        pixels in {0, 1}, or 8-bit ones as grey level / 255."""
+        pixels in {0, 1}, or 8-bit ones as grey level / 255. `network`: the one
+        to score with (train_step's synced one; default the network itself)."""
         with self.precision.autocast():
-            logits = self.network(pixels)
+            logits = (network or self.network)(pixels)
         # The cross-entropy in float32, whatever precision the network ran in.
         if self.config.levels == 2:
             return F.binary_cross_entropy_with_logits(logits.float(), pixels,
@@ -224,7 +225,7 @@ class RowLstmModel(GenerativeModel):
                    ) -> dict[str, torch.Tensor]:
         pixels = self.prepare(real)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.nll(pixels).mean()
+        loss = self.nll(pixels, self.synced(self.network)).mean()
         self.precision.backward(loss)
         self.precision.step(self.optimizer, clip=(self.network.parameters(), self.config.grad_clip))
         self.precision.update()

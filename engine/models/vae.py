@@ -21,6 +21,7 @@ from torch import nn
 from engine.errors import ConfigError
 from engine.models.base import (CLASSES, LIKELIHOOD, ONNX, RECONSTRUCT, TEMPERATURE,
                                 GenerativeModel, ModelConfig, per_seed)
+from engine.models.base import DISTRIBUTED
 from engine.models.common import adam, evaluating
 from engine.models.common.kl_warmup import StepCounter, warmup_weight
 from engine.models.common.onnx_network import (GENERATOR, OneHotConditioned, OnnxNetwork,
@@ -97,7 +98,7 @@ class VaeModel(StepCounter, GenerativeModel):
     config_class = VaeConfig
     counters_key = "vae.counters"   # the saved name: runs saved before keep resuming
     plotted_losses = ("loss", "reconstruction", "KL")
-    capabilities = frozenset({RECONSTRUCT, LIKELIHOOD, TEMPERATURE, CLASSES, ONNX})
+    capabilities = frozenset({RECONSTRUCT, LIKELIHOOD, TEMPERATURE, CLASSES, ONNX, DISTRIBUTED})
 
     def __init__(self, config: VaeConfig, device: torch.device, seed: int = 0) -> None:
         super().__init__(config, device, seed)
@@ -160,11 +161,11 @@ class VaeModel(StepCounter, GenerativeModel):
         # The networks run under autocast; the sampled latent, the likelihood
         # and the KL are computed in float32 from their outputs.
         with amp.autocast():
-            mu, logvar = (t.float() for t in self.encoder(x, onehot))
+            mu, logvar = (t.float() for t in self.synced(self.encoder)(x, onehot))
         eps = torch.randn(mu.shape, device=self.device, generator=self.noise)
         z = mu + eps * torch.exp(0.5 * logvar)
         with amp.autocast():
-            params = self.decoder(z, onehot).float()
+            params = self.synced(self.decoder)(z, onehot).float()
         reconstruction = -log_likelihood(self.likelihood, params, x)
         kl = gaussian_kl(mu, logvar)
         weight = self.kl_weight()

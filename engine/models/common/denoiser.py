@@ -25,6 +25,7 @@ from engine.errors import ConfigError
 from engine.models.base import (CLASSES, GUIDANCE, INVERT, ONNX, PRESET, PROCESS, STEPS,
                                 TEMPERATURE, VARY, GenerativeModel, ModelConfig, SamplerSettings,
                                 per_seed)
+from engine.models.base import DISTRIBUTED
 from engine.models.common import adam, evaluating
 from engine.models.common.ema import averaged_copy, update_average
 from engine.models.common.kl_warmup import StepCounter
@@ -112,7 +113,7 @@ class Denoiser(StepCounter, GenerativeModel):
     config: DenoiserConfig
     plotted_losses = ("loss",)
     capabilities = frozenset({PROCESS, TEMPERATURE, CLASSES, PRESET, STEPS, GUIDANCE, VARY,
-                              INVERT, ONNX})
+                              INVERT, ONNX, DISTRIBUTED})
     # Whether step() takes fresh noise when sampling (a DDIM sampler with eta > 0).
     stochastic: ClassVar[bool] = False
 
@@ -190,7 +191,7 @@ class Denoiser(StepCounter, GenerativeModel):
                        classes: torch.Tensor | None) -> torch.Tensor:
         """The trained network's output under the run's precision, as float32."""
         with self.precision.autocast():
-            return self.unet(x, t, classes).float()
+            return self.synced(self.unet)(x, t, classes).float()
 
     def _training_classes(self, labels: torch.Tensor | None, count: int) -> torch.Tensor | None:
         """Each label, or the null class with probability p_uncond: one network
