@@ -3,6 +3,12 @@
 Small data sets live on the training device as one uint8 tensor; a batch is an
 index into it, a cast and (when the model's size differs) one batched resize.
 There is no per-item decode or collate in the training loop.
+
+In a run of several processes every process holds the whole set and draws the
+same seeded permutation each epoch; process `rank` of `world_size` takes every
+world_size-th image of each step's global batch, so the processes' batches
+together are exactly the batch one process would take at world_size times the
+size (DistributedSampler's split, without a sampler).
 """
 from __future__ import annotations
 
@@ -24,15 +30,20 @@ class Batch(NamedTuple):
 
 
 class DeviceBatcher:
-    """Shuffled, endless batches of images scaled to [-1, 1] at `image_size`."""
+    """Shuffled, endless batches of images scaled to [-1, 1] at `image_size`:
+    `batch_size` per process, this process being `rank` of `world_size`."""
 
     def __init__(self, data: ImageSet, batch_size: int, image_size: int,
                  device: torch.device, seed: int = 0,
-                 augmentation: Augmentation | None = None) -> None:
+                 augmentation: Augmentation | None = None, rank: int = 0,
+                 world_size: int = 1) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of {world_size} processes")
         self.images = torch.from_numpy(data.images.copy()).to(device)
         self.labels = (torch.from_numpy(data.labels.astype("int64")).to(device)
                        if data.labels is not None else None)
-        self.batch_size = min(batch_size, len(data))
+        self.rank, self.world_size = rank, world_size
+        self.batch_size = min(batch_size, len(data) // world_size)
         self.image_size = image_size
         self.device = device
         # Data order has its own generator so it is independent of model init
@@ -67,10 +78,11 @@ class DeviceBatcher:
         self.epoch += 1
 
     def next_batch(self) -> Batch:
-        if self._cursor + self.batch_size > len(self._order):
+        step = self.batch_size * self.world_size   # the global batch of all processes
+        if self._cursor + step > len(self._order):
             self._new_epoch()  # drop the ragged tail, as DataLoader(drop_last=True) would
-        index = self._order[self._cursor:self._cursor + self.batch_size]
-        self._cursor += self.batch_size
+        index = self._order[self._cursor + self.rank:self._cursor + step:self.world_size]
+        self._cursor += step
         images = to_model_range(self.images.index_select(0, index), self.image_size)
         images = augment(images, self.augmentation, self.augment_generator)
         labels = self.labels.index_select(0, index) if self.labels is not None else None
