@@ -91,6 +91,12 @@ class FaultGuard:
         """Out of device memory: continue with half the batch, and say so."""
         s = self.session
         old = s.batcher.batch_size
+        if s.processes > 1:
+            # The other processes are mid-step, inside an all-reduce this one
+            # never reaches: no batch can change here, and the run ends.
+            raise TrainingError(f"out of memory on {s.device} at batch size {old} per process, "
+                                "which cannot change in the middle of a run of several "
+                                "processes; train it again with a smaller --batch-size")
         for optimizer in s.model.optimizers().values():
             optimizer.zero_grad(set_to_none=True)
         s.model.precision.abandon_step()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.runs import checkpoints
 from engine.runtime.control import RunControl
@@ -17,24 +17,32 @@ from engine.runs.lock import is_training
 from engine.runs.folders import RunDir
 from engine.storage.safe_json import is_whole_number
 from engine.training.config import TrainConfig
+from engine.training.follower import lead
 from engine.training.loop import TrainingLoop
 from engine.training.session import TrainingSession
 
+if TYPE_CHECKING:
+    from engine.training.distributed import Distributed
+
 
 def train(config: TrainConfig, out: str | Path | None = None,
-          control: RunControl | None = None) -> Iterator[TrainingEvent]:
+          control: RunControl | None = None,
+          distributed: Distributed | None = None) -> Iterator[TrainingEvent]:
     """Train per `config`, writing a run directory at `out` (None: a new one under
     the user's runs folder). Yields events; raises AtelierError on bad input
-    before anything is written."""
+    before anything is written. With `distributed` this is rank 0 of a run
+    that torchrun started (engine.training.distributed)."""
     control = control or RunControl()
     try:
-        session = TrainingSession(config, cancel=lambda: control.stopped)
+        session = TrainingSession(config, cancel=lambda: control.stopped,
+                                  distributed=distributed)
     except LoadCancelled:
         return  # stopped while the data was loading: nothing was started or written
+    _lead(session, 0)
     run = RunDir.create(out, config.model)
     data = {"spec": config.data, "count": len(session.data),
             "channels": session.data.channels, "size": session.data.size}
-    notices = []
+    notices = _processes_notice(session)
     report = session.data.report
     if report is not None and report.skipped:
         # Files a folder could not use were skipped without a word: say so at the
@@ -43,7 +51,8 @@ def train(config: TrainConfig, out: str | Path | None = None,
         notices.append(Notice(0, "files-skipped", report.skipped_line()))
     run.write_config({"model": config.model, "model_config": session.model_config.to_dict(),
                       "train": config.to_dict(), "device": str(session.device),
-                      "precision": session.precision, "data": data})
+                      "precision": session.precision, "data": data,
+                      **_processes_record(session)})
     yield from TrainingLoop(session, run, control, start_notices=notices).run()
 
 
@@ -55,7 +64,7 @@ RESUMABLE_CHANGES = ("steps", "minutes", "learning_rate", "lr_schedule", "device
 
 
 def resume(run_path: str | Path, control: RunControl | None = None, restart: bool = False,
-           **changes: Any) -> Iterator[TrainingEvent]:
+           distributed: Distributed | None = None, **changes: Any) -> Iterator[TrainingEvent]:
     """Continue a saved run exactly where its last checkpoint left it.
 
     `steps` is the run's total step budget (not a number of further steps); a
@@ -67,7 +76,9 @@ def resume(run_path: str | Path, control: RunControl | None = None, restart: boo
     Notice) and gets a new manifest; nothing is deleted before the checkpoint
     has loaded. `restart`: a run that stopped before its first save (nothing
     to resume; NoSavedWeightsError otherwise) trains again from step 0 with its
-    saved settings, in its own folder.
+    saved settings, in its own folder. `distributed`: as for train(); a run
+    may go on in another number of processes than it trained in (recorded in
+    its history), exactly only in the same number.
     """
     control = control or RunControl()
     run = RunDir(run_path)
@@ -103,7 +114,7 @@ def resume(run_path: str | Path, control: RunControl | None = None, restart: boo
         moved = config.device
         changes["device"] = "auto"
     config = dataclasses.replace(config, **changes)
-    session = TrainingSession(config)
+    session = TrainingSession(config, distributed=distributed)
     if folder is not None:
         _check_same_run(run, saved, session)
     if is_training(run.path):
@@ -111,7 +122,8 @@ def resume(run_path: str | Path, control: RunControl | None = None, restart: boo
         raise RunDirError(f"{run.path} is being trained right now (by this app or another "
                           "process); wait for it to finish or stop it first")
     if folder is None:
-        yield from _restart(run, saved, session, control, changes)
+        yield from _restart(run, saved, session, control, {**changes,
+                                                            **_processes_change(saved, session)})
         return
     run.load_weights(session.model, session.device, folder.name)
     tensors, values = run.load_trainer_state(session.device, folder.name)
@@ -128,16 +140,19 @@ def resume(run_path: str | Path, control: RunControl | None = None, restart: boo
     run.rollback_to(values["step"])  # what a crash left after the checkpoint
     if "learning_rate" in changes:
         session.model.set_learning_rate(config.learning_rate)
-    history = saved.get("history", []) + [{"resumed_at_step": values["step"], "changes": changes}]
+    _lead(session, values["step"])
+    history = saved.get("history", []) + [{"resumed_at_step": values["step"],
+                                           "changes": {**changes,
+                                                       **_processes_change(saved, session)}}]
     run.write_config({**saved, "train": config.to_dict(), "history": history,
                       "model_config": session.model_config.to_dict(),
-                      "precision": session.precision})
+                      "precision": session.precision, **_processes_record(session, saved)})
     # Runs saved before evaluation existed resume their schedule from here.
     last_eval = values.get("last_eval_elapsed", values["elapsed"])
-    notices = [] if moved is None else [Notice(
+    notices = _processes_notice(session) + ([] if moved is None else [Notice(
         values["step"], "device-changed",
         f"This run trained on {moved}, which this computer does not have; it continues on "
-        f"{session.device}.")]
+        f"{session.device}.")])
     if recovered is not None:
         notices.append(Notice(values["step"], "recovered", (
             f"{recovered}. The run goes on from the newest complete checkpoint, {folder.name} "
@@ -156,6 +171,7 @@ def _restart(run: RunDir, saved: dict[str, Any], session: TrainingSession, contr
     """Train a run that never completed a save again from step 0, in its own
     folder: what that attempt wrote (grids, metrics, a set cut short) goes, its
     config stays, with a history entry."""
+    _lead(session, 0)
     checkpoints.clear_unsaved(run.path)
     run.rollback_to(-1)
     data = session.data
@@ -164,8 +180,45 @@ def _restart(run: RunDir, saved: dict[str, Any], session: TrainingSession, contr
                       "model_config": session.model_config.to_dict(),
                       "device": str(session.device), "precision": session.precision,
                       "data": {"spec": session.config.data, "count": len(data),
-                               "channels": data.channels, "size": data.size}})
-    yield from TrainingLoop(session, run, control).run()
+                               "channels": data.channels, "size": data.size},
+                      **_processes_record(session, saved)})
+    yield from TrainingLoop(session, run, control,
+                            start_notices=_processes_notice(session)).run()
+
+
+def _lead(session: TrainingSession, step: int) -> None:
+    """Start the other processes of a distributed run (nothing in one process)."""
+    if session.distributed is not None:
+        lead(session.distributed, session, step)
+
+
+def _processes_record(session: TrainingSession, saved: dict[str, Any] | None = None
+                       ) -> dict[str, Any]:
+    """config.json's record of how many processes train the run, and how: none
+    for a run in one process, unless an earlier session of it had several."""
+    d = session.distributed
+    if d is None:
+        return {"distributed": {"processes": 1}} if saved and "distributed" in saved else {}
+    return {"distributed": {"processes": d.world_size, "backend": d.backend,
+                            "batch_per_process": session.batcher.batch_size}}
+
+
+def _processes_change(saved: dict[str, Any], session: TrainingSession) -> dict[str, Any]:
+    """{"processes": N} for the history when a run goes on in another number of
+    processes than its last session (runs from before this record: one)."""
+    record = saved.get("distributed")
+    before = record.get("processes", 1) if isinstance(record, dict) else 1
+    return {} if before == session.processes else {"processes": session.processes}
+
+
+def _processes_notice(session: TrainingSession) -> list[Notice]:
+    d = session.distributed
+    if d is None:
+        return []
+    batch = session.batcher.batch_size
+    return [Notice(0, "distributed", f"Training in {d.world_size} processes ({d.backend} on "
+                                     f"{session.device.type}): batch {batch} per process, "
+                                     f"{batch * d.world_size} a step; rank 0 writes the run.")]
 
 
 def _check_same_run(run: RunDir, saved: dict[str, Any], session: TrainingSession) -> None:

@@ -81,10 +81,15 @@ class TrainingLoop:
             if self.control.paused and not self.control.stopped:
                 yield from self._pause()
             reason = self._reason_to_end()
+            spent = self.budget.spent(self.step, self.elapsed)
+            if s.distributed is not None:
+                # Rank 0's decision, with its clock's place in the schedule, for
+                # every process: they wait for it while this one writes or evaluates.
+                s.distributed.tell(self.step, spent, end=reason is not None)
             if reason:
                 break
-            apply_schedule(list(s.model.optimizers().values()), self._lr_schedule,
-                           self.budget.spent(self.step, self.elapsed))
+            apply_schedule(list(s.model.optimizers().values()), self._lr_schedule, spent)
+            s.begin_step(self.step)
             try:
                 losses = s.step()
             except torch.OutOfMemoryError:
@@ -152,7 +157,7 @@ class TrainingLoop:
             self.guard.diverged(self.step)  # a family that reports no per-step losses
         elapsed = self.elapsed
         rate = self.cadence.window_rate(self.step, elapsed)
-        images_per_second = rate * self.session.batcher.batch_size
+        images_per_second = rate * self.session.batcher.batch_size * self.session.processes
         fraction, eta = self.budget.fraction_and_eta(
             self.step, elapsed, self.cadence.steps_per_second,
             lambda eta: self.evaluation.seconds_to_come(self.step, self.budget.total_steps, eta))

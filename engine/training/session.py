@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,11 @@ from engine.models.base import GUIDANCE, PROCESS, RECONSTRUCT, STEPS
 from engine.models.common import evaluating
 from engine.runtime.precision import MixedPrecision, resolve_precision
 from engine.training.config import TrainConfig
+from engine.training.distributed import (AUGMENT_STREAM, NOISE_STREAM, check_distributable,
+                                         stream_seed)
+
+if TYPE_CHECKING:
+    from engine.training.distributed import Distributed
 
 SAMPLE_SEEDS = tuple(range(64))     # the fixed-seed grid: tile i is gallery seed i
 # The live grid of an iterative sampler (diffusion, flow) takes at most this
@@ -29,12 +35,22 @@ LIVE_SAMPLER_STEPS = 8
 
 
 class TrainingSession:
-    """Model, data and device for one configuration: everything a step needs."""
+    """Model, data and device for one configuration: everything a step needs.
 
-    def __init__(self, config: TrainConfig, cancel: Callable[[], bool] | None = None) -> None:
+    With `distributed` (engine.training.distributed) it is one process of
+    several: its device is its local rank's, its batches its share of each
+    step's, and after distribute() its networks train under DistributedDataParallel."""
+
+    def __init__(self, config: TrainConfig, cancel: Callable[[], bool] | None = None,
+                 distributed: Distributed | None = None) -> None:
         config.validate()
         self.config = config
-        self.device = resolve_device(config.device)
+        self.distributed = distributed
+        if distributed is not None:
+            check_distributable(config.model, config.compile)
+            self.device = distributed.device_for(config.device)
+        else:
+            self.device = resolve_device(config.device)
         if self.device.type == "cpu":
             # Denormal floats (tiny values near zero, common in GAN gradients) take
             # a slow path on x86 CPUs; flushing them to zero costs no accuracy
@@ -43,8 +59,10 @@ class TrainingSession:
         # Pictures decode at the model's size; `cancel` stops a long folder scan.
         self.data = load_data(config.data, size=config.image_size, cache=config.data_cache,
                               cancel=cancel)
-        if len(self.data) < 2:
-            raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at least 2")
+        if len(self.data) < 2 * self.processes:
+            raise ConfigError(f"{config.data} has {len(self.data)} image(s); training needs at "
+                              f"least 2" + (f" per process ({2 * self.processes})"
+                                            if self.processes > 1 else ""))
         self.model_config = model_config(config.model, **config._model_settings(
             self.data.channels, self.data.num_classes))
         self.precision = resolve_precision(config.precision, self.device)
@@ -58,9 +76,40 @@ class TrainingSession:
         self._compile_failure_told = False
         self.batcher = DeviceBatcher(self.data, config.batch_size, config.image_size,
                                      self.device, seed=config.seed,
-                                     augmentation=config.augmentation())
+                                     augmentation=config.augmentation(),
+                                     rank=distributed.rank if distributed else 0,
+                                     world_size=self.processes)
+
+    @property
+    def processes(self) -> int:
+        """How many processes train this run together (1 without torchrun)."""
+        return self.distributed.world_size if self.distributed is not None else 1
+
+    def distribute(self) -> None:
+        """Every process at once: join the gradient group and wrap the trained
+        networks in DistributedDataParallel (which makes all start from rank 0's weights)."""
+        assert self.distributed is not None
+        self.distributed.join_gradients()
+        self.model.distribute(self.distributed.wrap)
+
+    def begin_step(self, step: int) -> None:
+        """Before the run's step `step` (counted from 0): in several processes,
+        seed this process's noise and augmentation for it; nothing in one."""
+        d = self.distributed
+        if d is not None:
+            seed = self.config.seed
+            self.model.noise.manual_seed(stream_seed(seed, d.rank, step, NOISE_STREAM))
+            self.batcher.augment_generator.manual_seed(stream_seed(seed, d.rank, step,
+                                                                   AUGMENT_STREAM))
 
     def step(self) -> dict[str, torch.Tensor]:
+        """Train one batch; in several processes the losses are those of all
+        their batches together."""
+        if self.distributed is not None:
+            return self.distributed.mean_losses(self._train_batch())
+        return self._train_batch()
+
+    def _train_batch(self) -> dict[str, torch.Tensor]:
         batch = self.batcher.next_batch()
         if self.model.uses_labels:
             train = lambda: self.model.train_step(batch.images, batch.labels)  # noqa: E731
