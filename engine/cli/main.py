@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import signal
 import sys
 from pathlib import Path
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use the plain defaults instead of settings chosen for the data and "
                         "device (see engine/presets.py)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
+    from engine.cli.processes import add_nproc_argument
+    add_nproc_argument(p)
 
     from engine.cli.sampler_options import add_sampler_arguments
     p = sub.add_parser("sample", help="generate images from a run or a model bundle")
@@ -258,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A frozen build re-runs its own executable for a process it spawns; this
+    # makes such a child do its job (it does nothing elsewhere).
+    multiprocessing.freeze_support()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv   # `train --nproc` hands the same command to torchrun
     from engine.cli.animate import run_animate, run_keyframes
     from engine.cli.remix import run_remix
     from engine.cli.nearest import run_nearest
@@ -313,6 +321,22 @@ def _train_config(args: argparse.Namespace, preset: bool = False, **extra: Any):
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Train here, in `--nproc` processes through torchrun, or as one process
+    of a torchrun job (rank 0 trains and reports, the others follow it)."""
+    from engine.cli.processes import as_follower, as_leader, joined_job, launch_processes
+
+    if args.nproc is not None and args.nproc != 1:
+        from engine.models.registry import DEFAULT_MODEL
+        return launch_processes(args, args.model or DEFAULT_MODEL, args.argv)
+    distributed = joined_job()
+    if distributed is None:
+        return _train_in_this_process(args)
+    if not distributed.leader:
+        return as_follower(distributed)
+    return as_leader(distributed, lambda: _train_in_this_process(args, distributed))
+
+
+def _train_in_this_process(args: argparse.Namespace, distributed: Any = None) -> int:
     from engine.runtime.control import RunControl
     from engine.training.events import Evaluated, Finished, Notice, Progress, RunStarted
     from engine.metrics.during_training import format_scores
@@ -344,6 +368,7 @@ def _train(args: argparse.Namespace) -> int:
                   f"in {run_path}", file=sys.stderr, flush=True)
         events = _restart_hint(run_path, resume(
                         run_path, control, restart=args.restart is not None,
+                        distributed=distributed,
                         steps=args.steps, minutes=args.minutes,
                         learning_rate=args.lr, lr_schedule=args.lr_schedule,
                         device=args.device, sample_every=args.sample_every,
@@ -360,7 +385,7 @@ def _train(args: argparse.Namespace) -> int:
                                keep_last=args.keep_last, keep_best=args.keep_best,
                                **_evaluation_settings(args))
         _doctor_summary(config, args.json)
-        events = train(config, args.out, control)
+        events = train(config, args.out, control, distributed=distributed)
 
     # Ctrl-C, SIGTERM or SIGHUP stops between steps and saves; the same again aborts.
     stop_signals = StopOnSignals(control.stop).install()
