@@ -63,6 +63,41 @@ class GroupNorm(nn.GroupNorm):
         return torch.addcmul(shift[:, :, None, None].to(x.dtype), x,
                              scale[:, :, None, None].to(x.dtype))
 
+    def fused_silu(self, x: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+        """silu(norm(x + offset)) for sampling: `offset` (N, C), a per-channel
+        constant such as the time embedding, is folded into the normalisation
+        instead of being added to x first. One read of x for its statistics and
+        one multiply-add, SiLU in place: fewer passes over the feature map than
+        the plain path (add, norm, SiLU, each allocating its output), whose
+        element-wise work was a third of the U-Net's sampling time on a CPU at
+        28 x 28 (the rest: convolutions). Falls back to the plain path where
+        that is better (GPUs, contiguous input, autograd)."""
+        if torch.is_grad_enabled() or x.device.type != "cpu" or x.is_contiguous() \
+                or not x.is_contiguous(memory_format=torch.channels_last):
+            shifted = x if offset is None else x + offset[:, :, None, None].to(x.dtype)
+            return F.silu(self(shifted))
+        n, c, h, w = x.shape
+        pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        mean = pixels.sum(1, dtype=torch.float32) / (h * w)             # per channel
+        variance = (pixels.float().square().sum(1) / (h * w) - mean.square()).clamp_min(0)
+        if offset is not None:
+            mean = mean + offset.float()
+        # A group's variance is its channels' mean variance plus the variance of
+        # their means (no cancellation from the offset, however large).
+        groups = mean.view(n, self.num_groups, -1)
+        group_mean = groups.mean(-1, keepdim=True)
+        group_variance = (variance.view(n, self.num_groups, -1).mean(-1, keepdim=True)
+                          + (groups - group_mean).square().mean(-1, keepdim=True))
+        inverse_std = torch.rsqrt(group_variance + self.eps)
+        scale = (inverse_std.expand_as(groups).reshape(n, c)) * self.weight
+        # norm(x + offset) = x * scale + (offset - group mean) * scale + bias
+        centre = (group_mean.expand_as(groups).reshape(n, c)
+                  - (0 if offset is None else offset.float()))
+        shift = self.bias - centre * scale
+        out = torch.addcmul(shift[:, :, None, None].to(x.dtype), x,
+                            scale[:, :, None, None].to(x.dtype))
+        return F.silu(out, inplace=True)
+
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal features (N, dim) of times t in [0, 1] (N,). Scaled by 1000 so
@@ -90,10 +125,19 @@ class ResidualBlock(nn.Module):
                      else nn.Identity())
 
     def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return self._sampling_forward(x, embedding)
         h = self.conv1(F.silu(self.norm1(x)))
         h = h + self.embedding(embedding)[:, :, None, None]
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return h + self.skip(x)
+
+    def _sampling_forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """The same block without autograd: the embedding folded into the second
+        norm, and the skip added in place."""
+        h = self.conv1(self.norm1.fused_silu(x))
+        h = self.conv2(self.dropout(self.norm2.fused_silu(h, self.embedding(embedding))))
+        return h.add_(self.skip(x))
 
 
 class SelfAttention(nn.Module):
@@ -200,7 +244,7 @@ class UNet(nn.Module):
                 h = F.interpolate(self.upsample[index - 1](h), size=skip.shape[-2:],
                                   mode="nearest")
             h = blocks(torch.cat([h, skip], dim=1), embedding)
-        out = self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(self.norm_out.fused_silu(h))
         return F.pixel_shuffle(out, self.patch) if self.patch > 1 else out
 
     def _class_vectors(self, classes: torch.Tensor) -> torch.Tensor:
