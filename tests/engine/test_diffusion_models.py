@@ -263,6 +263,32 @@ def test_the_process_runs_from_noise_to_the_seeds_picture(name):
         model.process_frames(3, shows="everything")
 
 
+# -- speed: what guidance costs --------------------------------------------------------
+def network_rows(model) -> list[int]:
+    """Records the batch size of every pass of the averaged network."""
+    rows: list[int] = []
+    model.ema.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    return rows
+
+
+def test_guidance_batches_both_passes_and_skips_them_without_a_class():
+    """Guided: the conditional and unconditional passes as one batch, one pass a
+    step. A conditional model drawing without a class (a walk or a variation
+    without labels) runs one plain pass a step: guiding the null class towards
+    itself changes nothing."""
+    model = make("flow", steps=3, num_classes=10)
+    rows = network_rows(model)
+    labelled = model.sample([1, 2, 3, 4], labels=[1, 2, 3, 4])
+    assert rows == [8, 8, 8]
+    rows.clear()
+    with torch.inference_mode():
+        unlabelled = model.decode(model.latents_for_seeds([1, 2, 3, 4]))
+    assert rows == [4, 4, 4] and not torch.equal(labelled, unlabelled)
+    model.configure_sampling(guidance=1.0)
+    with torch.inference_mode():
+        assert torch.equal(unlabelled, model.decode(model.latents_for_seeds([1, 2, 3, 4])))
+
+
 # -- the weight average ---------------------------------------------------------------
 def test_the_average_warms_up_then_holds_its_target():
     assert ema_decay(0.999, 1) == pytest.approx(2 / 11)

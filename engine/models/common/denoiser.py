@@ -324,7 +324,9 @@ class Denoiser(StepCounter, GenerativeModel):
         null = self._null_classes(classes)
         if w == 1:
             return self._averaged(x, t, classes)
-        if w == 0:
+        # Without a class (a conditional model drawing unconditionally: a walk or
+        # a variation without labels) both passes would be the same one.
+        if w == 0 or (not classes.is_floating_point() and bool((classes == null).all())):
             return self._averaged(x, t, null)
         both = self._averaged(torch.cat([x, x]), t, torch.cat([classes, null]))
         conditional, unconditional = both.chunk(2)
