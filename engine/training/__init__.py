@@ -7,7 +7,9 @@ it, and it always leaves a loadable run directory behind.
 The package's parts: config (TrainConfig), session (model, data and device),
 launch (train, resume, restart), loop (the loop that composes the rest), clock,
 budget, loss_meter, cadence (report/grid/autosave timing), fault_guard (NaN,
-out of memory, disk faults) and live_evaluation (evaluation while training).
+out of memory, disk faults) and live_evaluation (evaluation while training);
+distributed and follower train a run in several processes that torchrun
+started (docs/DISTRIBUTED.md).
 """
 from engine.training.cadence import GRID_TIME_SHARE, seconds_between_grids
 from engine.training.config import DEFAULT_STEPS, TrainConfig
