@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QGroupBox, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QGroupBox,
+                               QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 KINDS = {"interpolate": "Latent walk", "process": "Process", "morph": "Morph between pictures"}
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -50,26 +50,44 @@ class ProcessPanel(QGroupBox):
         self.seed_spin = QSpinBox(objectName="processSeedSpin", minimum=0, maximum=2**31 - 1)
         self.seed_spin.setToolTip("The seed whose image is generated step by step")
         self.seed_spin.valueChanged.connect(self.changed)
+        # Diffusion and flow models (PREDICTION): each step's guess of the finished picture.
+        self.prediction_check = QCheckBox("Show the predicted picture at each step",
+                                          objectName="processPredictionCheck")
+        self.prediction_check.setToolTip("Each frame shows the finished picture the model "
+                                         "predicts at that step, instead of the noisy picture "
+                                         "it has so far")
+        self.prediction_check.toggled.connect(self.changed)
         self.about = QLabel(wordWrap=True)
         row = QHBoxLayout()
         row.addWidget(QLabel("Seed"))
         row.addWidget(self.seed_spin, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addWidget(self.prediction_check)
         layout.addWidget(self.about)
         layout.addStretch(1)
         self.set_process(None)
 
-    def set_process(self, name: str | None, having: str = "") -> None:
+    def set_process(self, name: str | None, having: str = "", predicts: bool = False) -> None:
         """Say what the process is (`name`), or that the run's model has none and
-        which models do (`having`)."""
+        which models do (`having`); offer the predicted picture when the model
+        makes one (`predicts`)."""
         self.about.setText(f"Each frame is one step of the model's {name}." if name else
                            "This run's model has no process of its own"
                            + (f" ({having} do)." if having else "."))
+        self.prediction_check.setVisible(predicts)
 
     @property
     def seed(self) -> int:
         return self.seed_spin.value()
+
+    @property
+    def shows(self) -> str | None:
+        """What the frames show ("sample" or "prediction") for a model that
+        predicts; None for the others (their process has one view)."""
+        if self.prediction_check.isHidden():
+            return None
+        return "prediction" if self.prediction_check.isChecked() else "sample"
 
 
 class MorphPanel(QGroupBox):

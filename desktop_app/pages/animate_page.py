@@ -602,6 +602,7 @@ class AnimatePage(QWidget):
         if kind == "process":
             seeds = info.get("seeds") or [0]
             self.process_panel.seed_spin.setValue(int(seeds[0]))
+            self.process_panel.prediction_check.setChecked(info.get("shows") == "prediction")
             self.set_kind("process")
             return f"Opened {name}: the model's {info.get('process', 'process')} for seed {seeds[0]}."
         found = info.get("found")
@@ -710,7 +711,9 @@ class AnimatePage(QWidget):
         process = spec.process_name if spec is not None else None
         names = [s.name for s in model_specs() if s.process_name]
         having = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
-        self.process_panel.set_process(process, having)
+        from engine.models.base import PREDICTION
+        self.process_panel.set_process(process, having,
+                                       predicts=spec is not None and PREDICTION in spec.capabilities)
         morph_reason = morph_unavailable(self.run_dir)
         set_kinds_available(self.kind_combo, {
             "process": None if process else f"Process: {name or 'this model'} has no process "
@@ -746,9 +749,10 @@ class AnimatePage(QWidget):
                     lambda: renderer.render(timeline, **sampler))
         if kind == "process":
             from engine.studio.animation import process_frames
-            seed = self.process_panel.seed
-            return (("process", run, seed, chosen), f"Running the model's process for seed {seed}…",
-                    lambda: process_frames(run, seed, **sampler))
+            seed, shows = self.process_panel.seed, self.process_panel.shows
+            return (("process", run, seed, shows, chosen),
+                    f"Running the model's process for seed {seed}…",
+                    lambda: process_frames(run, seed, shows=shows, **sampler))
         from engine.studio.morph import morph_timeline
         paths, labels = self.morph_panel.pictures()
         if len(paths) < 2:

@@ -8,6 +8,7 @@
     animate RUN --kind continue --input anim.gif --frames 20 --out more.gif   # convlstm
     animate RUN --kind morph --input a.png,b.png,c.png --frames-between 24 --loop --out m.gif  # VAEs
     animate RUN --kind process --sampler-steps 30 --out denoise.gif   # ddpm, flow: from noise
+    animate RUN --kind process --show-prediction --out guess.gif      # each step's clean guess
     animate RUN --kind morph --input a.png,b.png --loop --out m.gif   # ddpm, flow: by inversion
     animate --kind flipbook --input picture.png --frames 16 --out book.gif   # no run: one picture
     keyframes walk.gif          # the keyframes and provenance an export carries
@@ -66,6 +67,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--tiles", type=_int_list, default=None,
                    help="timelapse: only these tiles (0-63) of the sample grid; default the whole grid")
     p.add_argument("--seed", type=int, default=0, help="process: the seed to show; flipbook: its seed")
+    p.add_argument("--show-prediction", action=argparse.BooleanOptionalAction, default=None,
+                   help="process (ddpm, flow): each frame shows the finished picture the model "
+                        "predicts at that step, instead of the noisy picture it has so far")
     p.add_argument("--input", default=None,
                    help="continue: the animation to continue (GIF, frame folder, video); "
                         "morph: two or more pictures, comma-separated (a.png,b.png); "
@@ -122,6 +126,7 @@ def run_animate(args: argparse.Namespace) -> int:
     from engine.studio.exporters.memory import check_export_memory, export_memory
 
     if args.kind == "flipbook":
+        _check_process_flags(args)
         from engine.cli.remix import run_flipbook
         return run_flipbook(args)
     if args.run is None:
@@ -136,6 +141,7 @@ def run_animate(args: argparse.Namespace) -> int:
                             dither=args.dither, crf=args.crf, columns=args.columns)
     options.validate()  # before any model work, so a typo fails at once
     _check_sampler_flags(args)
+    _check_process_flags(args)
     flags = {"timelapse": "--scale or --tiles", "continue": "--scale or --frames",
              "process": "--scale"}.get(args.kind, "--scale or --frames-between")
     memory: dict[str, Any] = {}
@@ -181,10 +187,14 @@ def run_animate(args: argparse.Namespace) -> int:
     else:
         if args.labels is not None and len(args.labels) != 1:
             raise ConfigError("--kind process shows one seed: give one class (--labels 3)")
+        shows = None if args.show_prediction is None else \
+            ("prediction" if args.show_prediction else "sample")
         frames, provenance = process_frames(args.run, args.seed,
                                             None if args.labels is None else args.labels[0],
-                                            device=args.device, **sampler_choice(args))
-        text = f"{len(frames)} frames of {provenance['process']} for seed {args.seed}"
+                                            device=args.device, shows=shows,
+                                            **sampler_choice(args))
+        text = f"{len(frames)} frames of {provenance['process']} for seed {args.seed}" \
+               + (", showing each step's prediction" if shows == "prediction" else "")
     if "estimate" not in memory:
         budget(len(frames), frames[0].shape)
     if args.estimate:
@@ -236,6 +246,11 @@ def _check_sampler_flags(args: argparse.Namespace) -> None:
         verb = "apply" if len(typed) > 1 else "applies"
         raise ConfigError(f"{' and '.join(typed)} {verb} to --kind {', '.join(SAMPLED_KINDS)}, "
                           f"not {args.kind}")
+
+
+def _check_process_flags(args: argparse.Namespace) -> None:
+    if args.show_prediction is not None and args.kind != "process":
+        raise ConfigError(f"--show-prediction applies to --kind process, not {args.kind}")
 
 
 def _walk_sampler(args: argparse.Namespace) -> dict[str, Any]:

@@ -88,6 +88,7 @@ RECONSTRUCT = "reconstruct"   # reconstruct(), posterior_mean() and a per-image 
 CONTINUE = "continue"         # continue_frames(): extend image sequences
 LIKELIHOOD = "likelihood"     # negative_log_likelihood() on `likelihood_data` images
 PROCESS = "process"           # process_frames(): its own generative process, named process_name
+PREDICTION = "prediction"     # process_frames(shows="prediction"): each step's clean-picture guess
 TRUNCATION = "truncation"     # truncated_latents_for_seeds(): the truncation trick
 TEMPERATURE = "temperature"   # per-seed latent noise that a temperature scales
 CLASSES = "classes"           # can be class-conditional (the config says whether a run is)
@@ -99,8 +100,9 @@ INVERT = "invert"             # invert(): the starting noise that decodes back t
 ONNX = "onnx"                 # onnx_network(): the network that makes its pictures, for ONNX
 ONNX = "onnx"                 # onnx_network(): the network that makes its pictures, for ONNX
 DISTRIBUTED = "distributed"   # trains in several processes: train_step calls networks via synced()
-CAPABILITIES = frozenset({RECONSTRUCT, CONTINUE, LIKELIHOOD, PROCESS, TRUNCATION, TEMPERATURE,
-                          CLASSES, PRESET, STEPS, GUIDANCE, VARY, INVERT, ONNX, ONNX, DISTRIBUTED})
+CAPABILITIES = frozenset({RECONSTRUCT, CONTINUE, LIKELIHOOD, PROCESS, PREDICTION, TRUNCATION,
+                          TEMPERATURE, CLASSES, PRESET, STEPS, GUIDANCE, VARY, INVERT, ONNX, ONNX,
+                          DISTRIBUTED})
 
 MAX_SAMPLER_STEPS = 1000
 MAX_GUIDANCE = 20.0

@@ -18,7 +18,7 @@ from engine.errors import ConfigError, RunDirError
 from engine.media.images import make_grid, to_uint8
 from engine.studio.keyframes import Timeline, timeline_class_weights, timeline_latents
 from engine.studio.sampling import sampler_provenance, sampler_settings
-from engine.models.base import GenerativeModel
+from engine.models.base import PREDICTION, GenerativeModel
 from engine.models.common import evaluating as models_evaluating
 from engine.runs.folders import RunDir
 
@@ -121,23 +121,39 @@ def _load_source(source: Path, device: str) -> tuple[str, GenerativeModel, int |
 
 
 # -- a family's own process ----------------------------------------------------------
+PROCESS_VIEWS = ("sample", "prediction")
+
+
 def process_frames(run_dir: str | Path, seed: int, label: int | None = None,
                    device: str = "auto", steps: int | None = None,
-                   guidance: float | None = None) -> tuple[np.ndarray, dict]:
+                   guidance: float | None = None, shows: str | None = None
+                   ) -> tuple[np.ndarray, dict]:
     """(frames, provenance) of the run's (or bundle's) model showing its own process
     for one seed; for an iterative sampler (a diffusion model denoising) `steps`
     and `guidance` choose its settings (None: the model's defaults), and the
-    process has steps + 1 frames, from the starting noise to the picture."""
+    process has steps + 1 frames, from the starting noise to the picture.
+
+    `shows` picks what each frame shows: "sample" (the picture as the process
+    has it) or "prediction" (each step's guess of the finished picture, for
+    models that declare PREDICTION); None: the model's own default."""
+    if shows is not None and shows not in PROCESS_VIEWS:
+        raise ConfigError(f"the process shows one of {', '.join(PROCESS_VIEWS)}, not {shows!r}")
     source = Path(run_dir)
     name, model, step = _load_source(source, device)
     if model.process_name is None:
         raise ConfigError(f"{name} has no process animation; use --kind interpolate or timelapse")
+    predicts = PREDICTION in model.capabilities
+    if shows == "prediction" and not predicts:
+        raise ConfigError(f"{name}'s {model.process_name} makes no guess of the finished picture "
+                          "to show; diffusion and flow models do")
     with sampler_settings(model, steps, guidance, name), evaluating(model):
-        frames = to_uint8(model.process_frames(seed, label))
+        # A family that predicts takes the view; for the others "sample" is all there is.
+        view = {"shows": shows} if predicts and shows is not None else {}
+        frames = to_uint8(model.process_frames(seed, label, **view))
         sampler = sampler_provenance(model)
     return frames, {"kind": "process", "process": model.process_name, "model": name,
                     "run": source.name, "step": step, "seeds": [seed],
-                    **({"labels": [label]} if label is not None else {}), **sampler}
+                    **({"labels": [label]} if label is not None else {}), **view, **sampler}
 
 
 # -- the training time-lapse ----------------------------------------------------------

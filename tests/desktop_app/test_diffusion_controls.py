@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QPushButton, QSlider,
-                               QSpinBox, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QPushButton, QSlider, QSpinBox, QWidget)
 
 from engine.studio.animation import process_frames, walk_frames
 from engine.studio.keyframes import Keyframe, Timeline
@@ -248,6 +248,37 @@ def test_walks_and_the_process_use_the_gallerys_steps_and_guidance(qtbot, window
     np.testing.assert_array_equal(studio.frames, expected)
 
 
+def test_the_process_can_show_the_predicted_picture_at_each_step(qtbot, window, runs, tmp_path):
+    studio = window.animate_page
+    window.tabs.setCurrentWidget(studio)
+    assert studio.open_run(runs["flow"])
+    studio.set_kind("process")
+    qtbot.waitUntil(lambda: not studio.sampler.pending, timeout=30_000)
+    check = find(window, QCheckBox, "processPredictionCheck")
+    assert check.isVisibleTo(studio) and not check.isChecked()
+    type_into(qtbot, find(window, QSpinBox, "animateStepsSpin"), "3")
+    studio.process_panel.seed_spin.setValue(2)
+    qtbot.waitUntil(lambda: studio.is_preview_current() and not studio._preview_busy,
+                    timeout=60_000)
+    noisy = studio.frames
+    check.setChecked(True)
+    qtbot.waitUntil(lambda: studio.is_preview_current() and not studio._preview_busy
+                    and not np.array_equal(studio.frames, noisy), timeout=60_000)
+    expected, _ = process_frames(runs["flow"], 2, device="cpu", steps=3, shows="prediction")
+    np.testing.assert_array_equal(studio.frames, expected)
+    # Exported like every animation; opening the export restores the view.
+    path = tmp_path / "guess.gif"
+    assert studio.export_to(path)
+    qtbot.waitUntil(lambda: path.exists() and studio.export_button.isEnabled(), timeout=30_000)
+    assert read_provenance(path)["shows"] == "prediction"
+    check.setChecked(False)
+    studio.open_animation(path)
+    qtbot.waitUntil(lambda: check.isChecked(), timeout=30_000)
+    # A model whose process has one view: no such control.
+    studio.open_run(runs["dcgan"])
+    assert check.isHidden()
+
+
 def test_a_morph_between_two_pictures_through_inversion(qtbot, window, runs):
     studio = window.animate_page
     window.tabs.setCurrentWidget(studio)
@@ -281,7 +312,7 @@ def test_the_new_controls_are_documented():
     doc = (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
     for name in ("samplerStepsSpin", "guidanceSpin", "variationPanel", "varyDrop", "varyOpenButton",
                  "varyStrengthSlider", "varyStrengthLabel", "varyProgress", "varyMessage", "varyOriginal",
-                 "animateStepsSpin", "animateGuidanceSpin"):
+                 "animateStepsSpin", "animateGuidanceSpin", "processPredictionCheck"):
         assert f"`{name}`" in doc, name
 
 

@@ -144,6 +144,21 @@ def test_animate_process_walk_and_morph(denoiser_run, pictures, tmp_path, capsys
     assert info["sampler_steps"] == 4
 
 
+def test_animate_the_process_showing_each_steps_prediction(first_denoiser_run, tmp_path, capsys):
+    out = ["--device", "cpu", "--sampler-steps", "3", "--json"]
+    assert main(["animate", str(first_denoiser_run), "--kind", "process", "--show-prediction",
+                 "--out", str(tmp_path / "guess.gif"), *out]) == 0
+    assert _record(capsys)["frames"] == 4
+    assert read_provenance(tmp_path / "guess.gif")["shows"] == "prediction"
+    assert main(["animate", str(first_denoiser_run), "--no-show-prediction",
+                 "--out", str(tmp_path / "noisy.gif"), *out]) == 0   # the process by default
+    capsys.readouterr()
+    assert read_provenance(tmp_path / "noisy.gif")["shows"] == "sample"
+    assert main(["animate", str(first_denoiser_run), "--kind", "interpolate", "--seeds", "1,2",
+                 "--show-prediction", "--out", str(tmp_path / "w.gif")]) == 1
+    assert "--show-prediction applies to --kind process, not interpolate" in _error(capsys)
+
+
 def test_a_bundle_samples_with_steps_and_guidance(first_denoiser_run, tmp_path, capsys):
     bundle = tmp_path / "m.atelier.safetensors"
     assert main(["export", str(first_denoiser_run), "--out", str(bundle)]) == 0

@@ -13,8 +13,8 @@ import torch
 from engine.data.facts import DataFacts
 from engine.errors import ConfigError
 from engine.models import build_model, model_config, model_names, model_spec
-from engine.models.base import (CAPABILITIES, GUIDANCE, INVERT, STEPS, VARY, GenerativeModel,
-                                MissingCapability, SamplerSettings)
+from engine.models.base import (CAPABILITIES, GUIDANCE, INVERT, PREDICTION, STEPS, VARY,
+                                GenerativeModel, MissingCapability, SamplerSettings)
 from engine.models.common.ema import ema_decay, update_average
 from engine.presets import choose_preset
 
@@ -261,6 +261,15 @@ def test_the_process_runs_from_noise_to_the_seeds_picture(name):
     assert predicted.shape == frames.shape and not torch.equal(predicted[1], frames[1])
     with pytest.raises(ConfigError, match="process shows"):
         model.process_frames(3, shows="everything")
+
+
+def test_only_the_denoisers_process_shows_its_prediction():
+    """PREDICTION: the families whose process can show each step's guess of the
+    finished picture (the studio offers the view to those only)."""
+    with_process = [name for name in model_names() if model_spec(name).process_name]
+    assert set(FAMILIES) < set(with_process)   # row-lstm, draw, ... have a process too
+    for name in with_process:
+        assert (PREDICTION in model_spec(name).capabilities) == (name in FAMILIES), name
 
 
 # -- speed: what guidance costs --------------------------------------------------------

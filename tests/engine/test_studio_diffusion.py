@@ -137,6 +137,22 @@ def test_the_process_has_a_frame_per_step_from_noise(denoiser_run):
     assert len(process_frames(denoiser_run, 7, device="cpu")[0]) == 5   # default 4 steps
 
 
+def test_the_process_can_show_each_steps_prediction(denoiser_run, trained_run):
+    noisy, info = process_frames(denoiser_run, 7, device="cpu", steps=5, shows="sample")
+    guessed, guess_info = process_frames(denoiser_run, 7, device="cpu", steps=5,
+                                         shows="prediction")
+    assert guessed.shape == noisy.shape == (6, 28, 28, 1)
+    # Both start from the seed's noise; in between the guess is a picture, not noise.
+    np.testing.assert_array_equal(guessed[0], noisy[0])
+    assert not np.array_equal(guessed[1:-1], noisy[1:-1])
+    assert guess_info["shows"] == "prediction" and info["shows"] == "sample"
+    assert "shows" not in process_frames(denoiser_run, 7, device="cpu", steps=2)[1]
+    with pytest.raises(ConfigError, match="the process shows one of sample, prediction"):
+        process_frames(denoiser_run, 7, device="cpu", shows="noise")
+    with pytest.raises(ConfigError, match="has no process animation"):
+        process_frames(trained_run, 7, device="cpu", shows="prediction")
+
+
 def test_variations_at_strength_0_are_the_picture_and_follow_their_seeds(denoiser_run, pictures):
     maker = VariationMaker(denoiser_run, "cpu")
     kept = maker.vary(pictures["square"], 0.0, [1, 2])

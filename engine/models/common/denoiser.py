@@ -26,6 +26,7 @@ from engine.models.base import (CLASSES, GUIDANCE, INVERT, ONNX, PRESET, PROCESS
                                 TEMPERATURE, VARY, GenerativeModel, ModelConfig, SamplerSettings,
                                 per_seed)
 from engine.models.base import DISTRIBUTED
+from engine.models.base import PREDICTION
 from engine.models.common import adam, evaluating
 from engine.models.common.ema import averaged_copy, update_average
 from engine.models.common.kl_warmup import StepCounter
@@ -112,8 +113,8 @@ class Denoiser(StepCounter, GenerativeModel):
 
     config: DenoiserConfig
     plotted_losses = ("loss",)
-    capabilities = frozenset({PROCESS, TEMPERATURE, CLASSES, PRESET, STEPS, GUIDANCE, VARY,
-                              INVERT, ONNX, DISTRIBUTED})
+    capabilities = frozenset({PROCESS, PREDICTION, TEMPERATURE, CLASSES, PRESET, STEPS, GUIDANCE,
+                              VARY, INVERT, ONNX, DISTRIBUTED})
     # Whether step() takes fresh noise when sampling (a DDIM sampler with eta > 0).
     stochastic: ClassVar[bool] = False
 
