@@ -229,7 +229,9 @@ class MainWindow(QMainWindow):
 
         if run is None or not seeds:
             return
-        dialog = CompareDialog(self.worker, run, seeds, self)
+        # The gallery's sampler steps and guidance, so the rows match its tiles.
+        dialog = CompareDialog(self.worker, run, seeds, self,
+                               sampler=self.gallery_page.sampling.sampler.settings())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare_dialog = dialog
         dialog.open()

@@ -312,7 +312,8 @@ def test_the_new_controls_are_documented():
     doc = (Path(__file__).parents[2] / "docs" / "UI.md").read_text()
     for name in ("samplerStepsSpin", "guidanceSpin", "variationPanel", "varyDrop", "varyOpenButton",
                  "varyStrengthSlider", "varyStrengthLabel", "varyProgress", "varyMessage", "varyOriginal",
-                 "animateStepsSpin", "animateGuidanceSpin", "processPredictionCheck"):
+                 "animateStepsSpin", "animateGuidanceSpin", "processPredictionCheck",
+                 "compareStepsSpin", "compareGuidanceSpin"):
         assert f"`{name}`" in doc, name
 
 
