@@ -376,6 +376,9 @@ def test_a_chosen_model_gets_a_preset_that_fits_the_data_and_device(name):
     assert preset.value("model") == name and preset.value("image_size") == 28
     assert preset.value("width") == 16 and preset.value("minutes") is not None
     assert preset.value("guidance") == 2.0
+    # One residual block per level on a CPU (sampling speed, steps per minute), two on a GPU.
+    assert preset.value("blocks") == 1
+    assert choose_preset(mnist, "cuda", model=name).value("blocks") == 2
     colour = DataFacts(500, 3, 96, 0)
     on_cpu = choose_preset(colour, "cpu", model=name)
     on_gpu = choose_preset(colour, "cuda", model=name)

@@ -58,8 +58,9 @@ def suggest_denoiser(model: str, facts: DataFacts, device: torch.device | str,
 
 
 def _choose_network(preset: Preset, size: int, channels: int, gpu: bool) -> None:
-    """Width and U-Net shape: on a CPU about half a million parameters at 28 px
-    (64 samples in 20 steps within 2 s on two cores), on a GPU several million."""
+    """Width and U-Net shape: on a CPU about a third of a million parameters at
+    28 px (64 guided samples in 20 steps: about 3 CPU-seconds of work,
+    docs/BENCHMARKS.md), on a GPU several million."""
     colour = channels == 3
     if gpu:
         width = 64
@@ -75,9 +76,14 @@ def _choose_network(preset: Preset, size: int, channels: int, gpu: bool) -> None
     preset.choose("depth", depth, f"{depth} resolution levels: down to "
                   f"{size // (2 if size >= 64 else 1) // 2 ** (depth - 1)} px at the bottom",
                   model_setting=True)
-    blocks = 2 if gpu or not colour else 1
-    preset.choose("blocks", blocks, f"{blocks} residual block{'s' if blocks > 1 else ''} "
-                  "per level", model_setting=True)
+    # On a CPU one block per level: about 1.6 times the sampling speed of two,
+    # and in the same CPU minutes more training steps that more than make up
+    # for the smaller network (flow on MNIST, 14 CPU minutes on a shared core:
+    # FD@2000 11.2 with one block, 27.9 with two; docs/BENCHMARKS.md).
+    blocks = 2 if gpu else 1
+    preset.choose("blocks", blocks, "2 residual blocks per level" if gpu else
+                  "1 residual block per level: a grid samples in about a second or two, and "
+                  "a short run trains more steps", model_setting=True)
 
 
 def _image_size(side: int, gpu: bool) -> int:
