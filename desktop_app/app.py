@@ -19,6 +19,7 @@ from desktop_app.gui_gc import GuiThreadGarbageCollector
 from desktop_app.main_window import MainWindow
 from desktop_app.app_paths import DISPLAY_NAME, logs_dir, set_application_identity
 from desktop_app.quit_signals import QuitOnSignals
+from desktop_app.refcount_guard import pin_singletons
 from desktop_app.startup import load_engine
 from engine import __version__
 from resources import resource_path
@@ -43,6 +44,8 @@ def parse_arguments(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before any Qt call: the bindings' None reference leak must never end the app.
+    pin_singletons()
     argv = list(sys.argv if argv is None else argv)
     options, qt_args = parse_arguments(argv[1:])
     if options.self_test is not None:
