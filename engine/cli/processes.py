@@ -28,7 +28,10 @@ def launch_processes(args: argparse.Namespace, model: str, argv: list[str]) -> i
     """Run this `train` command (`argv`: the command line, from "train") in `args.nproc` processes
     through torchrun, on this machine; the exit status of the first that failed."""
     from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    from engine.runtime.stop_signals import exit_code
 
     if launched() is not None:
         raise ConfigError(f"train {NPROC}: this process is already one of a torchrun job; "
@@ -47,6 +50,10 @@ def launch_processes(args: argparse.Namespace, model: str, argv: list[str]) -> i
                                    *entry, *without_nproc(argv)])
     try:
         torchrun.run(options)
+    except SignalException as exc:
+        # Ctrl-C or SIGTERM: torchrun passed it on, and rank 0 stopped and saved
+        # (within torchrun's shutdown timeout); the exit status of a stopped run.
+        return exit_code(exc.sigval)
     except ChildFailedError as exc:
         # Each process has printed its own error (rank 0 the run's); torchrun's
         # report of the same, with tracebacks, would bury it.
