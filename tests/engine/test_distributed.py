@@ -132,6 +132,22 @@ def test_compile_is_refused_with_several_processes():
         check_distributable("dcgan", compile=True)
 
 
+def test_a_run_of_several_processes_resumes_in_one_and_says_so(tmp_path, data_spec):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "dcgan", "--width", "8", "--batch-size", "8", "--steps",
+                 "2", "--no-preset", "--data", data_spec, "--out", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert "distributed" not in config   # a run of one process records nothing
+    # As `train --nproc 2` would have written it:
+    config["distributed"] = {"processes": 2, "backend": "gloo", "batch_per_process": 8}
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["train", "--resume", str(run), "--steps", "3"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["history"][-1] == {"resumed_at_step": 2,
+                                     "changes": {"steps": 3, "processes": 1}}
+    assert config["distributed"] == {"processes": 1}
+
+
 # -- two processes through torchrun -----------------------------------------------------
 def _run_job(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """`command` in its own process group, ended whole if it outlives JOB_SECONDS."""
