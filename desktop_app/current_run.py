@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Signal
 
 
 class CurrentRun(QObject):
@@ -31,3 +31,13 @@ class CurrentRun(QObject):
         self._path = new
         self.changed.emit(new)
         return True
+
+
+def save_folder(run: Path | None) -> Path:
+    """Where a save dialog for a run's pictures starts: the run's folder; for a
+    model bundle (a file, perhaps one the app ships, read-only once installed)
+    or no run, the user's Pictures folder, else their home."""
+    if run is not None and run.is_dir():
+        return run
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()

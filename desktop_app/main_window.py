@@ -209,14 +209,16 @@ class MainWindow(QMainWindow):
             self.gallery_page.set_run(event.run_dir)
 
     def _follow_current_run(self, run) -> None:
-        """Every page shows the current run: the Gallery opens it (and makes its
-        first page) when another page chose it; Animate follows, starting a walk
-        from the gallery's first seeds when it has no keyframes."""
+        """Every page shows the current run: the Gallery opens it when another page
+        chose it (its first page is made once it is shown); Animate follows,
+        starting a walk from the gallery's first seeds when it has no keyframes."""
         self.runs_page.set_current(run)
         if run is None:      # a new run without weights yet: the pages keep what they show
             return
         if self.gallery_page.run_dir != run:
-            self.gallery_page.open_source(run)
+            # Its first page is made when the Gallery is shown, not while the artist
+            # works on another page (where the Animate page's walk needs the CPU).
+            self.gallery_page.open_source(run, generate=False)
         self.animate_page.follow_run(run, self.gallery_page.first_keyframes())
 
     def play_process(self, run, seed: int) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from desktop_app.current_run import save_folder
 from desktop_app.widgets.image_view import ImageView
 from desktop_app.widgets.qimage import to_pixmap
 from desktop_app.worker import EngineWorker
@@ -70,7 +71,8 @@ class AnimatePage(QWidget):
 
     # -- building ------------------------------------------------------------------
     def _build(self) -> None:
-        self.run_label = QLabel("No run chosen. Pick tiles in the Gallery, or open a run.",
+        self.run_label = QLabel("No run chosen. Pick tiles in the Gallery, open a run, or try a "
+                                "trained model.",
                                 objectName="animateRunLabel", wordWrap=True)
         # Run names and notes come from files (an export's metadata): never markup.
         self.run_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -80,8 +82,13 @@ class AnimatePage(QWidget):
         self.open_animation_button.setToolTip("Read the keyframes back from an exported GIF, PNG, "
                                               "APNG, WebP, MP4 or frame folder")
         self.open_animation_button.clicked.connect(self._choose_animation)
+        from desktop_app.starter_models import StarterButton
+        # Something to animate before any training: a shipped model, its walk at once.
+        self.starter_button = StarterButton("animateTryStarterButton")
+        self.starter_button.chosen.connect(self.set_run)
         top = QHBoxLayout()
         top.addWidget(self.run_label, 1)
+        top.addWidget(self.starter_button)
         top.addWidget(self.open_run_button)
         top.addWidget(self.open_animation_button)
 
@@ -222,7 +229,9 @@ class AnimatePage(QWidget):
             return
         self.run_dir = run_dir
         self._renderer = WalkRenderer(run_dir)
-        self.run_label.setText(f"Run: {run_dir}")
+        self.run_label.setText(f"Run: {run_dir}" if run_dir.is_dir()
+                               else f"Model bundle: {run_dir.name}")
+        self.starter_button.offer(False)
         self.sampler.set_run(self.worker, run_dir)
         self._run_kinds_changed()
         self._timeline_changed()
@@ -472,7 +481,7 @@ class AnimatePage(QWidget):
         if path is None:
             ending = FORMATS[fmt][1]
             stem = {"interpolate": "walk", "process": "process", "morph": "morph"}[self.kind()]
-            suggested = str((self.run_dir or Path.home()) / f"{stem}{ending}")
+            suggested = str(save_folder(self.run_dir) / f"{stem}{ending}")
             path, _ = QFileDialog.getSaveFileName(self, "Export animation", suggested, FILTERS[fmt])
             if not path:
                 return False

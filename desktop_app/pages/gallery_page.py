@@ -60,15 +60,20 @@ class GalleryPage(QWidget):
 
     def _build(self) -> None:
         self.run_label = QLabel("No run chosen. Train one, open a run folder or a model bundle "
-                                "(or drop one here).", objectName="galleryRunLabel", wordWrap=True)
+                                "(or drop one here), or try a trained model.",
+                                objectName="galleryRunLabel", wordWrap=True)
         self.open_button = QPushButton("Open run…", objectName="openRunButton")
         self.open_button.clicked.connect(self._choose_run)
         self.open_bundle_button = QPushButton("Open model file…", objectName="openBundleButton")
         self.open_bundle_button.setToolTip(f"Open a model bundle ({BUNDLE_SUFFIX}) someone shared")
         self.open_bundle_button.clicked.connect(self._choose_bundle)
         self.setAcceptDrops(True)
+        from desktop_app.starter_models import StarterButton
+        self.starter_button = StarterButton("tryStarterButton")
+        self.starter_button.chosen.connect(self.open_source)
         top = QHBoxLayout()
         top.addWidget(self.run_label, 1)
+        top.addWidget(self.starter_button)
         top.addWidget(self.open_button)
         top.addWidget(self.open_bundle_button)
 
@@ -164,6 +169,7 @@ class GalleryPage(QWidget):
         self._show_by_capability()
         self.run_label.setText(f"Run: {self.run_dir}" if self.run_dir is not None
                                else "Waiting for the new run's first checkpoint…")
+        self.starter_button.offer(self.run_dir is None)
         self.favourites = []
         if self.run_dir is not None and self.run_dir.is_dir():   # a bundle keeps no favourites
             from engine.studio.gallery import read_favourites
@@ -200,8 +206,10 @@ class GalleryPage(QWidget):
             labels = [seed % self.classes for seed in seeds]
         return [Keyframe(seed, labels[i] if labels else None) for i, seed in enumerate(seeds)]
 
-    def open_source(self, source: str | Path) -> bool:
-        """Show a run folder or a model bundle file and generate its first page.
+    def open_source(self, source: str | Path, generate: bool = True) -> bool:
+        """Show a run folder or a model bundle file and generate its first page
+        (with generate=False, once the page is next shown: a run chosen on another
+        page costs nothing until the gallery is looked at).
 
         A bundle is fully checked first (header, sizes, shapes; a pickle is
         refused unread), so a bad file is reported here and never reaches sampling.
@@ -221,8 +229,18 @@ class GalleryPage(QWidget):
             label = f"Model bundle: {path.name} ({info.model}, step {info.step:,}, from run {info.source_run})"
         self.set_run(path)
         self.run_label.setText(label)
-        self.generate()
+        if generate or self.isVisible():
+            self.generate()
+        else:
+            self._page_due = True
         return True
+
+    _page_due = False   # generate the first page of the run once the page is shown
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._page_due and self.run_dir is not None:
+            self.generate()
 
     def _choose_bundle(self) -> None:
         start = str(self.run_dir.parent) if self.run_dir else ""
@@ -275,6 +293,7 @@ class GalleryPage(QWidget):
     def generate(self) -> None:
         if self.run_dir is None or self._generating or self.variations.busy:
             return
+        self._page_due = False
         if self.sampling.sampler.pending:   # the run's steps and guidance are on their way
             self._generate_waiting = True
             return
@@ -407,9 +426,8 @@ class GalleryPage(QWidget):
         if seed is None:
             return None
         if path is None:
-            folder = self.run_dir if self.run_dir and self.run_dir.is_dir() else \
-                (self.run_dir.parent if self.run_dir else Path.home())
-            suggested = str(folder / f"seed_{seed}.png")
+            from desktop_app.current_run import save_folder
+            suggested = str(save_folder(self.run_dir) / f"seed_{seed}.png")
             path, _ = QFileDialog.getSaveFileName(self, "Save tile", suggested, "PNG image (*.png)")
             if not path:
                 return None

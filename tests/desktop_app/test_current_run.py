@@ -99,10 +99,13 @@ def test_a_run_opened_on_the_animate_page_opens_in_the_gallery(qtbot, qtlog, win
 
     window.tabs.setCurrentWidget(studio)
     assert studio.open_run(runs["second"])
-    # The gallery follows, and generates the second run's first page.
+    # The gallery follows; it makes the second run's first page once it is shown.
     assert gallery.run_dir == runs["second"]
+    assert not gallery._generating
+    window.tabs.setCurrentWidget(gallery)
     qtbot.waitUntil(lambda: gallery.grid.count() == gallery.count_spin.value()
                     and not gallery._generating, timeout=30_000)
+    window.tabs.setCurrentWidget(studio)
     # The artist's keyframes stay: the same seeds, through the second run's model.
     assert [k.seed for k in studio.keyframes()] == [9, 8]
     qtbot.waitUntil(lambda: studio.is_preview_current() and not studio._preview_busy,
