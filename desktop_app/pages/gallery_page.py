@@ -189,6 +189,7 @@ class GalleryPage(QWidget):
         from engine.models.base import PROCESS, RECONSTRUCT
 
         self.abilities = run_abilities(self.run_dir)
+        self.sampling.setVisible(self.run_dir is not None)   # no model, nothing to tune
         self.reconstruction.setVisible(self.abilities.can(RECONSTRUCT))
         self.process_button.setVisible(self.abilities.can(PROCESS))
         self.run_label.setToolTip(missing_line(self.abilities))

@@ -15,7 +15,7 @@ UI_DOC = Path(__file__).parents[2] / "docs" / "UI.md"
 PLATFORM_NOISE = ("This plugin does not support",)
 
 
-def test_the_first_launch_opens_on_train_and_welcomes(window):
+def test_the_first_launch_opens_on_train_and_welcomes(qtlog, window):
     tabs = window.tabs
     assert [tabs.tabText(i) for i in range(tabs.count())] == \
         ["Data", "Train", "Gallery", "Animate", "Remix", "Runs"] == list(PAGE_TITLES)
@@ -26,6 +26,7 @@ def test_the_first_launch_opens_on_train_and_welcomes(window):
     # The next launch is a plain "Ready".
     from desktop_app.welcome import first_launch
     assert not first_launch()
+    assert [r.message for r in qtlog.records if not r.message.startswith(PLATFORM_NOISE)] == []
 
 
 def test_my_own_pictures_is_one_click_from_any_page(qtbot, qtlog, window, tmp_path, monkeypatch):
