@@ -111,7 +111,8 @@ def test_runs_page_shows_best_by_the_chosen_metric_and_opens_it(qtbot, window, s
     page = _runs_page(window, "scored")
     table = window.findChild(QTableWidget, "runsTable")
     best = best_checkpoint(run, "fd")
-    column = table.columnCount() - 1
+    column = next(c for c in range(table.columnCount())
+                  if table.horizontalHeaderItem(c).text().startswith("Best "))
     assert table.horizontalHeaderItem(column).text() == "Best FD"
     assert table.item(0, column).text() == best.describe()
     assert "FD@16" in page.best_label.text()

@@ -37,6 +37,7 @@ def fake_session(batch_size: int = 8, precision: str = "fp32") -> SimpleNamespac
         networks=lambda: {"net": net},
         optimizers=lambda: {"adam": torch.optim.Adam(net.parameters())})
     return SimpleNamespace(model=model, device=torch.device("cpu"), precision=precision,
+                           processes=1,
                            model_config=SimpleNamespace(learning_rate=2e-4),
                            batcher=SimpleNamespace(batch_size=batch_size),
                            config=TrainConfig(batch_size=batch_size))
