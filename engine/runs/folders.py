@@ -48,6 +48,8 @@ THUMBNAIL_SIZE = 128
 # metrics.jsonl grows by a line per logged step: a week-long run stays far below this.
 MAX_METRICS_BYTES = 512 * 1024 * 1024
 _SAMPLE_NAME = re.compile(r"step_(\d+)\.png$")
+# Reads of the current checkpoint of a run that is saving newer ones meanwhile.
+CURRENT_CHECKPOINT_ATTEMPTS = 3
 
 
 class RunDir:
@@ -231,15 +233,25 @@ class RunDir:
             expected = expected_weights(name, model_config)
         except Exception as exc:
             raise RunDirError(f"{where}: cannot rebuild model: {exc}") from None
-        folder = named_checkpoint(self.path, checkpoint)
-        for net_name, entries in expected.items():
-            self._check_weights_file(folder / f"{net_name}.safetensors", entries)
-        try:
-            model = build_model(name, model_config, device)
-        except Exception as exc:
-            raise RunDirError(f"{where}: cannot rebuild model: {exc}") from None
-        self.load_weights(model, device, checkpoint)
-        return name, model
+        # A run that is training saves a new checkpoint and prunes older ones
+        # while this reads: if the current checkpoint it found vanishes midway,
+        # a newer one replaced it, so read that one instead.
+        for attempt in range(CURRENT_CHECKPOINT_ATTEMPTS):
+            folder = named_checkpoint(self.path, checkpoint)
+            try:
+                for net_name, entries in expected.items():
+                    self._check_weights_file(folder / f"{net_name}.safetensors", entries)
+                try:
+                    model = build_model(name, model_config, device)
+                except Exception as exc:
+                    raise RunDirError(f"{where}: cannot rebuild model: {exc}") from None
+                self.load_weights(model, device, folder.name)
+                return name, model
+            except RunDirError:
+                replaced = checkpoint is None and not folder.is_dir()
+                if not replaced or attempt == CURRENT_CHECKPOINT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _check_weights_file(path: Path, expected: dict[str, tuple[str, tuple[int, ...]]]) -> None:
