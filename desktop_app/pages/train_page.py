@@ -110,7 +110,8 @@ class TrainPage(QWidget):
         self.presets = TrainPresets(PresetFields(
             data=self.data_combo, device=self.device_combo, model=self.model_combo,
             image_size=self.image_size_combo, width=self.width_spin, batch_size=self.batch_spin,
-            learning_rate=self.lr_spin, steps=self.steps_spin, minutes=self.minutes_spin))
+            learning_rate=self.lr_spin, steps=self.steps_spin, minutes=self.minutes_spin,
+            precision=self.precision_combo))
         self._build_data_note()
         run_form = _form([("Data", self.data_combo), ("", self.data_note), self.presets.check,
                           self.presets.label,   # the full width: a preset name can be long

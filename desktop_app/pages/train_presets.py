@@ -25,7 +25,7 @@ from engine.training import DEFAULT_STEPS, TrainConfig
 
 # Fields a preset sets, and their plain defaults (learning rate: the model's own).
 PLAIN_DEFAULTS = {"width": 32, "batch_size": TrainConfig().batch_size, "steps": DEFAULT_STEPS,
-                  "minutes": 0.0}
+                  "minutes": 0.0, "precision": TrainConfig().precision}
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class PresetFields:
     learning_rate: QDoubleSpinBox
     steps: QSpinBox
     minutes: QDoubleSpinBox
+    precision: QComboBox
 
 
 class TrainPresets:
@@ -67,7 +68,7 @@ class TrainPresets:
                 "image_size": f.image_size.currentIndexChanged,
                 "width": f.width.valueChanged, "batch_size": f.batch_size.valueChanged,
                 "learning_rate": f.learning_rate.valueChanged, "steps": f.steps.valueChanged,
-                "minutes": f.minutes.valueChanged}
+                "minutes": f.minutes.valueChanged, "precision": f.precision.currentIndexChanged}
 
     @contextmanager
     def applying(self) -> Iterator[None]:
@@ -144,3 +145,7 @@ class TrainPresets:
             for field, widget in widgets.items():
                 if field not in self.user_set and field in values:
                     widget.setValue(values[field] or 0)
+            if "precision" not in self.user_set:
+                index = f.precision.findData(values["precision"])
+                if index >= 0:
+                    f.precision.setCurrentIndex(index)

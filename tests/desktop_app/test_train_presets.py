@@ -47,6 +47,24 @@ def test_a_value_the_user_changes_wins_and_the_preset_can_be_turned_off(window):
     assert page.steps_spin.value() == 2000 and page.minutes_spin.value() == 0
 
 
+@pytest.mark.parametrize("has_bfloat16", [True, False])
+def test_a_preset_precision_fills_the_combo_until_the_user_picks_one(window, monkeypatch,
+                                                                     has_bfloat16):
+    from engine.models.common import denoiser_presets
+    monkeypatch.setattr(denoiser_presets, "cpu_has_bfloat16", lambda: has_bfloat16)
+    page = window.train_page
+    page.device_combo.setCurrentIndex(page.device_combo.findData("cpu"))
+    page.model_combo.setCurrentIndex(page.model_combo.findData("flow"))
+    expected = "bf16" if has_bfloat16 else "auto"
+    assert page.precision_combo.currentData() == expected
+    assert page.config().precision == expected
+    page.model_combo.setCurrentIndex(page.model_combo.findData("dcgan"))
+    assert page.precision_combo.currentData() == "auto"    # the GAN preset says nothing
+    page.precision_combo.setCurrentIndex(page.precision_combo.findData("fp32"))
+    page.model_combo.setCurrentIndex(page.model_combo.findData("flow"))
+    assert page.config().precision == "fp32"                # the user's choice stays
+
+
 @pytest.fixture
 def gan_run(tmp_path):
     data = write_mnist_folder(tmp_path / "data", n_train=16, n_test=8)

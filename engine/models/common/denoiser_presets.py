@@ -50,11 +50,27 @@ def suggest_denoiser(model: str, facts: DataFacts, device: torch.device | str,
     if not gpu:
         preset.choose("minutes", CPU_BUDGET_MINUTES, "a slow or busy CPU still finishes the "
                       "default run in minutes (the first budget reached ends it)")
+    if torch.device(device).type == "cpu" and cpu_has_bfloat16():
+        preset.choose("precision", "bf16", "this CPU computes in bfloat16 (AVX-512 BF16 or "
+                      "AMX): mixed precision trains the U-Net about 1.6 times as fast; weights "
+                      "and samples stay float32")
     if facts.num_classes >= 2:
         preset.choose("guidance", 2.0, f"{facts.num_classes} labelled classes: the gallery "
                       "draws each class, and guidance 2 holds each picture to its class",
                       model_setting=True)
     return preset
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AVX-512 BF16 or AMX tiles), where
+    oneDNN's bfloat16 convolutions beat float32 ones; elsewhere they are emulated
+    and slower, so float32 stays."""
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+              getattr(torch.cpu, "_is_amx_tile_supported", None))
+    try:
+        return any(check is not None and check() for check in checks)
+    except RuntimeError:   # a torch build without these checks' CPU probing
+        return False
 
 
 def _choose_network(preset: Preset, size: int, channels: int, gpu: bool) -> None:
