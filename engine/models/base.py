@@ -19,7 +19,6 @@ from engine.runtime.precision import MixedPrecision
 if TYPE_CHECKING:
     from engine.data.facts import DataFacts
     from engine.models.common.onnx_network import OnnxNetwork
-    from engine.models.common.onnx_network import OnnxNetwork
     from engine.models.common.preset import Preset
 
 
@@ -98,11 +97,10 @@ GUIDANCE = "guidance"         # classifier-free guidance: callers choose its sca
 VARY = "vary"                 # vary(): variations of given pictures at a strength (SDEdit)
 INVERT = "invert"             # invert(): the starting noise that decodes back to given pictures
 ONNX = "onnx"                 # onnx_network(): the network that makes its pictures, for ONNX
-ONNX = "onnx"                 # onnx_network(): the network that makes its pictures, for ONNX
 DISTRIBUTED = "distributed"   # trains in several processes: train_step calls networks via synced()
 CAPABILITIES = frozenset({RECONSTRUCT, CONTINUE, LIKELIHOOD, PROCESS, PREDICTION, TRUNCATION,
-                          TEMPERATURE, CLASSES, PRESET, STEPS, GUIDANCE, VARY, INVERT, ONNX, ONNX,
-                          DISTRIBUTED})
+                          TEMPERATURE, CLASSES, PRESET, STEPS, GUIDANCE, VARY, INVERT,
+                          DISTRIBUTED, ONNX})
 
 MAX_SAMPLER_STEPS = 1000
 MAX_GUIDANCE = 20.0
@@ -339,16 +337,6 @@ class GenerativeModel(ABC):
         """The starting noise that decode() turns back into each picture (INVERT):
         the deterministic sampler run backwards, for walks between real pictures."""
         raise self._missing("invert a picture to its noise")
-
-    # Why a family without ONNX says it cannot export (a refusal names the reason).
-    onnx_refusal: ClassVar[str] = "it declares no network that makes its pictures"
-
-    def onnx_network(self) -> OnnxNetwork:
-        """The network that makes this model's pictures, with example inputs and
-        its contract (ONNX; engine.models.common.onnx_network): a generator or
-        decoder (latent and label in, picture out) or an iterative sampler's
-        denoiser (noisy picture, time and label in, prediction out)."""
-        raise self._missing("be exported to ONNX", self.onnx_refusal)
 
     # Why a family without ONNX says it cannot export (a refusal names the reason).
     onnx_refusal: ClassVar[str] = "it declares no network that makes its pictures"
