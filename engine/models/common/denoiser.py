@@ -129,9 +129,10 @@ class Denoiser(StepCounter, GenerativeModel):
         # Each network in the layout its work runs fastest in. Sampling (the
         # average) is channels_last: oneDNN's (CPU) and cuDNN's (GPU) fastest
         # inference. Training is channels_last on a GPU, but contiguous on a CPU:
-        # there oneDNN's training kernels for these narrow layers were 1.3 times
-        # as fast contiguous in bfloat16 (the CPU preset where the CPU has it),
-        # and within noise of channels_last in float32 (docs/BENCHMARKS.md).
+        # there oneDNN's bfloat16 training kernels (the CPU preset where the CPU
+        # has them) were 1.02 to 1.3 times as fast contiguous, most with two
+        # blocks per level; in float32 the layouts were within noise of each
+        # other (docs/BENCHMARKS.md).
         self.memory_format = torch.channels_last
         self.training_format = (torch.contiguous_format if device.type == "cpu"
                                 else torch.channels_last)
