@@ -36,7 +36,7 @@ from engine.models.common.kl_warmup import StepCounter
 from engine.models.common.onnx_network import (GENERATOR, OnnxNetwork, generator_inputs,
                                              picture_output)
 from engine.models.common.preset import Preset, fit_batch, is_gpu
-from engine.models.common.truncation import check_truncation, truncated_normal
+from engine.models.common.truncation import truncated_latents
 from engine.models.fastgan_networks import (FastganDiscriminator, FastganGenerator,
                                             reconstruction_side)
 from engine.models.registry import ModelSpec, register_model
@@ -194,9 +194,7 @@ class FastganModel(AdaState, StepCounter, GenerativeModel):
         return per_seed(seeds, lambda g: torch.randn(dim, generator=g), (dim,))
 
     def truncated_latents_for_seeds(self, seeds: list[int], threshold: float) -> torch.Tensor:
-        check_truncation(threshold)
-        dim = self.config.latent_dim
-        return per_seed(seeds, lambda g: truncated_normal(dim, threshold, g), (dim,))
+        return truncated_latents(seeds, self.config.latent_dim, threshold)
 
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         generator = self.generator_ema if self.generator_ema is not None else self.generator

@@ -27,7 +27,7 @@ from engine.models.common.diffaugment import diff_augment, parse_policy
 from engine.models.common.onnx_network import (GENERATOR, OneHotConditioned, OnnxNetwork,
                                              generator_inputs, picture_output)
 from engine.models.common.preset import Preset
-from engine.models.common.truncation import check_truncation, truncated_normal
+from engine.models.common.truncation import truncated_latents
 from engine.models.gan_networks import (DcganDiscriminator, DcganGenerator, MlpDiscriminator,
                                         MlpGenerator, dcgan_init_, spectral_norm_)
 from engine.models.registry import ModelSpec, register_model
@@ -269,9 +269,7 @@ class GanModel(AdaState, GenerativeModel):
     supports_truncation = True
 
     def truncated_latents_for_seeds(self, seeds: list[int], threshold: float) -> torch.Tensor:
-        check_truncation(threshold)
-        dim = self.config.latent_dim
-        return per_seed(seeds, lambda g: truncated_normal(dim, threshold, g), (dim,))
+        return truncated_latents(seeds, self.config.latent_dim, threshold)
 
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         generator = self.generator_ema if self.generator_ema is not None else self.generator

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from engine.errors import ConfigError
+from engine.models.base import per_seed
 
 MIN_TRUNCATION = 0.05
 MAX_TRUNCATION = 4.0
@@ -37,3 +38,10 @@ def truncated_normal(size: int, threshold: float, generator: torch.Generator) ->
         z[outside] = torch.randn(count, generator=generator)
     # Only reachable for thresholds near the minimum; keeps the bound a promise.
     return z.clamp_(-threshold, threshold)
+
+
+def truncated_latents(seeds: list[int], dim: int, threshold: float) -> torch.Tensor:
+    """One truncated latent of `dim` components per seed, each from the seed's
+    own generator: a GAN family's truncated_latents_for_seeds."""
+    check_truncation(threshold)
+    return per_seed(seeds, lambda g: truncated_normal(dim, threshold, g), (dim,))
