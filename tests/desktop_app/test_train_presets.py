@@ -17,17 +17,20 @@ COLOUR = DataFacts(count=500, channels=3, size=32)
 def test_choosing_data_updates_the_preset_line_and_the_fields(window):
     page = window.train_page
     label = window.findChild(QLabel, "presetLabel")
-    assert "dcgan baseline" in label.text()        # the bundled MNIST at start
-    assert page.batch_spin.value() == 64 and page.config().model_settings == {}
     page.device_combo.setCurrentIndex(page.device_combo.findData("cpu"))
+    # The bundled MNIST at start, on a CPU: flow, which measured better there.
+    assert label.text().startswith("Preset: flow for 60,000 greyscale")
+    assert page.model_combo.currentData() == "flow" and page.batch_spin.value() == 64
+    assert page.config().model_settings["guidance"] == 2.0
     page.set_data("folder:/pictures", "folder: pictures", COLOUR)
-    assert label.text().startswith("Preset: dcgan for a small set")
-    assert page.model_combo.currentData() == "dcgan"
+    # A small colour set on a CPU: the few-shot GAN with adaptive augmentation.
+    assert label.text().startswith("Preset: fastgan for a small set")
+    assert page.model_combo.currentData() == "fastgan"
     assert page.image_size_combo.currentData() == 32
-    assert page.batch_spin.value() == 32 and page.minutes_spin.value() > 0
+    assert page.batch_spin.value() == 16 and page.minutes_spin.value() > 0
     config = page.config()
-    assert config.model_settings["augment"] == "translation,cutout,color"
-    assert config.model_settings["ema_decay"] == 0       # a short CPU run
+    assert set(config.model_settings["augment"].split(",")) == {"translation", "cutout", "color"}
+    assert config.model_settings["ada"] is True
     config.validate()
 
 
@@ -38,9 +41,9 @@ def test_a_value_the_user_changes_wins_and_the_preset_can_be_turned_off(window):
     page.set_data("folder:/pictures", "folder: pictures", COLOUR)
     assert page.batch_spin.value() == 48 and page.steps_spin.value() == 2500
     page.set_data("mnist", "MNIST digits (bundled)")
-    assert page.batch_spin.value() == 48 and page.model_combo.currentData() == "dcgan"
+    assert page.batch_spin.value() == 48 and page.model_combo.currentData() == "flow"
     page.set_data("folder:/pictures", "folder: pictures")   # its facts are remembered
-    assert page.presets.label.text().startswith("Preset: dcgan for a small set")
+    assert page.presets.label.text().startswith("Preset: fastgan for a small set")
     check = window.findChild(QCheckBox, "presetCheck")
     check.setChecked(False)
     assert page.config().model_settings == {} and "off" in page.presets.label.text()

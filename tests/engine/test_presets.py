@@ -16,6 +16,7 @@ from engine.training import TrainConfig
 
 CPU, GPU = torch.device("cpu"), torch.device("cuda")   # a device object needs no GPU
 SMALL_COLOUR = DataFacts(count=500, channels=3, size=32)
+SMALL_GREY = DataFacts(count=500, channels=1, size=32)
 
 
 def config_from(preset, **given) -> TrainConfig:
@@ -23,20 +24,40 @@ def config_from(preset, **given) -> TrainConfig:
     return config
 
 
-def test_a_small_colour_set_gets_differentiable_augmentation():
+def test_a_small_colour_set_on_a_cpu_gets_the_few_shot_gan_with_adaptive_augmentation():
+    # Measured better than the DCGAN preset at equal CPU minutes (docs/BENCHMARKS.md).
+    preset = choose_preset(SMALL_COLOUR, CPU)
+    config = config_from(preset)
+    assert config.model == "fastgan" and config.image_size == 32
+    assert "measured" in preset.reasons["model"]
+    assert config.model_settings["ada"] is True
+    assert set(config.model_settings["augment"].split(",")) == {"translation", "cutout", "color"}
+    assert config.steps and config.minutes      # a CPU run also has a time cap
+    config.validate()
+    # Only where it was measured: a labelled set keeps cgan, a GPU small-data-gan,
+    # greyscale the DCGAN.
+    labelled = DataFacts(count=600, channels=3, size=32, num_classes=4)
+    assert choose_preset(labelled, CPU).value("model") == "cgan"
+    assert choose_preset(SMALL_COLOUR, GPU).value("model") == "small-data-gan"
+    assert choose_preset(SMALL_GREY, CPU).value("model") == "dcgan"
+    assert choose_preset(DataFacts(count=50_000, channels=3, size=32), CPU).value("model") \
+        != "fastgan"
+
+
+def test_a_small_set_gets_differentiable_augmentation():
     # CPU: a short run, where a batch-norm DCGAN with DiffAugment learns fastest
     # (docs/BENCHMARKS.md); it samples the generator itself, not a weight average.
-    preset = choose_preset(SMALL_COLOUR, CPU)
+    preset = choose_preset(SMALL_GREY, CPU)
     config = config_from(preset)
     assert config.model == "dcgan" and config.image_size == 32
     assert config.model_settings == {"augment": "translation,cutout,color", "ema_decay": 0.0,
                                      "loss": "hinge"}
     assert config.steps and config.minutes      # a CPU run also has a time cap
-    model = model_config(config.model, **config._model_settings(channels=3))
+    model = model_config(config.model, **config._model_settings(channels=1))
     assert model.augment == "translation,cutout,color" and model.loss == "hinge"
     assert not model.spectral_norm
     # GPU: a long run of the small-data GAN with every augmentation and an EMA generator.
-    gpu = config_from(choose_preset(SMALL_COLOUR, GPU))
+    gpu = config_from(choose_preset(SMALL_GREY, GPU))
     assert gpu.model == "small-data-gan"
     assert set(gpu.model_settings["augment"].split(",")) == {"translation", "cutout", "color"}
     assert 0.99 <= gpu.model_settings["ema_decay"] < 1
@@ -60,8 +81,21 @@ def test_the_device_decides_batch_size_width_and_budget():
     assert choose_preset(big, CPU).value("image_size") == 32
 
 
-def test_mnist_keeps_the_benchmarked_dcgan_baseline_exactly():
+def test_mnist_on_a_cpu_gets_flow_where_it_measured_better():
     preset = choose_preset(KNOWN_FACTS["mnist"], CPU)
+    assert preset.value("model") == "flow" and "measured" in preset.reasons["model"]
+    assert preset.value("steps") and preset.value("minutes")     # a CPU run has a time cap
+    config = TrainConfig(**preset.apply({"data": "mnist"}))
+    config.validate()
+    assert config.model_settings["guidance"] == 2.0               # MNIST has labels
+    # Only where it was measured: not on a GPU, not for colour, not for a few pictures.
+    assert choose_preset(KNOWN_FACTS["mnist"], GPU).value("model") == "dcgan"
+    assert choose_preset(DataFacts(60_000, 3, 28), CPU).value("model") != "flow"
+    assert choose_preset(DataFacts(2_000, 1, 28), CPU).value("model") != "flow"
+
+
+def test_mnist_keeps_the_benchmarked_dcgan_baseline_exactly():
+    preset = choose_preset(KNOWN_FACTS["mnist"], CPU, model="dcgan")
     with_preset = TrainConfig(**preset.apply({"data": "mnist"}))
     plain = TrainConfig()
     assert (with_preset.model, with_preset.batch_size, with_preset.image_size,
@@ -75,7 +109,7 @@ def test_mnist_keeps_the_benchmarked_dcgan_baseline_exactly():
 
 
 def test_what_the_user_gave_wins_and_a_budget_is_one_choice():
-    preset = choose_preset(SMALL_COLOUR, CPU)
+    preset = choose_preset(SMALL_GREY, CPU)
     config = config_from(preset, batch_size=16, steps=300,
                          model_settings={"augment": "translation"})
     assert config.batch_size == 16
@@ -131,7 +165,8 @@ def test_cli_train_prints_and_applies_the_preset_and_can_turn_it_off(tmp_path, c
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(6):
-        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        # Greyscale: a small colour set would get fastgan (the test above).
+        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(folder / f"{i}.png")
     assert main(["train", "--data", f"folder:{folder}", "--steps", "1", "--width", "8",
                  "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
@@ -176,7 +211,7 @@ def test_presets_ask_each_familys_hook_and_take_the_best_fit():
 
     register_model(TOY)       # the base hook: declines, so the toy keeps its own defaults
     try:
-        assert choose_preset(SMALL_COLOUR, CPU).value("model") == "dcgan"
+        assert choose_preset(SMALL_GREY, CPU).value("model") == "dcgan"
         chosen = choose_preset(SMALL_COLOUR, CPU, model="toy")
         assert chosen.settings == {} and chosen.name.startswith("toy with its own defaults")
     finally:
