@@ -91,7 +91,13 @@ def test_presets_by_data_size_and_device():
     many = suggest("fastgan", DataFacts(count=60_000, channels=1, size=28, num_classes=10),
                    "cpu", chosen=True)
     assert many.value("image_size") == 28 and many.value("ada") is None
-    assert suggest("fastgan", few_colour, "cpu", chosen=False) is None
+    # Unasked: only where it was measured better (a small colour set on a CPU).
+    unasked = suggest("fastgan", few_colour, "cpu", chosen=False)
+    assert unasked.value("model") == "fastgan" and unasked.fit > 1.0
+    assert "measured" in unasked.reasons["model"]
+    assert suggest("fastgan", few_colour, "cuda", chosen=False) is None
+    assert suggest("fastgan", DataFacts(count=300, channels=1, size=64), "cpu",
+                   chosen=False) is None
     assert suggest("fastgan", DataFacts(100, 1, 64, sequences=True), "cpu", chosen=True) is None
     # The preset's settings make a valid model.
     model_config("fastgan", **{k: v for k, v in cpu.settings["model_settings"].items()})
