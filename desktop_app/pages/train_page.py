@@ -299,6 +299,10 @@ class TrainPage(QWidget):
                 sizes.item(i).setEnabled(self.image_size_combo.itemData(i) in spec.image_sizes)
             self._fill_keep_best(spec.eval_metrics)
         self.presets.model_changed()
+        if not self.loss_plot.steps:
+            # Before a run shows its losses, the legend names the chosen model's
+            # (read again: the preset applied just above may have chosen another).
+            self.loss_plot.set_curves(plotted_losses(self.model_combo.currentData()))
 
     def _fill_keep_best(self, metrics: tuple[str, ...]) -> None:
         """Offer the metrics that can score this model; a choice it keeps stays."""

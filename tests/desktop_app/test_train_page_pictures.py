@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel
 from desktop_app.widgets.image_view import fit_scale, grid_frame_mask
 from desktop_app.widgets.picture_panels import picture_widths
 from engine.media.images import make_grid
+from engine.models import plotted_losses
 from engine.training.events import Samples
 
 
@@ -106,7 +107,15 @@ def test_the_loss_legend_is_beside_the_plot_not_over_the_curves(window):
     plot = window.train_page.loss_plot
     legend = window.findChild(QLabel, "lossLegend")
     assert legend is not None and legend.isVisible()
+    # Before any run, the legend names the losses of the model chosen on the page,
+    # from the first launch on (where the preset chooses it).
+    page = window.train_page
+    assert page.loss_plot.curves.keys() == set(plotted_losses(page.model_combo.currentData()))
+    page.model_combo.setCurrentIndex(page.model_combo.findData("dcgan"))
     assert "generator" in legend.text() and "discriminator" in legend.text()
+    page.model_combo.setCurrentIndex(page.model_combo.findData("conv-vae"))
+    assert "reconstruction" in legend.text() and "generator" not in legend.text()
+    page.model_combo.setCurrentIndex(page.model_combo.findData("dcgan"))
     assert plot.plot.getPlotItem().legend is None       # nothing drawn inside the plot
     assert legend.geometry().bottom() < plot.plot.geometry().top()
     plot.set_curves(("loss", "reconstruction", "kl"))
