@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLab
                                QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
+from desktop_app.current_run import save_folder
 from desktop_app.worker import EngineWorker
 from desktop_app.widgets.qimage import to_qimage
 from engine.runs.bundles import BUNDLE_SUFFIX, inspect_bundle
@@ -427,7 +428,6 @@ class GalleryPage(QWidget):
         if seed is None:
             return None
         if path is None:
-            from desktop_app.current_run import save_folder
             suggested = str(save_folder(self.run_dir) / f"seed_{seed}.png")
             path, _ = QFileDialog.getSaveFileName(self, "Save tile", suggested, "PNG image (*.png)")
             if not path:

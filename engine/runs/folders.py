@@ -236,15 +236,17 @@ class RunDir:
         # A run that is training saves a new checkpoint and prunes older ones
         # while this reads: if the current checkpoint it found vanishes midway,
         # a newer one replaced it, so read that one instead.
+        model: GenerativeModel | None = None   # built once, whichever checkpoint loads
         for attempt in range(CURRENT_CHECKPOINT_ATTEMPTS):
             folder = named_checkpoint(self.path, checkpoint)
             try:
                 for net_name, entries in expected.items():
                     self._check_weights_file(folder / f"{net_name}.safetensors", entries)
-                try:
-                    model = build_model(name, model_config, device)
-                except Exception as exc:
-                    raise RunDirError(f"{where}: cannot rebuild model: {exc}") from None
+                if model is None:
+                    try:
+                        model = build_model(name, model_config, device)
+                    except Exception as exc:
+                        raise RunDirError(f"{where}: cannot rebuild model: {exc}") from None
                 self.load_weights(model, device, folder.name)
                 return name, model
             except RunDirError:

@@ -40,6 +40,18 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 MAX_SKIPPED_IN_A_ROW = 30
 
 
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AVX-512 BF16 or AMX tiles), where
+    oneDNN's bfloat16 convolutions beat float32 ones; elsewhere they are emulated
+    and slower, so float32 stays."""
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+              getattr(torch.cpu, "_is_amx_tile_supported", None))
+    try:
+        return any(check is not None and check() for check in checks)
+    except RuntimeError:   # a torch build without these checks' CPU probing
+        return False
+
+
 def resolve_precision(name: str, device: torch.device) -> str:
     """"auto" -> bf16 on a CUDA device that supports it, fp16 on other CUDA
     devices, fp32 elsewhere (CPU, MPS); an explicit choice is checked."""

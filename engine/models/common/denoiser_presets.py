@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from engine.models.common.preset import Preset, fit_batch, is_gpu
+from engine.runtime.precision import cpu_has_bfloat16
 
 if TYPE_CHECKING:
     from engine.data.facts import DataFacts
@@ -80,18 +81,6 @@ def _measured_better(model: str, facts: DataFacts, gpu: bool) -> bool:
     and GPUs are not measured in its favour yet.)"""
     return (model == "flow" and not gpu and facts.channels == 1 and facts.size <= 28
             and facts.count >= LARGE_SET)
-
-
-def cpu_has_bfloat16() -> bool:
-    """Whether this CPU has bfloat16 arithmetic (AVX-512 BF16 or AMX tiles), where
-    oneDNN's bfloat16 convolutions beat float32 ones; elsewhere they are emulated
-    and slower, so float32 stays."""
-    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
-              getattr(torch.cpu, "_is_amx_tile_supported", None))
-    try:
-        return any(check is not None and check() for check in checks)
-    except RuntimeError:   # a torch build without these checks' CPU probing
-        return False
 
 
 def _choose_network(preset: Preset, size: int, channels: int, gpu: bool) -> None:
